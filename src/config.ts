@@ -1,0 +1,65 @@
+// The one module that reads environment variables: every setting, its default and its validation.
+import path from 'node:path';
+import { z } from 'zod';
+import { SluiceError } from './errors.ts';
+
+const envSchema = z.object({
+  SLUICE_HOME: z.string().min(1).optional(),
+  SLUICE_CATALOG_URL: z.string().min(1).optional(),
+  SLUICE_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 4GB').optional(),
+  SLUICE_TEMP_DIR: z.string().min(1).optional(),
+  SLUICE_THREADS: z.coerce.number().int().positive().optional(),
+  SLUICE_CONCURRENCY: z.coerce.number().int().positive().optional(),
+  SLUICE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+  SLUICE_TEST_PG_URL: z.string().min(1).optional(),
+});
+
+export interface Settings {
+  /** Directory holding sluice state: catalog.db, tables/, dead-letter/, staging. */
+  readonly stateDir: string;
+  /** `sqlite:<file>` by default, or a postgres:// URL. */
+  readonly catalogUrl: string;
+  readonly memoryLimit: string | undefined;
+  readonly tempDir: string;
+  readonly threads: number | undefined;
+  readonly concurrency: number;
+  readonly logLevel: string;
+}
+
+export interface SettingsOverrides {
+  readonly stateDir?: string | undefined;
+  readonly catalogUrl?: string | undefined;
+  readonly memoryLimit?: string | undefined;
+  readonly tempDir?: string | undefined;
+  readonly threads?: number | undefined;
+  readonly concurrency?: number | undefined;
+}
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): z.infer<typeof envSchema> {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SluiceError('CONFIG_INVALID', `environment variable ${String(issue?.path[0])}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+/** Resolve settings: explicit overrides (project file, CLI flags) win over env, env over defaults. */
+export function resolveSettings(projectDir: string, overrides: SettingsOverrides = {}, env: NodeJS.ProcessEnv = process.env): Settings {
+  const e = readEnv(env);
+  const stateDir = path.resolve(projectDir, overrides.stateDir ?? e.SLUICE_HOME ?? '.sluice');
+  return {
+    stateDir,
+    catalogUrl: overrides.catalogUrl ?? e.SLUICE_CATALOG_URL ?? `sqlite:${path.join(stateDir, 'catalog.db')}`,
+    memoryLimit: overrides.memoryLimit ?? e.SLUICE_MEMORY_LIMIT,
+    tempDir: path.resolve(projectDir, overrides.tempDir ?? e.SLUICE_TEMP_DIR ?? path.join(stateDir, 'tmp')),
+    threads: overrides.threads ?? e.SLUICE_THREADS,
+    concurrency: overrides.concurrency ?? e.SLUICE_CONCURRENCY ?? 2,
+    logLevel: e.SLUICE_LOG_LEVEL ?? 'info',
+  };
+}
+
+/** PostgreSQL used by tests that need it; a user can point it elsewhere. */
+export function testPostgresUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return readEnv(env).SLUICE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}

@@ -1,0 +1,68 @@
+// One error hierarchy for everything a user can cause: a stable code, a message that says what to do,
+// and the context (asset, source, file, row, column) that locates the problem.
+
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'DEFINITION_INVALID'
+  | 'UNKNOWN_REFERENCE'
+  | 'DEPENDENCY_CYCLE'
+  | 'INVALID_IDENTIFIER'
+  | 'INVALID_PARTITION'
+  | 'SOURCE_NOT_FOUND'
+  | 'SOURCE_READ'
+  | 'SOURCE_SCHEMA'
+  | 'BAD_RECORD'
+  | 'ASSET_SQL'
+  | 'ASSET_NOT_FOUND'
+  | 'VERSION_NOT_FOUND'
+  | 'COMMIT_CONFLICT'
+  | 'CATALOG'
+  | 'STEP_FAILED'
+  | 'TRANSIENT';
+
+export interface ErrorContext {
+  readonly asset?: string;
+  readonly source?: string;
+  readonly partition?: string;
+  readonly file?: string;
+  readonly row?: number;
+  readonly column?: string;
+  readonly version?: number;
+  readonly [key: string]: unknown;
+}
+
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+  /** A transient error (network, lock, timeout) may succeed when retried. */
+  readonly transient: boolean;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}, options: { cause?: unknown; transient?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SluiceError';
+    this.code = code;
+    this.context = context;
+    this.transient = options.transient ?? code === 'TRANSIENT';
+  }
+}
+
+const TRANSIENT_PATTERNS = [
+  /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|EBUSY/,
+  /database is locked|SQLITE_BUSY/i,
+  /could not serialize access|deadlock detected/i,
+  /timed? ?out/i,
+  /Could not set lock on file/i,
+];
+
+/** Network, lock and timeout failures are transient; everything else is a real error and is not retried. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof SluiceError) return error.transient;
+  if (!(error instanceof Error)) return false;
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  const text = `${code} ${error.message}`;
+  return TRANSIENT_PATTERNS.some((pattern) => pattern.test(text));
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,110 @@
+// The catalog: the record of runs, steps, table versions and lineage. One interface, implemented once
+// with Kysely over SQLite (embedded default) and PostgreSQL (shared by many processes and machines).
+
+export type RunStatus = 'running' | 'success' | 'failed' | 'partial';
+export type StepStatus = 'pending' | 'running' | 'success' | 'skipped' | 'failed' | 'upstream_failed';
+
+export interface RunRecord {
+  readonly id: string;
+  readonly project: string;
+  readonly status: RunStatus;
+  readonly startedAt: string; // ISO-8601 UTC
+  readonly endedAt: string | null;
+  /** The command line or API arguments that started the run (selection, partitions, force). */
+  readonly args: Record<string, unknown>;
+  readonly error: string | null;
+}
+
+export interface StepRecord {
+  readonly id: string;
+  readonly runId: string;
+  readonly asset: string;
+  /** Partition key such as 2026-11-25, or '' for an unpartitioned asset. */
+  readonly partition: string;
+  readonly status: StepStatus;
+  readonly attempts: number;
+  readonly startedAt: string | null;
+  readonly endedAt: string | null;
+  readonly rowsIn: number | null;
+  readonly rowsOut: number | null;
+  readonly bytesWritten: number | null;
+  /** Records sent to the dead-letter store by this step. */
+  readonly badRecords: number | null;
+  /** Table version committed by this step, if any. */
+  readonly version: number | null;
+  readonly error: string | null;
+}
+
+export interface VersionRecord {
+  readonly asset: string;
+  readonly version: number;
+  readonly runId: string;
+  readonly stepId: string | null;
+  readonly createdAt: string;
+  /** Partitions rewritten by this version ('' for an unpartitioned asset). */
+  readonly partitions: readonly string[];
+  readonly rowCount: number;
+  readonly bytes: number;
+  /** Path of the manifest, relative to the state directory. */
+  readonly manifestPath: string;
+}
+
+export type LineageDirection = 'read' | 'write';
+
+export interface LineageEdge {
+  readonly runId: string;
+  readonly stepId: string;
+  readonly direction: LineageDirection;
+  /** An asset or a source name. */
+  readonly dataset: string;
+  readonly kind: 'asset' | 'source';
+  /** Table version read or written; null for a source. */
+  readonly version: number | null;
+  readonly partition: string;
+  /** Content fingerprint of what was read (source files' size and mtime, or file hashes). */
+  readonly fingerprint: string | null;
+}
+
+export interface StepUpdate {
+  readonly status: StepStatus;
+  readonly attempts?: number;
+  readonly startedAt?: string | null;
+  readonly endedAt?: string | null;
+  readonly rowsIn?: number | null;
+  readonly rowsOut?: number | null;
+  readonly bytesWritten?: number | null;
+  readonly badRecords?: number | null;
+  readonly version?: number | null;
+  readonly error?: string | null;
+}
+
+export interface RunFilter {
+  readonly limit?: number;
+  readonly status?: RunStatus;
+}
+
+export interface Catalog {
+  /** Which backend this is, for messages: 'sqlite' | 'postgres'. */
+  readonly dialect: 'sqlite' | 'postgres';
+
+  createRun(run: { id: string; project: string; startedAt: string; args: Record<string, unknown> }): Promise<void>;
+  finishRun(id: string, status: RunStatus, endedAt: string, error: string | null): Promise<void>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  /** Newest first. */
+  listRuns(filter?: RunFilter): Promise<RunRecord[]>;
+
+  createStep(step: { id: string; runId: string; asset: string; partition: string; status: StepStatus }): Promise<void>;
+  updateStep(id: string, update: StepUpdate): Promise<void>;
+  /** Steps of a run, in creation order. */
+  listSteps(runId: string): Promise<StepRecord[]>;
+
+  recordVersion(version: VersionRecord): Promise<void>;
+  /** Newest first. */
+  listVersions(asset: string): Promise<VersionRecord[]>;
+
+  recordLineage(edges: readonly LineageEdge[]): Promise<void>;
+  /** Edges of a run (both directions), or of every run that wrote or read a dataset. */
+  listLineage(filter: { runId?: string; dataset?: string }): Promise<LineageEdge[]>;
+
+  close(): Promise<void>;
+}
