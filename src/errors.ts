@@ -21,13 +21,13 @@ export type ErrorCode =
   | 'TRANSIENT';
 
 export interface ErrorContext {
-  readonly asset?: string;
-  readonly source?: string;
-  readonly partition?: string;
-  readonly file?: string;
-  readonly row?: number;
-  readonly column?: string;
-  readonly version?: number;
+  readonly asset?: string | undefined;
+  readonly source?: string | undefined;
+  readonly partition?: string | undefined;
+  readonly file?: string | undefined;
+  readonly row?: number | undefined;
+  readonly column?: string | undefined;
+  readonly version?: number | undefined;
   readonly [key: string]: unknown;
 }
 

@@ -1,0 +1,76 @@
+// Resolving a file source to the files a step reads: `{date}` templates expanded over the partition window,
+// globs expanded by DuckDB, and a fingerprint (path, size, mtime) that changes when any input file does.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FileSource } from '../define/source.ts';
+import { isTemplated } from '../define/source.ts';
+import { addDays, inPartitions } from '../define/partitions.ts';
+import type { Session } from '../engine/engine.ts';
+import { SluiceError } from '../errors.ts';
+import { quoteLiteral } from '../sql/identifiers.ts';
+
+export interface ResolvedFiles {
+  readonly files: readonly string[];
+  /** Partition keys whose files were found (empty for an untemplated source). */
+  readonly partitions: readonly string[];
+  readonly fingerprint: string;
+  readonly bytes: number;
+}
+
+async function glob(session: Session, pattern: string): Promise<string[]> {
+  if (!/[*?[]/.test(pattern)) {
+    try {
+      return (await fs.stat(pattern)).isFile() ? [pattern] : [];
+    } catch {
+      return [];
+    }
+  }
+  const rows = await session.query<{ file: string }>(`SELECT file FROM glob(${quoteLiteral(pattern)}) ORDER BY file`);
+  return rows.map((r) => r.file);
+}
+
+/**
+ * Files of `source` for partition `anchor` widened by lookback/lookahead. The anchor partition must have
+ * files; neighbours in the window may be missing (before the data starts, or not yet arrived).
+ */
+export async function resolveSourceFiles(
+  session: Session,
+  projectDir: string,
+  source: FileSource,
+  window: { anchor: string | null; lookback: number; lookahead: number },
+): Promise<ResolvedFiles> {
+  const template = path.resolve(projectDir, source.path);
+  const files: string[] = [];
+  const partitions: string[] = [];
+  if (isTemplated(source) && source.partitions !== undefined) {
+    if (window.anchor === null) {
+      throw new SluiceError('DEFINITION_INVALID', `source "${source.name}" is partitioned by {date} and can only be read by a partitioned asset`, { source: source.name });
+    }
+    for (let offset = -window.lookback; offset <= window.lookahead; offset++) {
+      const key = addDays(window.anchor, offset);
+      if (!inPartitions(source.partitions, key)) continue;
+      const pattern = template.replaceAll('{date}', key);
+      const found = await glob(session, pattern);
+      if (found.length === 0 && offset === 0) {
+        throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": no files match ${pattern} for partition ${key}`, { source: source.name, partition: key, file: pattern });
+      }
+      if (found.length > 0) partitions.push(key);
+      files.push(...found);
+    }
+  } else {
+    files.push(...await glob(session, template));
+    if (files.length === 0) {
+      throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": no files match ${template}`, { source: source.name, file: template });
+    }
+  }
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({ format: source.format, columns: source.columns ?? null, csv: source.csv, badRecords: source.badRecords }));
+  let bytes = 0;
+  for (const file of files) {
+    const stat = await fs.stat(file);
+    bytes += stat.size;
+    hash.update(`\n${file}\t${stat.size}\t${stat.mtimeMs}`);
+  }
+  return { files, partitions, fingerprint: hash.digest('hex'), bytes };
+}

@@ -1,0 +1,192 @@
+// The inputs of a step: for each `ref` in its SQL, what exactly will be read (files, table partitions)
+// and a content fingerprint of it, resolved before any work so an up-to-date step can be skipped.
+import { createHash } from 'node:crypto';
+import type { Dataset, RefOptions, SqlContext } from '../define/asset.ts';
+import type { Asset } from '../define/asset.ts';
+import { addDays } from '../define/partitions.ts';
+import type { Project } from '../define/project.ts';
+import { suggest } from '../define/project.ts';
+import type { Session } from '../engine/engine.ts';
+import { errorMessage, SluiceError } from '../errors.ts';
+import { quoteIdent, quoteList, quoteLiteral } from '../sql/identifiers.ts';
+import type { InputRef, Manifest } from '../store/tables/manifest.ts';
+import type { TableStore } from '../store/tables/table-store.ts';
+import { resolveSourceFiles } from './files.ts';
+import { prepareSource, type PreparedSource } from './read-source.ts';
+
+export interface Reference {
+  readonly dataset: string;
+  readonly lookback: number;
+  readonly lookahead: number;
+  /** The temp relation name the SQL uses for this reference. */
+  readonly view: string;
+}
+
+export interface RenderedSql {
+  readonly sql: string;
+  readonly references: readonly Reference[];
+}
+
+function viewName(dataset: string, lookback: number, lookahead: number): string {
+  return lookback === 0 && lookahead === 0 ? dataset : `${dataset}__${lookback}_${lookahead}`;
+}
+
+/** Call the asset's SQL function for a partition, mapping each `ref` to a temp relation name. */
+export function renderSql(project: Project, asset: Asset, partition: string): RenderedSql {
+  const references = new Map<string, Reference>();
+  const key = partition === '' ? null : partition;
+  const ctx: SqlContext = {
+    ref(dataset: Dataset | string, options: RefOptions = {}): string {
+      const name = typeof dataset === 'string' ? dataset : dataset.name;
+      if (!project.datasets.has(name)) {
+        throw new SluiceError('UNKNOWN_REFERENCE', `asset "${asset.name}" references "${name}", which is not a source or asset of project "${project.name}"${suggest(name, project.datasets.keys())}`, { asset: asset.name });
+      }
+      const lookback = options.lookback ?? 0;
+      const lookahead = options.lookahead ?? 0;
+      const view = viewName(name, lookback, lookahead);
+      references.set(view, { dataset: name, lookback, lookahead, view });
+      return quoteIdent(view);
+    },
+    partition: key,
+    get partitionDate(): string {
+      if (key === null) throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}" is not partitioned, so its SQL cannot use partitionDate`, { asset: asset.name });
+      return `DATE ${quoteLiteral(key)}`;
+    },
+  };
+  let sql: string;
+  try {
+    sql = asset.sql(ctx);
+  } catch (error) {
+    if (error instanceof SluiceError) throw error;
+    throw new SluiceError('ASSET_SQL', `asset "${asset.name}": its sql function threw: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });
+  }
+  // The SQL is embedded as a subquery: a trailing semicolon would end the statement early.
+  return { sql: sql.trim().replace(/;+\s*$/, ''), references: [...references.values()] };
+}
+
+export interface ResolvedInput {
+  readonly reference: Reference;
+  readonly ref: InputRef;
+  /** Rows read (from Parquet metadata or the manifest). Filled for assets at resolve time. */
+  readonly rows: number;
+  readonly manifest: Manifest | undefined;
+}
+
+function hashOf(parts: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(`${part}\n`);
+  return hash.digest('hex');
+}
+
+/** Which partitions of a table version a reference reads. */
+function windowKeys(manifest: Manifest, anchor: string, reference: Reference, consumer: Asset): string[] {
+  if (manifest.partitionColumn === null) return [''];
+  if (consumer.partitions === undefined || anchor === '') return Object.keys(manifest.partitions).sort();
+  const keys: string[] = [];
+  for (let offset = -reference.lookback; offset <= reference.lookahead; offset++) {
+    const key = addDays(anchor, offset);
+    if (manifest.partitions[key] !== undefined) keys.push(key);
+  }
+  return keys;
+}
+
+export async function resolveInputs(
+  session: Session,
+  env: { project: Project; projectDir: string; tables: TableStore },
+  asset: Asset,
+  partition: string,
+  references: readonly Reference[],
+): Promise<ResolvedInput[]> {
+  const inputs: ResolvedInput[] = [];
+  for (const reference of references) {
+    const dataset = env.project.datasets.get(reference.dataset);
+    if (dataset === undefined) continue;
+    if (dataset.kind === 'source') {
+      const resolved = await resolveSourceFiles(session, env.projectDir, dataset, {
+        anchor: partition === '' ? null : partition, lookback: reference.lookback, lookahead: reference.lookahead,
+      });
+      inputs.push({
+        reference,
+        ref: { dataset: dataset.name, kind: 'source', version: null, partitions: resolved.partitions, fingerprint: resolved.fingerprint },
+        rows: 0,
+        manifest: undefined,
+      });
+      continue;
+    }
+    const manifest = await env.tables.latest(dataset.name);
+    if (manifest === undefined) {
+      throw new SluiceError('VERSION_NOT_FOUND', `asset "${asset.name}" reads "${dataset.name}", which has no version yet: run \`sluice run ${dataset.name}\` first`, { asset: asset.name });
+    }
+    const keys = windowKeys(manifest, partition, reference, asset);
+    if (dataset.partitions !== undefined && asset.partitions !== undefined && partition !== '' && manifest.partitions[partition] === undefined && reference.lookback === 0 && reference.lookahead === 0) {
+      throw new SluiceError('VERSION_NOT_FOUND', `asset "${asset.name}" partition ${partition} reads "${dataset.name}" partition ${partition}, which has not been built`, { asset: asset.name, partition });
+    }
+    const fileHashes = keys.flatMap((key) => (manifest.partitions[key]?.files ?? []).map((f) => `${key}\t${f.sha256}`));
+    const rows = keys.reduce((sum, key) => sum + (manifest.partitions[key]?.rows ?? 0), 0);
+    inputs.push({
+      reference,
+      ref: { dataset: dataset.name, kind: 'asset', version: manifest.version, partitions: keys, fingerprint: hashOf(fileHashes) },
+      rows,
+      manifest,
+    });
+  }
+  return inputs;
+}
+
+/** Equal fingerprints mean equal SQL over equal inputs: the partition is up to date. */
+export function stepFingerprint(sql: string, partitionColumn: string | null, inputs: readonly ResolvedInput[]): string {
+  return hashOf([
+    'sluice-step-v1',
+    sql,
+    partitionColumn ?? '',
+    ...inputs.map((i) => `${i.reference.view}\t${i.ref.kind}\t${i.ref.dataset}\t${i.ref.partitions.join(',')}\t${i.ref.fingerprint}`),
+  ]);
+}
+
+/** A relation over a table version's partitions, with the partition column restored from the keys. */
+export function tableRelation(tables: TableStore, manifest: Manifest, keys: readonly string[]): string {
+  const column = manifest.partitionColumn;
+  if (keys.length === 0 || keys.every((key) => (manifest.partitions[key]?.files.length ?? 0) === 0)) {
+    const columns = manifest.schema.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`);
+    return `SELECT ${columns.join(', ')} WHERE false`;
+  }
+  if (column === null) return `SELECT * FROM read_parquet(${quoteList(tables.files(manifest))})`;
+  return keys
+    .filter((key) => (manifest.partitions[key]?.files.length ?? 0) > 0)
+    .map((key) => `SELECT *, DATE ${quoteLiteral(key)} AS ${quoteIdent(column)} FROM read_parquet(${quoteList(tables.files(manifest, [key]))})`)
+    .join(' UNION ALL ');
+}
+
+export interface PreparedInputs {
+  readonly rowsIn: number;
+  readonly badRecords: number;
+  readonly sources: ReadonlyMap<string, PreparedSource>;
+}
+
+/** Create the temp relations the SQL reads, checking sources and setting bad records aside. */
+export async function prepareInputs(
+  session: Session,
+  env: { project: Project; projectDir: string; stateDir: string; tables: TableStore },
+  partition: string,
+  inputs: readonly ResolvedInput[],
+): Promise<PreparedInputs> {
+  let rowsIn = 0;
+  let badRecords = 0;
+  const sources = new Map<string, PreparedSource>();
+  for (const input of inputs) {
+    const dataset = env.project.datasets.get(input.ref.dataset);
+    if (dataset === undefined) continue;
+    if (dataset.kind === 'source') {
+      const prepared = await prepareSource(session, env, dataset, {
+        anchor: partition === '' ? null : partition, lookback: input.reference.lookback, lookahead: input.reference.lookahead,
+      }, input.reference.view);
+      rowsIn += prepared.rows;
+      badRecords += prepared.badRecords;
+      sources.set(input.reference.view, prepared);
+    } else if (input.manifest !== undefined) {
+      await session.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(input.reference.view)} AS ${tableRelation(env.tables, input.manifest, input.ref.partitions)}`);
+      rowsIn += input.rows;
+    }
+  }
+  return { rowsIn, badRecords, sources };
+}

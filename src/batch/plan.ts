@@ -1,0 +1,89 @@
+// Planning a run: the selected assets and partitions, widened to the upstream steps they need (windows
+// included), as a graph of (asset, partition) steps. Pure: no I/O.
+import type { Asset } from '../define/asset.ts';
+import { addDays, inPartitions } from '../define/partitions.ts';
+import type { Project } from '../define/project.ts';
+import { getAsset } from '../define/project.ts';
+import { SluiceError } from '../errors.ts';
+
+export interface PlannedStep {
+  /** `<asset>` or `<asset>@<partition>`. */
+  readonly key: string;
+  readonly asset: string;
+  /** Partition key, or '' when the asset is unpartitioned. */
+  readonly partition: string;
+  /** Keys of the steps that must succeed first. */
+  readonly after: readonly string[];
+  /** Selected explicitly (so `force` applies), rather than pulled in as an upstream step. */
+  readonly selected: boolean;
+}
+
+export interface PlanRequest {
+  /** Asset names; all assets when empty. */
+  readonly assets: readonly string[];
+  /** Partition keys for partitioned assets. */
+  readonly partitions: readonly string[];
+  /** Only the selected assets: do not add upstream steps (their latest versions are read as they are). */
+  readonly only?: boolean;
+}
+
+export function stepKey(asset: string, partition: string): string {
+  return partition === '' ? asset : `${asset}@${partition}`;
+}
+
+export function plan(project: Project, request: PlanRequest): PlannedStep[] {
+  const selectedAssets = request.assets.length > 0 ? request.assets.map((name) => getAsset(project, name)) : project.order.map((name) => getAsset(project, name));
+  const steps = new Map<string, { asset: string; partition: string; after: Set<string>; selected: boolean }>();
+  const selectedNames = new Set(selectedAssets.map((a) => a.name));
+
+  const partitionsFor = (asset: Asset): string[] => {
+    if (asset.partitions === undefined) return [''];
+    if (request.partitions.length === 0) {
+      throw new SluiceError('INVALID_PARTITION', `asset "${asset.name}" is partitioned by day: pass --partition YYYY-MM-DD or --from D1 --to D2`, { asset: asset.name });
+    }
+    const definition = asset.partitions;
+    const keys = request.partitions.filter((key) => inPartitions(definition, key));
+    if (keys.length === 0) {
+      const range = `${definition.start}${definition.end === undefined ? ' onwards' : ` to ${definition.end}`}`;
+      throw new SluiceError('INVALID_PARTITION', `asset "${asset.name}" has no partition among ${request.partitions[0]}..${request.partitions.at(-1)}: its partitions run from ${range}`, { asset: asset.name });
+    }
+    return keys;
+  };
+
+  const visit = (asset: Asset, partition: string, selected: boolean): string => {
+    const key = stepKey(asset.name, partition);
+    const existing = steps.get(key);
+    if (existing !== undefined) {
+      existing.selected ||= selected;
+      return key;
+    }
+    const node = { asset: asset.name, partition, after: new Set<string>(), selected };
+    steps.set(key, node);
+    for (const ref of project.dependencies.get(asset.name) ?? []) {
+      const dep = project.datasets.get(ref.dataset);
+      if (dep === undefined || dep.kind !== 'asset') continue;
+      if (request.only === true && !selectedNames.has(dep.name)) continue;
+      if (dep.partitions === undefined) {
+        node.after.add(visit(dep, '', false));
+        continue;
+      }
+      // A partitioned upstream read by an unpartitioned asset: its existing partitions are read as they are.
+      if (partition === '') continue;
+      for (let offset = -ref.lookback; offset <= ref.lookahead; offset++) {
+        const upstreamKey = addDays(partition, offset);
+        if (!inPartitions(dep.partitions, upstreamKey)) continue;
+        node.after.add(visit(dep, upstreamKey, false));
+      }
+    }
+    return key;
+  };
+
+  for (const asset of selectedAssets) {
+    for (const partition of partitionsFor(asset)) visit(asset, partition, true);
+  }
+  // Order: dependencies first, then by asset order and partition for stable output.
+  const rank = new Map(project.order.map((name, i) => [name, i]));
+  return [...steps.entries()]
+    .map(([key, node]) => ({ key, asset: node.asset, partition: node.partition, after: [...node.after].sort(), selected: node.selected }))
+    .sort((a, b) => (rank.get(a.asset) ?? 0) - (rank.get(b.asset) ?? 0) || a.partition.localeCompare(b.partition));
+}

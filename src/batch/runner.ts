@@ -1,0 +1,147 @@
+// Running a plan: steps execute as soon as their upstream steps succeed, at most `concurrency` at once;
+// a failure stops its downstream steps but not independent ones. Every step is recorded in the catalog.
+import { randomBytes } from 'node:crypto';
+import { getAsset } from '../define/project.ts';
+import { errorMessage } from '../errors.ts';
+import type { LineageEdge, StepStatus } from '../store/catalog/catalog.ts';
+import type { Workspace } from '../workspace.ts';
+import { plan, type PlannedStep } from './plan.ts';
+import { withRetry } from './retry.ts';
+import { executeStep, type StepOutcome } from './step.ts';
+
+export interface RunRequest {
+  /** Asset names; all when empty. */
+  readonly assets?: readonly string[];
+  readonly partitions?: readonly string[];
+  /** Rebuild the selected assets' partitions even when unchanged. */
+  readonly force?: boolean;
+  readonly concurrency?: number;
+  /** Record these in the catalog as the run's arguments. */
+  readonly args?: Record<string, unknown>;
+  readonly onEvent?: (event: RunEvent) => void;
+}
+
+export type RunEvent =
+  | { readonly type: 'run-start'; readonly runId: string; readonly steps: number }
+  | { readonly type: 'step-start'; readonly key: string; readonly asset: string; readonly partition: string }
+  | { readonly type: 'step-retry'; readonly key: string; readonly attempt: number; readonly delayMs: number; readonly error: string }
+  | { readonly type: 'step-end'; readonly key: string; readonly asset: string; readonly partition: string; readonly status: StepStatus; readonly rowsOut: number | null; readonly ms: number; readonly error: string | null }
+  | { readonly type: 'run-end'; readonly runId: string; readonly status: 'success' | 'failed' };
+
+export interface StepSummary {
+  readonly id: string;
+  readonly key: string;
+  readonly asset: string;
+  readonly partition: string;
+  readonly status: StepStatus;
+  readonly attempts: number;
+  readonly ms: number;
+  readonly outcome: StepOutcome | null;
+  readonly error: string | null;
+}
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly status: 'success' | 'failed';
+  readonly steps: readonly StepSummary[];
+  readonly ms: number;
+}
+
+export function newRunId(now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function runAssets(ws: Workspace, request: RunRequest = {}): Promise<RunSummary> {
+  const steps = plan(ws.project, { assets: request.assets ?? [], partitions: request.partitions ?? [] });
+  const runId = newRunId();
+  const started = Date.now();
+  const emit = request.onEvent ?? (() => undefined);
+  await ws.catalog.createRun({ id: runId, project: ws.project.name, startedAt: new Date(started).toISOString(), args: request.args ?? { assets: request.assets ?? [], partitions: request.partitions ?? [], force: request.force ?? false } });
+  const stepIds = new Map(steps.map((s, i) => [s.key, `${runId}-${String(i + 1).padStart(4, '0')}`]));
+  for (const step of steps) {
+    await ws.catalog.createStep({ id: stepIds.get(step.key) ?? '', runId, asset: step.asset, partition: step.partition, status: 'pending' });
+  }
+  emit({ type: 'run-start', runId, steps: steps.length });
+
+  const results = new Map<string, StepSummary>();
+  const concurrency = Math.max(1, request.concurrency ?? ws.settings.concurrency);
+  const running = new Map<string, Promise<void>>();
+  const waiting = new Map(steps.map((s) => [s.key, s]));
+
+  const runOne = async (step: PlannedStep): Promise<void> => {
+    const id = stepIds.get(step.key) ?? '';
+    const t0 = Date.now();
+    const asset = getAsset(ws.project, step.asset);
+    emit({ type: 'step-start', key: step.key, asset: step.asset, partition: step.partition });
+    await ws.catalog.updateStep(id, { status: 'running', startedAt: new Date(t0).toISOString(), attempts: 1 });
+    let summary: StepSummary;
+    try {
+      const { value, attempts } = await withRetry(asset.retry, async (attempt) => {
+        if (attempt > 1) await ws.catalog.updateStep(id, { status: 'running', attempts: attempt });
+        return executeStep(ws, runId, step.asset, step.partition, (request.force ?? false) && step.selected);
+      }, (attempt, error, delayMs) => {
+        ws.logger.warn({ step: step.key, attempt, delayMs, err: errorMessage(error) }, 'transient failure, retrying');
+        emit({ type: 'step-retry', key: step.key, attempt, delayMs, error: errorMessage(error) });
+      });
+      summary = { id, key: step.key, asset: step.asset, partition: step.partition, status: value.status, attempts, ms: Date.now() - t0, outcome: value, error: null };
+      await ws.catalog.updateStep(id, {
+        status: value.status, attempts, endedAt: new Date().toISOString(), rowsIn: value.rowsIn, rowsOut: value.rowsOut,
+        bytesWritten: value.bytesWritten, badRecords: value.badRecords, version: value.version, error: null,
+      });
+      const edges: LineageEdge[] = value.reads.map((r) => ({ runId, stepId: id, direction: 'read', dataset: r.dataset, kind: r.kind, version: r.version, partition: r.partitions.join(','), fingerprint: r.fingerprint }));
+      if (value.status === 'success') {
+        edges.push({ runId, stepId: id, direction: 'write', dataset: step.asset, kind: 'asset', version: value.version, partition: step.partition, fingerprint: value.fingerprint });
+        const manifest = await ws.tables.read(step.asset, value.version);
+        await ws.catalog.recordVersion({
+          asset: step.asset, version: value.version, runId, stepId: id, createdAt: manifest.createdAt, partitions: [...manifest.changed],
+          rowCount: manifest.rowCount, bytes: manifest.bytes, manifestPath: `tables/${step.asset}/_versions/${String(value.version).padStart(8, '0')}.json`,
+        });
+      }
+      await ws.catalog.recordLineage(edges);
+    } catch (error) {
+      const attempts = typeof (error as { attempts?: unknown }).attempts === 'number' ? (error as { attempts: number }).attempts : 1;
+      summary = { id, key: step.key, asset: step.asset, partition: step.partition, status: 'failed', attempts, ms: Date.now() - t0, outcome: null, error: errorMessage(error) };
+      ws.logger.debug({ step: step.key, err: error }, 'step failed');
+      await ws.catalog.updateStep(id, { status: 'failed', attempts, endedAt: new Date().toISOString(), error: errorMessage(error) });
+    }
+    results.set(step.key, summary);
+    emit({ type: 'step-end', key: step.key, asset: step.asset, partition: step.partition, status: summary.status, rowsOut: summary.outcome?.rowsOut ?? null, ms: summary.ms, error: summary.error });
+  };
+
+  const blockedBy = (step: PlannedStep): string | undefined =>
+    step.after.find((key) => { const s = results.get(key)?.status; return s === 'failed' || s === 'upstream_failed'; });
+  const ready = (step: PlannedStep): boolean =>
+    step.after.every((key) => { const s = results.get(key)?.status; return s === 'success' || s === 'skipped'; });
+
+  while (waiting.size > 0 || running.size > 0) {
+    for (const step of [...waiting.values()]) {
+      const blocker = blockedBy(step);
+      if (blocker === undefined) continue;
+      waiting.delete(step.key);
+      const id = stepIds.get(step.key) ?? '';
+      const error = `not run: upstream step ${blocker} failed`;
+      results.set(step.key, { id, key: step.key, asset: step.asset, partition: step.partition, status: 'upstream_failed', attempts: 0, ms: 0, outcome: null, error });
+      await ws.catalog.updateStep(id, { status: 'upstream_failed', error });
+      emit({ type: 'step-end', key: step.key, asset: step.asset, partition: step.partition, status: 'upstream_failed', rowsOut: null, ms: 0, error });
+    }
+    for (const step of [...waiting.values()]) {
+      if (running.size >= concurrency) break;
+      if (!ready(step)) continue;
+      waiting.delete(step.key);
+      running.set(step.key, runOne(step).finally(() => running.delete(step.key)));
+    }
+    if (running.size > 0) await Promise.race(running.values());
+    else if (waiting.size > 0 && [...waiting.values()].every((s) => !ready(s) && blockedBy(s) === undefined)) {
+      throw new Error(`scheduler stalled with ${waiting.size} steps waiting`); // unreachable for an acyclic plan
+    }
+  }
+
+  const ordered = steps.map((s) => results.get(s.key)).filter((s): s is StepSummary => s !== undefined);
+  const status = ordered.every((s) => s.status === 'success' || s.status === 'skipped') ? 'success' : 'failed';
+  const failed = ordered.filter((s) => s.status === 'failed');
+  await ws.catalog.finishRun(runId, status, new Date().toISOString(), failed.length === 0 ? null : `${failed.length} step(s) failed: ${failed.map((s) => s.key).join(', ')}`);
+  await ws.tables.cleanStaging(runId);
+  emit({ type: 'run-end', runId, status });
+  return { runId, status, steps: ordered, ms: Date.now() - started };
+}

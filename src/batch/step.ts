@@ -1,0 +1,99 @@
+// One step: one partition of one asset. Resolve its inputs, skip it when its fingerprint is unchanged,
+// otherwise run its SQL in DuckDB, write sorted zstd Parquet to staging and commit a new table version.
+import fs from 'node:fs/promises';
+import type { Project } from '../define/project.ts';
+import { getAsset } from '../define/project.ts';
+import type { Engine } from '../engine/engine.ts';
+import { errorMessage, SluiceError } from '../errors.ts';
+import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
+import type { InputRef } from '../store/tables/manifest.ts';
+import type { TableStore } from '../store/tables/table-store.ts';
+import { prepareInputs, renderSql, resolveInputs, stepFingerprint } from './inputs.ts';
+
+export interface StepEnv {
+  readonly project: Project;
+  readonly projectDir: string;
+  readonly stateDir: string;
+  readonly engine: Engine;
+  readonly tables: TableStore;
+}
+
+export interface StepOutcome {
+  readonly status: 'success' | 'skipped';
+  readonly version: number;
+  readonly rowsIn: number;
+  readonly rowsOut: number;
+  readonly bytesWritten: number;
+  readonly badRecords: number;
+  readonly reads: readonly InputRef[];
+  readonly fingerprint: string;
+  readonly file: string | null;
+}
+
+export async function executeStep(env: StepEnv, runId: string, assetName: string, partition: string, force: boolean): Promise<StepOutcome> {
+  const asset = getAsset(env.project, assetName);
+  const partitionColumn = asset.partitions?.column ?? null;
+  return env.engine.withSession(async (session) => {
+    const rendered = renderSql(env.project, asset, partition);
+    const inputs = await resolveInputs(session, env, asset, partition, rendered.references);
+    const fingerprint = stepFingerprint(rendered.sql, partitionColumn, inputs);
+    const reads = inputs.map((i) => i.ref);
+
+    if (!force) {
+      const current = await env.tables.latest(asset.name);
+      const entry = current?.partitions[partition];
+      if (current !== undefined && entry !== undefined && entry.fingerprint === fingerprint) {
+        return { status: 'skipped', version: current.version, rowsIn: 0, rowsOut: entry.rows, bytesWritten: 0, badRecords: 0, reads, fingerprint, file: null };
+      }
+    }
+
+    const prepared = await prepareInputs(session, env, partition, inputs);
+    const where = `asset "${asset.name}"${partition === '' ? '' : ` partition ${partition}`}`;
+    let columns;
+    try {
+      columns = await session.describe(`SELECT * FROM (${rendered.sql})`);
+    } catch (error) {
+      throw new SluiceError('ASSET_SQL', `${where}: its SQL does not run: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });
+    }
+    const names = new Set<string>();
+    for (const column of columns) {
+      if (names.has(column.name)) {
+        throw new SluiceError('ASSET_SQL', `${where}: its SQL returns the column "${column.name}" twice; alias one of them`, { asset: asset.name, partition, column: column.name });
+      }
+      names.add(column.name);
+    }
+    // The partition value lives in the folder name (Hive style), not in the file.
+    const dropPartitionColumn = partitionColumn !== null && names.has(partitionColumn);
+    const fileColumns = columns.filter((c) => !(dropPartitionColumn && c.name === partitionColumn));
+    if (fileColumns.length === 0) {
+      throw new SluiceError('ASSET_SQL', `${where}: its SQL returns no columns besides the partition column`, { asset: asset.name, partition });
+    }
+    const staged = env.tables.stagingPath(runId, asset.name, partition);
+    const select = fileColumns.map((c) => quoteIdent(c.name)).join(', ');
+    // ORDER BY ALL makes the file's bytes a function of its content, so an unchanged rerun hashes the same.
+    const copy = `COPY (SELECT ${select} FROM (${rendered.sql}) ORDER BY ALL) TO ${quoteLiteral(staged)} (FORMAT parquet, COMPRESSION zstd)`;
+    let rowsOut: number;
+    try {
+      const result = await session.query<{ Count: bigint }>(copy);
+      rowsOut = Number(result[0]?.Count ?? 0n);
+    } catch (error) {
+      await fs.rm(staged, { force: true });
+      throw new SluiceError('ASSET_SQL', `${where}: its SQL failed: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });
+    }
+    const schema = [...fileColumns, ...(partitionColumn === null ? [] : [{ name: partitionColumn, type: 'DATE' }])];
+    const committed = await env.tables.commit({
+      asset: asset.name, partition, partitionColumn, stagedFile: staged, schema, rows: rowsOut, runId, fingerprint, inputs: reads,
+    });
+    return {
+      status: 'success',
+      version: committed.manifest.version,
+      rowsIn: prepared.rowsIn,
+      rowsOut,
+      bytesWritten: committed.file.bytes,
+      badRecords: prepared.badRecords,
+      reads,
+      fingerprint,
+      file: committed.file.path,
+    };
+  });
+}

@@ -1,0 +1,72 @@
+// `sluice run [asset...]`: build assets (and what they need) for a partition or a range of partitions.
+import type { Command } from 'commander';
+import { runAssets } from '../../batch/runner.ts';
+import { dateRange, parseDateKey } from '../../define/partitions.ts';
+import { SluiceError } from '../../errors.ts';
+import { globals, parseInteger, withWorkspace } from '../context.ts';
+import { progressReporter } from '../progress.ts';
+import { formatBytes, formatMs, printJson, renderTable } from '../render.ts';
+
+interface RunOptions {
+  partition?: string;
+  from?: string;
+  to?: string;
+  force?: boolean;
+  concurrency?: number;
+}
+
+export function partitionsFrom(options: { partition?: string | undefined; from?: string | undefined; to?: string | undefined }): string[] {
+  if (options.partition !== undefined && (options.from !== undefined || options.to !== undefined)) {
+    throw new SluiceError('INVALID_PARTITION', 'use either --partition or --from/--to, not both');
+  }
+  if (options.partition !== undefined) {
+    parseDateKey(options.partition, '--partition');
+    return [options.partition];
+  }
+  if (options.from !== undefined || options.to !== undefined) {
+    if (options.from === undefined || options.to === undefined) throw new SluiceError('INVALID_PARTITION', '--from and --to go together');
+    return dateRange(options.from, options.to);
+  }
+  return [];
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('build assets: plan the graph, skip unchanged partitions, run the rest in DuckDB and commit new versions')
+    .argument('[assets...]', 'assets to build (with the upstream steps they need); all when omitted')
+    .option('--partition <date>', 'one partition, YYYY-MM-DD')
+    .option('--from <date>', 'first partition of a range')
+    .option('--to <date>', 'last partition of a range (inclusive)')
+    .option('--force', 'rebuild the selected partitions even when their inputs and SQL are unchanged')
+    .option('--concurrency <n>', 'steps running at once', parseInteger('--concurrency'))
+    .action(async (assets: string[], options: RunOptions, command: Command) => {
+      const g = globals(command);
+      const partitions = partitionsFrom(options);
+      const summary = await withWorkspace(g, (ws) => runAssets(ws, {
+        assets,
+        partitions,
+        force: options.force ?? false,
+        ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+        args: { command: 'run', assets, partitions: partitions.length > 2 ? [partitions[0], '..', partitions.at(-1)] : partitions, force: options.force ?? false },
+        ...(g.json ? {} : { onEvent: progressReporter() }),
+      }));
+      if (g.json) printJson(summary);
+      else {
+        const byAsset = new Map<string, { asset: string; built: number; skipped: number; failed: number; rows: number; bytes: number; ms: number }>();
+        for (const step of summary.steps) {
+          const row = byAsset.get(step.asset) ?? { asset: step.asset, built: 0, skipped: 0, failed: 0, rows: 0, bytes: 0, ms: 0 };
+          if (step.status === 'success') row.built++;
+          else if (step.status === 'skipped') row.skipped++;
+          else row.failed++;
+          if (step.status === 'success') { row.rows += step.outcome?.rowsOut ?? 0; row.bytes += step.outcome?.bytesWritten ?? 0; }
+          row.ms += step.ms;
+          byAsset.set(step.asset, row);
+        }
+        process.stdout.write(`${renderTable([...byAsset.values()].map((r) => ({ ...r, bytes: formatBytes(r.bytes), ms: formatMs(r.ms) })), ['asset', 'built', 'skipped', 'failed', 'rows', 'bytes', 'ms'])}\n`);
+        for (const step of summary.steps.filter((s) => s.status === 'failed')) process.stdout.write(`\nfailed ${step.key}: ${step.error ?? ''}\n`);
+        process.stdout.write(`\nrun ${summary.runId} ${summary.status} in ${formatMs(summary.ms)}\n`);
+      }
+      if (summary.status !== 'success') process.exitCode = 1;
+    });
+}

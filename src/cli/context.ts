@@ -1,0 +1,45 @@
+// What every command shares: global options, opening the project's workspace, and printing errors
+// without a stack trace unless --debug.
+import type { Command } from 'commander';
+import { errorMessage, SluiceError } from '../errors.ts';
+import { loadProject } from '../load-project.ts';
+import { openWorkspace, type Workspace } from '../workspace.ts';
+
+export interface GlobalOptions {
+  readonly project: string;
+  readonly debug: boolean;
+  readonly json: boolean;
+}
+
+export function globals(command: Command): GlobalOptions {
+  const options = command.optsWithGlobals<{ project?: string; debug?: boolean; json?: boolean }>();
+  return { project: options.project ?? '.', debug: options.debug ?? false, json: options.json ?? false };
+}
+
+export async function withWorkspace<T>(options: GlobalOptions, fn: (ws: Workspace) => Promise<T>): Promise<T> {
+  const { project, projectDir } = await loadProject(options.project);
+  const ws = await openWorkspace(project, projectDir);
+  try {
+    return await fn(ws);
+  } finally {
+    await ws.close();
+  }
+}
+
+export function reportError(error: unknown, debug: boolean): void {
+  if (debug && error instanceof Error) {
+    process.stderr.write(`${error.stack ?? error.message}\n`);
+    if (error.cause !== undefined) process.stderr.write(`caused by: ${String((error.cause as Error).stack ?? error.cause)}\n`);
+    return;
+  }
+  const code = error instanceof SluiceError ? ` [${error.code}]` : '';
+  process.stderr.write(`error${code}: ${errorMessage(error)}\n`);
+}
+
+export function parseInteger(name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new SluiceError('CONFIG_INVALID', `${name} must be a whole number, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}

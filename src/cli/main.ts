@@ -1,0 +1,37 @@
+// The `sluice` command line: global options, one file per command, errors printed without a stack
+// trace unless --debug. Returns the exit code.
+import { Command, CommanderError } from 'commander';
+import { registerGenerate } from './commands/generate.ts';
+import { registerInit } from './commands/init.ts';
+import { registerRun } from './commands/run.ts';
+import { registerRuns } from './commands/runs.ts';
+import { registerShow } from './commands/show.ts';
+import { reportError } from './context.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('sluice')
+    .description('data pipelines, quality and features for machine learning, on DuckDB')
+    .option('-p, --project <dir>', 'project directory (holding sluice.config.ts)', '.')
+    .option('--json', 'machine-readable output')
+    .option('--debug', 'print stack traces')
+    .showHelpAfterError()
+    .exitOverride();
+  registerInit(program);
+  registerRun(program);
+  registerRuns(program);
+  registerShow(program);
+  registerGenerate(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    reportError(error, argv.includes('--debug'));
+    return 1;
+  }
+}

@@ -1,0 +1,85 @@
+// Assets: named tables produced by SQL over sources and other assets. The SQL is a function of a context
+// whose `ref` both names a dependency in the SQL and records it, so the graph is never declared twice.
+import type { DailyPartitions } from './partitions.ts';
+import type { FileSource } from './source.ts';
+
+export interface RetryPolicy {
+  /** Attempts after the first one. */
+  readonly retries: number;
+  /** Delay before the first retry; doubles on each attempt. */
+  readonly backoffMs: number;
+  readonly maxDelayMs: number;
+  /** Retry every error, not only transient ones (network, lock, timeout). */
+  readonly retryAll: boolean;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ retries: 2, backoffMs: 500, maxDelayMs: 30_000, retryAll: false });
+
+export interface RefOptions {
+  /** Also read this many partitions before the current one (a 30-day window is `lookback: 29`). */
+  readonly lookback?: number;
+  /** Also read this many partitions after the current one (e.g. events that arrive a day late). */
+  readonly lookahead?: number;
+}
+
+/** Anything an asset can read: a source or another asset. */
+export type Dataset = FileSource | Asset;
+
+export interface SqlContext {
+  /** A relation name for a dependency, restricted to the partition window when both sides are partitioned. */
+  ref(dataset: Dataset | string, options?: RefOptions): string;
+  /** The partition key being built (YYYY-MM-DD), or null for an unpartitioned asset. */
+  readonly partition: string | null;
+  /** The partition as a SQL DATE literal, e.g. `DATE '2026-11-25'`. Throws for an unpartitioned asset. */
+  readonly partitionDate: string;
+}
+
+export type AssetSql = (ctx: SqlContext) => string;
+
+export interface Asset<N extends string = string> {
+  readonly kind: 'asset';
+  readonly name: N;
+  readonly sql: AssetSql;
+  readonly partitions: DailyPartitions | undefined;
+  readonly retry: RetryPolicy;
+  readonly description: string | undefined;
+  /** Column descriptions, shown by `sluice show`. */
+  readonly columns: Readonly<Record<string, string>> | undefined;
+}
+
+export interface AssetOptions {
+  readonly sql: AssetSql | string;
+  readonly partitions?: DailyPartitions;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly description?: string;
+  readonly columns?: Record<string, string>;
+}
+
+const TEMPLATE = /\{\{\s*(?:ref\(\s*(['"])([^'"]+)\1\s*(?:,\s*lookback\s*=\s*(\d+))?\s*(?:,\s*lookahead\s*=\s*(\d+))?\s*\)|(partition_date))\s*\}\}/g;
+
+/**
+ * SQL given as a plain string may use `{{ ref('name') }}`, `{{ ref('name', lookback=29) }}` and
+ * `{{ partition_date }}`, for projects whose SQL lives in files rather than TypeScript.
+ */
+export function templateSql(text: string): AssetSql {
+  return (ctx) => text.replace(TEMPLATE, (_match, _quote, refName: string | undefined, lookback: string | undefined, lookahead: string | undefined) => {
+    if (refName === undefined) return ctx.partitionDate;
+    return ctx.ref(refName, {
+      ...(lookback === undefined ? {} : { lookback: Number(lookback) }),
+      ...(lookahead === undefined ? {} : { lookahead: Number(lookahead) }),
+    });
+  });
+}
+
+export function asset<const N extends string>(name: N, options: AssetOptions): Asset<N> {
+  const sql = options.sql;
+  return Object.freeze({
+    kind: 'asset',
+    name,
+    sql: typeof sql === 'string' ? templateSql(sql) : sql,
+    partitions: options.partitions,
+    retry: Object.freeze({ ...DEFAULT_RETRY, ...options.retry }),
+    description: options.description,
+    columns: options.columns === undefined ? undefined : Object.freeze({ ...options.columns }),
+  });
+}

@@ -1,0 +1,273 @@
+// defineProject: validates every definition once at load (zod), infers the dependency graph from the
+// `ref` calls in each asset's SQL, and rejects unknown references and cycles with the offending names.
+import { z } from 'zod';
+import { SluiceError } from '../errors.ts';
+import { isValidName } from '../sql/identifiers.ts';
+import { quoteIdent } from '../sql/identifiers.ts';
+import type { Asset, Dataset, RefOptions, SqlContext } from './asset.ts';
+import { isDateKey } from './partitions.ts';
+import type { FileSource } from './source.ts';
+import { isTemplated } from './source.ts';
+
+export interface DependencyRef {
+  readonly dataset: string;
+  readonly lookback: number;
+  readonly lookahead: number;
+}
+
+export interface ProjectSettings {
+  readonly stateDir?: string | undefined;
+  readonly memoryLimit?: string | undefined;
+  readonly tempDir?: string | undefined;
+  readonly threads?: number | undefined;
+  readonly concurrency?: number | undefined;
+}
+
+export interface ProjectInput {
+  readonly name: string;
+  readonly sources?: readonly FileSource[];
+  readonly assets: readonly Asset[];
+  readonly settings?: ProjectSettings;
+}
+
+export interface Project {
+  readonly name: string;
+  readonly datasets: ReadonlyMap<string, Dataset>;
+  /** Direct dependencies of each asset, in the order the SQL references them. */
+  readonly dependencies: ReadonlyMap<string, readonly DependencyRef[]>;
+  /** Asset names, dependencies first. */
+  readonly order: readonly string[];
+  readonly settings: ProjectSettings;
+}
+
+const name = z.string().refine(isValidName, 'use letters, digits and underscores, starting with a letter (at most 63 characters)');
+const dateKey = z.string().refine(isDateKey, 'a date YYYY-MM-DD');
+// DuckDB type names, including parameterised and nested ones, but nothing that could end a statement.
+const columnType = z.string().regex(/^[A-Za-z][A-Za-z0-9_ ]*(\([0-9, ]+\))?(\[\])*$/, 'a DuckDB type such as BIGINT, VARCHAR, DECIMAL(18,2), TIMESTAMP');
+const partitionsSchema = z.object({ kind: z.literal('daily'), start: dateKey, end: dateKey.optional(), column: name }).strict();
+
+const sourceSchema = z.object({
+  kind: z.literal('source'),
+  type: z.literal('file'),
+  name,
+  format: z.enum(['parquet', 'csv', 'ndjson']),
+  path: z.string().min(1, 'a path or glob'),
+  partitions: partitionsSchema.optional(),
+  columns: z.record(name, columnType).optional(),
+  badRecords: z.enum(['fail', 'dead-letter']),
+  csv: z.object({ delimiter: z.string().length(1), header: z.boolean(), quote: z.string().max(1) }).strict(),
+  description: z.string().optional(),
+}).strict();
+
+const assetSchema = z.object({
+  kind: z.literal('asset'),
+  name,
+  sql: z.function(),
+  partitions: partitionsSchema.optional(),
+  retry: z.object({
+    retries: z.number().int().min(0).max(100),
+    backoffMs: z.number().min(0),
+    maxDelayMs: z.number().min(0),
+    retryAll: z.boolean(),
+  }).strict(),
+  description: z.string().optional(),
+  columns: z.record(name, z.string()).optional(),
+}).strict();
+
+const settingsSchema = z.object({
+  stateDir: z.string().min(1).optional(),
+  memoryLimit: z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 4GB').optional(),
+  tempDir: z.string().min(1).optional(),
+  threads: z.number().int().positive().optional(),
+  concurrency: z.number().int().positive().optional(),
+}).strict();
+
+function invalid(what: string, error: z.ZodError): SluiceError {
+  const issue = error.issues[0];
+  const where = issue === undefined || issue.path.length === 0 ? '' : ` option ${issue.path.join('.')}`;
+  return new SluiceError('DEFINITION_INVALID', `${what}${where}: ${issue?.message ?? 'invalid'}`);
+}
+
+function validateSource(source: FileSource): void {
+  const parsed = sourceSchema.safeParse(source);
+  if (!parsed.success) throw invalid(`source ${JSON.stringify(source.name)}`, parsed.error);
+  if (isTemplated(source) && source.partitions === undefined) {
+    throw new SluiceError('DEFINITION_INVALID', `source "${source.name}": its path contains {date}; add partitions: dailyPartitions({ start: 'YYYY-MM-DD' })`, { source: source.name });
+  }
+  if (!isTemplated(source) && source.partitions !== undefined) {
+    throw new SluiceError('DEFINITION_INVALID', `source "${source.name}" has partitions but its path has no {date} placeholder`, { source: source.name });
+  }
+}
+
+function validateAsset(asset: Asset): void {
+  const parsed = assetSchema.safeParse(asset);
+  if (!parsed.success) throw invalid(`asset ${JSON.stringify(asset?.name)}`, parsed.error);
+}
+
+/** Edit distance, for "did you mean" suggestions. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] ?? 0;
+      row[j] = Math.min(current + 1, (row[j - 1] ?? 0) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+export function suggest(unknown: string, known: Iterable<string>): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = distance(unknown.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) { best = candidate; bestDistance = d; }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(unknown.length / 3)) ? ` (did you mean "${best}"?)` : '';
+}
+
+function refName(dataset: Dataset | string): string {
+  return typeof dataset === 'string' ? dataset : dataset.name;
+}
+
+/** Run an asset's SQL function with a recording context, collecting its references. */
+export function recordReferences(asset: Asset, partition: string | null): { refs: DependencyRef[]; objects: Dataset[] } {
+  const refs: DependencyRef[] = [];
+  const objects: Dataset[] = [];
+  const ctx: SqlContext = {
+    ref(dataset: Dataset | string, options: RefOptions = {}): string {
+      const lookback = options.lookback ?? 0;
+      const lookahead = options.lookahead ?? 0;
+      for (const [key, value] of [['lookback', lookback], ['lookahead', lookahead]] as const) {
+        if (!Number.isInteger(value) || value < 0 || value > 3660) {
+          throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}": ref(${JSON.stringify(refName(dataset))}) option ${key} must be a whole number of partitions from 0 to 3660, got ${String(value)}`, { asset: asset.name });
+        }
+      }
+      if (typeof dataset !== 'string') objects.push(dataset);
+      refs.push({ dataset: refName(dataset), lookback, lookahead });
+      return quoteIdent(refName(dataset));
+    },
+    partition,
+    get partitionDate(): string {
+      if (partition === null) throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}" is not partitioned, so its SQL cannot use partitionDate`, { asset: asset.name });
+      return `DATE '${partition}'`;
+    },
+  };
+  try {
+    asset.sql(ctx);
+  } catch (error) {
+    if (error instanceof SluiceError) throw error;
+    throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}": its sql function threw: ${error instanceof Error ? error.message : String(error)}`, { asset: asset.name }, { cause: error });
+  }
+  return { refs, objects };
+}
+
+function findCycle(dependencies: ReadonlyMap<string, readonly DependencyRef[]>): string[] | undefined {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (node: string): string[] | undefined => {
+    if (state.get(node) === 'done') return undefined;
+    if (state.get(node) === 'visiting') return [...stack.slice(stack.indexOf(node)), node];
+    state.set(node, 'visiting');
+    stack.push(node);
+    for (const dep of dependencies.get(node) ?? []) {
+      const cycle = visit(dep.dataset);
+      if (cycle !== undefined) return cycle;
+    }
+    stack.pop();
+    state.set(node, 'done');
+    return undefined;
+  };
+  for (const node of [...dependencies.keys()].sort()) {
+    const cycle = visit(node);
+    if (cycle !== undefined) return cycle;
+  }
+  return undefined;
+}
+
+function topologicalOrder(dependencies: ReadonlyMap<string, readonly DependencyRef[]>): string[] {
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (node: string): void => {
+    if (seen.has(node)) return;
+    seen.add(node);
+    for (const dep of dependencies.get(node) ?? []) if (dependencies.has(dep.dataset)) visit(dep.dataset);
+    order.push(node);
+  };
+  for (const node of [...dependencies.keys()].sort()) visit(node);
+  return order;
+}
+
+export function defineProject(input: ProjectInput): Project {
+  if (!isValidName(input.name)) {
+    throw new SluiceError('DEFINITION_INVALID', `project name ${JSON.stringify(input.name)} is not allowed: use letters, digits and underscores`);
+  }
+  const settings = settingsSchema.safeParse(input.settings ?? {});
+  if (!settings.success) throw invalid(`project "${input.name}" settings`, settings.error);
+
+  const datasets = new Map<string, Dataset>();
+  const add = (dataset: Dataset, origin: string): void => {
+    const existing = datasets.get(dataset.name);
+    if (existing !== undefined && existing !== dataset) {
+      throw new SluiceError('DEFINITION_INVALID', `two different definitions are named "${dataset.name}" (${existing.kind} and ${dataset.kind}, found via ${origin}); names must be unique across sources and assets`);
+    }
+    if (existing === undefined) {
+      if (dataset.kind === 'source') validateSource(dataset); else validateAsset(dataset);
+      datasets.set(dataset.name, dataset);
+    }
+  };
+  for (const source of input.sources ?? []) add(source, 'sources');
+  for (const asset of input.assets) add(asset, 'assets');
+
+  // Referenced objects join the project even when not listed; string references must name one.
+  const dependencies = new Map<string, DependencyRef[]>();
+  const pending = [...datasets.values()].filter((d): d is Asset => d.kind === 'asset');
+  while (pending.length > 0) {
+    const asset = pending.shift() as Asset;
+    const { refs, objects } = recordReferences(asset, asset.partitions?.start ?? null);
+    for (const object of objects) {
+      if (!datasets.has(object.name)) {
+        add(object, `a ref() in asset "${asset.name}"`);
+        if (object.kind === 'asset') pending.push(object);
+      } else add(object, `a ref() in asset "${asset.name}"`);
+    }
+    dependencies.set(asset.name, refs);
+  }
+  for (const [assetName, refs] of dependencies) {
+    for (const ref of refs) {
+      if (!datasets.has(ref.dataset)) {
+        throw new SluiceError(
+          'UNKNOWN_REFERENCE',
+          `asset "${assetName}" references "${ref.dataset}", which is not a source or asset of project "${input.name}"${suggest(ref.dataset, datasets.keys())}`,
+          { asset: assetName, reference: ref.dataset },
+        );
+      }
+      if (ref.dataset === assetName) {
+        throw new SluiceError('DEPENDENCY_CYCLE', `asset "${assetName}" references itself`, { asset: assetName });
+      }
+    }
+  }
+  const cycle = findCycle(dependencies);
+  if (cycle !== undefined) {
+    throw new SluiceError('DEPENDENCY_CYCLE', `dependency cycle: ${cycle.join(' -> ')}`, { cycle });
+  }
+  return Object.freeze({
+    name: input.name,
+    datasets,
+    dependencies,
+    order: Object.freeze(topologicalOrder(dependencies)),
+    settings: Object.freeze(settings.data),
+  });
+}
+
+export function getAsset(project: Project, assetName: string): Asset {
+  const dataset = project.datasets.get(assetName);
+  if (dataset === undefined || dataset.kind !== 'asset') {
+    const assets = [...project.datasets.values()].filter((d) => d.kind === 'asset').map((d) => d.name);
+    throw new SluiceError('ASSET_NOT_FOUND', `no asset named "${assetName}" in project "${project.name}"${suggest(assetName, assets)}; assets: ${assets.join(', ')}`, { asset: assetName });
+  }
+  return dataset;
+}

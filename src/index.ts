@@ -1,0 +1,17 @@
+// The public API: the vocabulary users declare, and the entry points that run it.
+export { asset, templateSql } from './define/asset.ts';
+export type { Asset, AssetOptions, AssetSql, Dataset, RefOptions, RetryPolicy, SqlContext } from './define/asset.ts';
+export { fileSource } from './define/source.ts';
+export type { BadRecordPolicy, FileFormat, FileSource, FileSourceOptions } from './define/source.ts';
+export { dailyPartitions } from './define/partitions.ts';
+export type { DailyPartitions } from './define/partitions.ts';
+export { defineProject } from './define/project.ts';
+export type { Project, ProjectInput, ProjectSettings } from './define/project.ts';
+export { SluiceError } from './errors.ts';
+export type { ErrorCode, ErrorContext } from './errors.ts';
+export { loadProject } from './load-project.ts';
+export { openWorkspace } from './workspace.ts';
+export type { Workspace } from './workspace.ts';
+export { runAssets as run } from './batch/runner.ts';
+export type { RunEvent, RunRequest, RunSummary } from './batch/runner.ts';
+export { listVersions, queryTable, showTable } from './batch/inspect.ts';

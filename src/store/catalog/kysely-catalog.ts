@@ -1,0 +1,321 @@
+// The Catalog implemented once over Kysely, for SQLite and PostgreSQL alike: maps records to rows and back,
+// and turns driver failures into SluiceErrors after a short retry on lock contention.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import { SluiceError, errorMessage, isTransient } from '../../errors.ts';
+import type { ErrorContext } from '../../errors.ts';
+import type {
+  Catalog,
+  LineageEdge,
+  RunFilter,
+  RunRecord,
+  RunStatus,
+  StepRecord,
+  StepStatus,
+  StepUpdate,
+  VersionRecord,
+} from './catalog.ts';
+import type { Database, LineageTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
+
+/** Rows per lineage insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const LINEAGE_BATCH_ROWS = 500;
+
+export class KyselyCatalog implements Catalog {
+  readonly dialect: Catalog['dialect'];
+  readonly #db: Kysely<Database>;
+
+  /** Takes ownership of `db`: close() destroys it. The schema must already be migrated. */
+  constructor(db: Kysely<Database>, dialect: Catalog['dialect']) {
+    this.#db = db;
+    this.dialect = dialect;
+  }
+
+  async createRun(run: { id: string; project: string; startedAt: string; args: Record<string, unknown> }): Promise<void> {
+    const row: Insertable<RunsTable> = {
+      id: run.id,
+      project: run.project,
+      status: 'running',
+      started_at: run.startedAt,
+      ended_at: null,
+      args: JSON.stringify(run.args),
+      error: null,
+    };
+    await this.#execute(`create run ${run.id}`, { run: run.id }, (db) => db.insertInto('runs').values(row).execute());
+  }
+
+  async finishRun(id: string, status: RunStatus, endedAt: string, error: string | null): Promise<void> {
+    const result = await this.#execute(`finish run ${id}`, { run: id }, (db) =>
+      db.updateTable('runs').set({ status, ended_at: endedAt, error }).where('id', '=', id).executeTakeFirst(),
+    );
+    if (result.numUpdatedRows === 0n) throw notFound('run', id);
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    const row = await this.#execute(`read run ${id}`, { run: id }, (db) =>
+      db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst(),
+    );
+    return row === undefined ? undefined : toRunRecord(row);
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    const rows = await this.#execute('list runs', {}, (db) => {
+      let query = db.selectFrom('runs').selectAll().orderBy('started_at', 'desc').orderBy('id', 'desc');
+      if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+      if (filter.limit !== undefined) query = query.limit(filter.limit);
+      return query.execute();
+    });
+    return rows.map(toRunRecord);
+  }
+
+  async createStep(step: { id: string; runId: string; asset: string; partition: string; status: StepStatus }): Promise<void> {
+    const row: Insertable<StepsTable> = {
+      id: step.id,
+      run_id: step.runId,
+      asset: step.asset,
+      partition_key: step.partition,
+      status: step.status,
+      attempts: 0,
+    };
+    await this.#execute(`create step ${step.id}`, { run: step.runId, step: step.id, asset: step.asset }, (db) =>
+      db.insertInto('steps').values(row).execute(),
+    );
+  }
+
+  async updateStep(id: string, update: StepUpdate): Promise<void> {
+    // Kysely leaves out columns whose value is undefined, so fields absent from the update keep their value.
+    const changes = {
+      status: update.status,
+      attempts: update.attempts,
+      started_at: update.startedAt,
+      ended_at: update.endedAt,
+      rows_in: update.rowsIn,
+      rows_out: update.rowsOut,
+      bytes_written: update.bytesWritten,
+      bad_records: update.badRecords,
+      version: update.version,
+      error: update.error,
+    };
+    const result = await this.#execute(`update step ${id}`, { step: id }, (db) =>
+      db.updateTable('steps').set(changes).where('id', '=', id).executeTakeFirst(),
+    );
+    if (result.numUpdatedRows === 0n) throw notFound('step', id);
+  }
+
+  async listSteps(runId: string): Promise<StepRecord[]> {
+    const rows = await this.#execute(`list steps of run ${runId}`, { run: runId }, (db) =>
+      db.selectFrom('steps').selectAll().where('run_id', '=', runId).orderBy('seq').execute(),
+    );
+    return rows.map(toStepRecord);
+  }
+
+  async recordVersion(version: VersionRecord): Promise<void> {
+    const context = { asset: version.asset, version: version.version, run: version.runId };
+    const result = await this.#execute(`record version ${version.version} of ${version.asset}`, context, (db) =>
+      db
+        .insertInto('table_versions')
+        .values(toVersionRow(version))
+        .onConflict((conflict) => conflict.columns(['asset', 'version']).doNothing())
+        .executeTakeFirst(),
+    );
+    if (result.numInsertedOrUpdatedRows === 0n) await this.#assertSameVersion(version);
+  }
+
+  async listVersions(asset: string): Promise<VersionRecord[]> {
+    const rows = await this.#execute(`list versions of ${asset}`, { asset }, (db) =>
+      db.selectFrom('table_versions').selectAll().where('asset', '=', asset).orderBy('version', 'desc').execute(),
+    );
+    return rows.map(toVersionRecord);
+  }
+
+  async recordLineage(edges: readonly LineageEdge[]): Promise<void> {
+    if (edges.length === 0) return;
+    const rows = edges.map(toLineageRow);
+    await this.#execute('record lineage', { run: edges[0]?.runId }, (db) =>
+      db.transaction().execute(async (trx) => {
+        for (let start = 0; start < rows.length; start += LINEAGE_BATCH_ROWS) {
+          await trx.insertInto('lineage').values(rows.slice(start, start + LINEAGE_BATCH_ROWS)).execute();
+        }
+      }),
+    );
+  }
+
+  async listLineage(filter: { runId?: string; dataset?: string }): Promise<LineageEdge[]> {
+    const rows = await this.#execute('list lineage', { run: filter.runId, dataset: filter.dataset }, (db) => {
+      let query = db.selectFrom('lineage').selectAll().orderBy('seq');
+      if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
+      if (filter.dataset !== undefined) query = query.where('dataset', '=', filter.dataset);
+      return query.execute();
+    });
+    return rows.map(toLineageEdge);
+  }
+
+  async close(): Promise<void> {
+    await this.#db.destroy();
+  }
+
+  /** Re-recording a version is a no-op only if it says the same thing; otherwise two commits collided. */
+  async #assertSameVersion(version: VersionRecord): Promise<void> {
+    const row = await this.#execute(`read version ${version.version} of ${version.asset}`, { asset: version.asset }, (db) =>
+      db.selectFrom('table_versions').selectAll().where('asset', '=', version.asset).where('version', '=', version.version).executeTakeFirst(),
+    );
+    if (row === undefined) return;
+    const existing = toVersionRecord(row);
+    if (sameVersionContent(existing, version)) return;
+    throw new SluiceError(
+      'COMMIT_CONFLICT',
+      `version ${version.version} of asset ${version.asset} is already recorded by run ${existing.runId} ` +
+        `(manifest ${existing.manifestPath}), so run ${version.runId} cannot commit it; run the asset again to commit a new version`,
+      { asset: version.asset, version: version.version, run: version.runId, existingRun: existing.runId },
+    );
+  }
+
+  async #execute<T>(action: string, context: ErrorContext, query: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    try {
+      return await retryOnLockContention(() => query(this.#db));
+    } catch (error) {
+      if (error instanceof SluiceError) throw error;
+      throw new SluiceError('CATALOG', `could not ${action} in the ${this.dialect} catalog: ${errorMessage(error)}`, context, {
+        cause: error,
+        transient: isTransient(error),
+      });
+    }
+  }
+}
+
+function notFound(kind: 'run' | 'step', id: string): SluiceError {
+  return new SluiceError('CATALOG', `no ${kind} with id ${id} in the catalog; create the ${kind} before updating it`, { [kind]: id });
+}
+
+/** Backoff before each retry; busy_timeout already waits inside SQLite, so these are a last resort. */
+const RETRY_DELAYS_MS = [50, 200, 1000];
+
+// SQLITE_BUSY*/SQLITE_LOCKED*, and PostgreSQL's serialization_failure, deadlock_detected, lock_not_available.
+const LOCK_CONTENTION_CODES = /^(SQLITE_BUSY|SQLITE_LOCKED|40001$|40P01$|55P03$)/;
+
+async function retryOnLockContention<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let retry = 0; ; retry++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const delay = RETRY_DELAYS_MS[retry];
+      if (delay === undefined || !isLockContention(error)) throw error;
+      await sleep(delay * (0.5 + Math.random()));
+    }
+  }
+}
+
+function isLockContention(error: unknown): boolean {
+  if (!(error instanceof Error) || !('code' in error)) return false;
+  return typeof error.code === 'string' && LOCK_CONTENTION_CODES.test(error.code);
+}
+
+function toRunRecord(row: Selectable<RunsTable>): RunRecord {
+  return {
+    id: row.id,
+    project: row.project,
+    status: row.status,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    args: parseObject(row.args),
+    error: row.error,
+  };
+}
+
+function toStepRecord(row: Selectable<StepsTable>): StepRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    asset: row.asset,
+    partition: row.partition_key,
+    status: row.status,
+    attempts: row.attempts,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    rowsIn: toNullableNumber(row.rows_in),
+    rowsOut: toNullableNumber(row.rows_out),
+    bytesWritten: toNullableNumber(row.bytes_written),
+    badRecords: toNullableNumber(row.bad_records),
+    version: row.version,
+    error: row.error,
+  };
+}
+
+function toVersionRow(version: VersionRecord): Insertable<TableVersionsTable> {
+  return {
+    asset: version.asset,
+    version: version.version,
+    run_id: version.runId,
+    step_id: version.stepId,
+    created_at: version.createdAt,
+    partitions: JSON.stringify(version.partitions),
+    row_count: version.rowCount,
+    bytes: version.bytes,
+    manifest_path: version.manifestPath,
+  };
+}
+
+function toVersionRecord(row: Selectable<TableVersionsTable>): VersionRecord {
+  return {
+    asset: row.asset,
+    version: row.version,
+    runId: row.run_id,
+    stepId: row.step_id,
+    createdAt: row.created_at,
+    partitions: parseStrings(row.partitions),
+    rowCount: Number(row.row_count),
+    bytes: Number(row.bytes),
+    manifestPath: row.manifest_path,
+  };
+}
+
+/** Everything but createdAt, which a retried commit may stamp afresh. */
+function sameVersionContent(a: VersionRecord, b: VersionRecord): boolean {
+  return (
+    a.runId === b.runId &&
+    a.stepId === b.stepId &&
+    a.rowCount === b.rowCount &&
+    a.bytes === b.bytes &&
+    a.manifestPath === b.manifestPath &&
+    JSON.stringify(a.partitions) === JSON.stringify(b.partitions)
+  );
+}
+
+function toLineageRow(edge: LineageEdge): Insertable<LineageTable> {
+  return {
+    run_id: edge.runId,
+    step_id: edge.stepId,
+    direction: edge.direction,
+    dataset: edge.dataset,
+    kind: edge.kind,
+    version: edge.version,
+    partition_key: edge.partition,
+    fingerprint: edge.fingerprint,
+  };
+}
+
+function toLineageEdge(row: Selectable<LineageTable>): LineageEdge {
+  return {
+    runId: row.run_id,
+    stepId: row.step_id,
+    direction: row.direction,
+    dataset: row.dataset,
+    kind: row.kind,
+    version: row.version,
+    partition: row.partition_key,
+    fingerprint: row.fingerprint,
+  };
+}
+
+function toNullableNumber(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
+}
+
+function parseObject(json: string): Record<string, unknown> {
+  const value: unknown = JSON.parse(json);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value } : {};
+}
+
+function parseStrings(json: string): string[] {
+  const value: unknown = JSON.parse(json);
+  return Array.isArray(value) ? value.map(String) : [];
+}

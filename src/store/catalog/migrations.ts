@@ -1,0 +1,131 @@
+// Creates and upgrades the catalog's tables: numbered migrations recorded in `sluice_migrations`, applied on
+// open inside one transaction that holds a lock, so concurrent openers apply each migration exactly once.
+import { sql } from 'kysely';
+import type { CreateTableBuilder, Kysely } from 'kysely';
+import type { Catalog } from './catalog.ts';
+import type { Database } from './schema.ts';
+
+type CatalogDialect = Catalog['dialect'];
+
+interface Migration {
+  readonly version: number;
+  up(db: Kysely<Database>, dialect: CatalogDialect): Promise<void>;
+}
+
+const MIGRATIONS: readonly Migration[] = [{ version: 1, up: createInitialTables }];
+
+export interface MigrateOptions {
+  readonly dialect: CatalogDialect;
+  /** PostgreSQL schema to create if missing; connections already have it on their search_path. */
+  readonly schema?: string | undefined;
+}
+
+/** Bring the catalog up to the latest version; returns the version it was at before. */
+export async function migrate(db: Kysely<Database>, options: MigrateOptions): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    await lockMigrations(trx, options);
+    if (options.schema !== undefined) await trx.schema.createSchema(options.schema).ifNotExists().execute();
+    await trx.schema
+      .createTable('sluice_migrations')
+      .ifNotExists()
+      .addColumn('version', 'integer', (col) => col.primaryKey())
+      .addColumn('applied_at', 'text', (col) => col.notNull())
+      .execute();
+    const current = await currentVersion(trx);
+    for (const migration of MIGRATIONS.filter((m) => m.version > current)) {
+      await migration.up(trx, options.dialect);
+      await trx.insertInto('sluice_migrations').values({ version: migration.version, applied_at: new Date().toISOString() }).execute();
+    }
+    return current;
+  });
+}
+
+// SQLite transactions here begin IMMEDIATE, which already serialises writers across processes. PostgreSQL
+// needs an explicit lock: concurrent `create ... if not exists` can otherwise race on the system catalogs.
+async function lockMigrations(trx: Kysely<Database>, options: MigrateOptions): Promise<void> {
+  if (options.dialect !== 'postgres') return;
+  const key = `sluice_migrations:${options.schema ?? ''}`;
+  await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(trx);
+}
+
+async function currentVersion(db: Kysely<Database>): Promise<number> {
+  const row = await db.selectFrom('sluice_migrations').select((eb) => eb.fn.max('version').as('version')).executeTakeFirst();
+  return row?.version ?? 0;
+}
+
+/** An integer key assigned in insertion order; the one column whose DDL differs between dialects. */
+function withSequence<TB extends string, C extends string>(
+  table: CreateTableBuilder<TB, C>,
+  dialect: CatalogDialect,
+): CreateTableBuilder<TB, C | 'seq'> {
+  return dialect === 'postgres'
+    ? table.addColumn('seq', 'bigserial', (col) => col.primaryKey())
+    : table.addColumn('seq', 'integer', (col) => col.primaryKey().autoIncrement());
+}
+
+async function createInitialTables(db: Kysely<Database>, dialect: CatalogDialect): Promise<void> {
+  await db.schema
+    .createTable('runs')
+    .ifNotExists()
+    .addColumn('id', 'text', (col) => col.primaryKey())
+    .addColumn('project', 'text', (col) => col.notNull())
+    .addColumn('status', 'text', (col) => col.notNull())
+    .addColumn('started_at', 'text', (col) => col.notNull())
+    .addColumn('ended_at', 'text')
+    .addColumn('args', 'text', (col) => col.notNull())
+    .addColumn('error', 'text')
+    .execute();
+
+  await withSequence(db.schema.createTable('steps').ifNotExists(), dialect)
+    .addColumn('id', 'text', (col) => col.notNull().unique())
+    .addColumn('run_id', 'text', (col) => col.notNull())
+    .addColumn('asset', 'text', (col) => col.notNull())
+    .addColumn('partition_key', 'text', (col) => col.notNull())
+    .addColumn('status', 'text', (col) => col.notNull())
+    .addColumn('attempts', 'integer', (col) => col.notNull().defaultTo(0))
+    .addColumn('started_at', 'text')
+    .addColumn('ended_at', 'text')
+    .addColumn('rows_in', 'bigint')
+    .addColumn('rows_out', 'bigint')
+    .addColumn('bytes_written', 'bigint')
+    .addColumn('bad_records', 'bigint')
+    .addColumn('version', 'integer')
+    .addColumn('error', 'text')
+    .execute();
+
+  await db.schema
+    .createTable('table_versions')
+    .ifNotExists()
+    .addColumn('asset', 'text', (col) => col.notNull())
+    .addColumn('version', 'integer', (col) => col.notNull())
+    .addColumn('run_id', 'text', (col) => col.notNull())
+    .addColumn('step_id', 'text')
+    .addColumn('created_at', 'text', (col) => col.notNull())
+    .addColumn('partitions', 'text', (col) => col.notNull())
+    .addColumn('row_count', 'bigint', (col) => col.notNull())
+    .addColumn('bytes', 'bigint', (col) => col.notNull())
+    .addColumn('manifest_path', 'text', (col) => col.notNull())
+    .addPrimaryKeyConstraint('table_versions_pk', ['asset', 'version'])
+    .execute();
+
+  await withSequence(db.schema.createTable('lineage').ifNotExists(), dialect)
+    .addColumn('run_id', 'text', (col) => col.notNull())
+    .addColumn('step_id', 'text', (col) => col.notNull())
+    .addColumn('direction', 'text', (col) => col.notNull())
+    .addColumn('dataset', 'text', (col) => col.notNull())
+    .addColumn('kind', 'text', (col) => col.notNull())
+    .addColumn('version', 'integer')
+    .addColumn('partition_key', 'text', (col) => col.notNull())
+    .addColumn('fingerprint', 'text')
+    .execute();
+
+  await createIndexes(db);
+}
+
+// table_versions(asset, version) needs no index of its own: its primary key is that index.
+async function createIndexes(db: Kysely<Database>): Promise<void> {
+  await db.schema.createIndex('runs_started_at').ifNotExists().on('runs').columns(['started_at', 'id']).execute();
+  await db.schema.createIndex('steps_run_id').ifNotExists().on('steps').column('run_id').execute();
+  await db.schema.createIndex('lineage_run_id').ifNotExists().on('lineage').column('run_id').execute();
+  await db.schema.createIndex('lineage_dataset').ifNotExists().on('lineage').column('dataset').execute();
+}

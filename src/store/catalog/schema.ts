@@ -1,0 +1,78 @@
+// The catalog's tables as Kysely sees them: one row type per table, shared by SQLite and PostgreSQL.
+// Timestamps are ISO-8601 text, JSON is text, counts are 64-bit integers; enums are text typed as their unions.
+import type { ColumnType } from 'kysely';
+import type { LineageDirection, LineageEdge, RunStatus, StepStatus } from './catalog.ts';
+
+/** A 64-bit integer: written as a number; PostgreSQL's `pg` driver reads `bigint` back as a string. */
+export type Int64 = ColumnType<number | string, number, number>;
+export type NullableInt64 = ColumnType<number | string | null, number | null, number | null>;
+
+/** An auto-assigned key that orders rows by insertion (bigserial in PostgreSQL, rowid in SQLite). */
+export type Sequence = ColumnType<number | string, never, never>;
+
+export interface MigrationsTable {
+  version: number;
+  applied_at: string;
+}
+
+export interface RunsTable {
+  id: string;
+  project: string;
+  status: RunStatus;
+  started_at: string;
+  ended_at: string | null;
+  /** JSON object. */
+  args: string;
+  error: string | null;
+}
+
+export interface StepsTable {
+  seq: Sequence;
+  id: string;
+  run_id: string;
+  asset: string;
+  partition_key: string;
+  status: StepStatus;
+  attempts: number;
+  started_at: string | null;
+  ended_at: string | null;
+  rows_in: NullableInt64;
+  rows_out: NullableInt64;
+  bytes_written: NullableInt64;
+  bad_records: NullableInt64;
+  version: number | null;
+  error: string | null;
+}
+
+export interface TableVersionsTable {
+  asset: string;
+  version: number;
+  run_id: string;
+  step_id: string | null;
+  created_at: string;
+  /** JSON array of partition keys. */
+  partitions: string;
+  row_count: Int64;
+  bytes: Int64;
+  manifest_path: string;
+}
+
+export interface LineageTable {
+  seq: Sequence;
+  run_id: string;
+  step_id: string;
+  direction: LineageDirection;
+  dataset: string;
+  kind: LineageEdge['kind'];
+  version: number | null;
+  partition_key: string;
+  fingerprint: string | null;
+}
+
+export interface Database {
+  sluice_migrations: MigrationsTable;
+  runs: RunsTable;
+  steps: StepsTable;
+  table_versions: TableVersionsTable;
+  lineage: LineageTable;
+}

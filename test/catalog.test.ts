@@ -1,0 +1,308 @@
+// The Catalog conformance suite, run over every backend: SQLite in a temporary directory and the PostgreSQL at
+// testPostgresUrl(). Each test gets a fresh catalog (a new file, or a new schema under this run's prefix).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { testPostgresUrl } from '../src/config.ts';
+import { SluiceError } from '../src/errors.ts';
+import type { Catalog, LineageEdge, VersionRecord } from '../src/store/catalog/catalog.ts';
+import { openCatalog } from '../src/store/catalog/open-catalog.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WRITER_SCRIPT = path.join(ROOT, 'test', 'fixtures', 'catalog-writer.ts');
+const WRITERS = 4;
+
+interface Backend {
+  /** The URL of a new, empty catalog. */
+  freshUrl(): string;
+  cleanup(): Promise<void>;
+}
+
+interface BackendKind {
+  readonly name: Catalog['dialect'];
+  /** Runs per writer process in the concurrency test; PostgreSQL here commits with fsync, so it gets fewer. */
+  readonly runsPerWriter: number;
+  create(): Backend;
+}
+
+function sqliteBackend(): Backend {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-catalog-'));
+  let count = 0;
+  return {
+    freshUrl: () => `sqlite:${path.join(dir, `catalog-${++count}`, 'catalog.db')}`,
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+function postgresBackend(): Backend {
+  const prefix = `sluice_test_${randomBytes(4).toString('hex')}`;
+  const schemas: string[] = [];
+  return {
+    freshUrl() {
+      const schema = `${prefix}_${schemas.length + 1}`;
+      schemas.push(schema);
+      const url = new URL(testPostgresUrl());
+      url.searchParams.set('schema', schema);
+      return url.toString();
+    },
+    async cleanup() {
+      const client = new pg.Client(testPostgresUrl());
+      await client.connect();
+      try {
+        for (const schema of schemas) await client.query(`drop schema if exists "${schema}" cascade`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+const BACKENDS: readonly BackendKind[] = [
+  { name: 'sqlite', runsPerWriter: 200, create: sqliteBackend },
+  { name: 'postgres', runsPerWriter: 10, create: postgresBackend },
+];
+
+const T0 = Date.UTC(2026, 10, 25, 8, 0, 0);
+const at = (minutes: number): string => new Date(T0 + minutes * 60_000).toISOString();
+
+function version(asset: string, n: number, overrides: Partial<VersionRecord> = {}): VersionRecord {
+  return {
+    asset,
+    version: n,
+    runId: `run-${n}`,
+    stepId: `step-${n}`,
+    createdAt: at(n),
+    partitions: ['2026-11-24', '2026-11-25'],
+    rowCount: 1000 * n,
+    bytes: 2 ** 40 + n,
+    manifestPath: `tables/${asset}/v${n}.json`,
+    ...overrides,
+  };
+}
+
+function edge(runId: string, direction: LineageEdge['direction'], dataset: string, extra: Partial<LineageEdge> = {}): LineageEdge {
+  return { runId, stepId: `${runId}-step`, direction, dataset, kind: 'asset', version: 1, partition: '', fingerprint: null, ...extra };
+}
+
+async function expectSluiceError(promise: Promise<unknown>, code: SluiceError['code']): Promise<SluiceError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  if (!(error instanceof SluiceError)) throw new Error(`expected a SluiceError ${code}, got ${String(error)}`);
+  expect(error.code).toBe(code);
+  return error;
+}
+
+function runWriter(url: string, writer: string, runs: number): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', WRITER_SCRIPT, url, writer, String(runs)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+for (const kind of BACKENDS) {
+  describe(`catalog (${kind.name})`, () => {
+    let backend: Backend;
+    let url: string;
+    let catalog: Catalog;
+
+    beforeAll(() => {
+      backend = kind.create();
+    });
+    afterAll(async () => {
+      await backend.cleanup();
+    });
+    beforeEach(async () => {
+      url = backend.freshUrl();
+      catalog = await openCatalog(url);
+    });
+    afterEach(async () => {
+      await catalog.close();
+    });
+
+    it('reports its dialect', () => {
+      expect(catalog.dialect).toBe(kind.name);
+    });
+
+    it('records a run from start to finish', async () => {
+      const args = { select: ['orders+'], partitions: { from: '2026-11-01', to: '2026-11-25' }, force: false, note: null };
+      await catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args });
+      expect(await catalog.getRun('r1')).toEqual({ id: 'r1', project: 'shop', status: 'running', startedAt: at(0), endedAt: null, args, error: null });
+
+      await catalog.finishRun('r1', 'failed', at(5), 'asset orders: division by zero');
+      expect(await catalog.getRun('r1')).toMatchObject({ status: 'failed', endedAt: at(5), error: 'asset orders: division by zero' });
+      expect(await catalog.getRun('missing')).toBeUndefined();
+    });
+
+    it('rejects finishing an unknown run and creating a duplicate one', async () => {
+      await expectSluiceError(catalog.finishRun('missing', 'success', at(1), null), 'CATALOG');
+      await catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args: {} });
+      const error = await expectSluiceError(catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args: {} }), 'CATALOG');
+      expect(error.message).toContain('r1');
+    });
+
+    it('round-trips every step field, numbers and nulls, and keeps fields an update leaves out', async () => {
+      await catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args: {} });
+      await catalog.createStep({ id: 's1', runId: 'r1', asset: 'orders', partition: '2026-11-25', status: 'pending' });
+      expect(await catalog.listSteps('r1')).toEqual([
+        {
+          id: 's1', runId: 'r1', asset: 'orders', partition: '2026-11-25', status: 'pending', attempts: 0, startedAt: null,
+          endedAt: null, rowsIn: null, rowsOut: null, bytesWritten: null, badRecords: null, version: null, error: null,
+        },
+      ]);
+
+      const full = {
+        status: 'failed', attempts: 3, startedAt: at(1), endedAt: at(2), rowsIn: 0, rowsOut: 2 ** 33 + 1,
+        bytesWritten: Number.MAX_SAFE_INTEGER, badRecords: 7, version: 12, error: 'disk full',
+      } as const;
+      await catalog.updateStep('s1', full);
+      expect((await catalog.listSteps('r1'))[0]).toEqual({ id: 's1', runId: 'r1', asset: 'orders', partition: '2026-11-25', ...full });
+
+      await catalog.updateStep('s1', { status: 'success', error: null, badRecords: null });
+      expect((await catalog.listSteps('r1'))[0]).toMatchObject({ status: 'success', error: null, badRecords: null, attempts: 3, rowsOut: 2 ** 33 + 1, version: 12 });
+      await expectSluiceError(catalog.updateStep('missing', { status: 'running' }), 'CATALOG');
+    });
+
+    it('lists the steps of one run in creation order', async () => {
+      for (const id of ['c', 'a', 'b']) await catalog.createStep({ id, runId: 'r1', asset: `asset_${id}`, partition: '', status: 'pending' });
+      await catalog.createStep({ id: 'other', runId: 'r2', asset: 'x', partition: '', status: 'pending' });
+      expect((await catalog.listSteps('r1')).map((s) => s.id)).toEqual(['c', 'a', 'b']);
+      expect(await catalog.listSteps('r3')).toEqual([]);
+    });
+
+    it('lists runs newest first, with a limit and a status filter', async () => {
+      const runs = [
+        { id: 'r2', minutes: 20, status: 'success' },
+        { id: 'r1', minutes: 10, status: 'failed' },
+        { id: 'r4', minutes: 40, status: 'success' },
+        { id: 'r3', minutes: 30, status: 'partial' },
+      ] as const;
+      for (const run of runs) {
+        await catalog.createRun({ id: run.id, project: 'shop', startedAt: at(run.minutes), args: {} });
+        await catalog.finishRun(run.id, run.status, at(run.minutes + 1), null);
+      }
+      await catalog.createRun({ id: 'r5', project: 'shop', startedAt: at(50), args: {} });
+
+      expect((await catalog.listRuns()).map((r) => r.id)).toEqual(['r5', 'r4', 'r3', 'r2', 'r1']);
+      expect((await catalog.listRuns({ limit: 2 })).map((r) => r.id)).toEqual(['r5', 'r4']);
+      expect((await catalog.listRuns({ status: 'success' })).map((r) => r.id)).toEqual(['r4', 'r2']);
+      expect((await catalog.listRuns({ status: 'success', limit: 1 })).map((r) => r.id)).toEqual(['r4']);
+      expect((await catalog.listRuns({ status: 'running' })).map((r) => r.id)).toEqual(['r5']);
+    });
+
+    it('lists versions newest first and accepts an identical version twice', async () => {
+      for (const n of [2, 1, 3]) await catalog.recordVersion(version('orders', n));
+      await catalog.recordVersion(version('customers', 1, { partitions: [''], stepId: null }));
+
+      expect(await catalog.listVersions('orders')).toEqual([version('orders', 3), version('orders', 2), version('orders', 1)]);
+      expect(await catalog.listVersions('customers')).toEqual([version('customers', 1, { partitions: [''], stepId: null })]);
+      expect(await catalog.listVersions('nothing')).toEqual([]);
+
+      await catalog.recordVersion(version('orders', 2));
+      await catalog.recordVersion(version('orders', 2, { createdAt: at(99) }));
+      expect((await catalog.listVersions('orders')).map((v) => [v.version, v.createdAt])).toEqual([
+        [3, at(3)],
+        [2, at(2)],
+        [1, at(1)],
+      ]);
+    });
+
+    it('refuses a different version under a number already taken', async () => {
+      await catalog.recordVersion(version('orders', 1));
+      const error = await expectSluiceError(catalog.recordVersion(version('orders', 1, { runId: 'run-9', manifestPath: 'x.json' })), 'COMMIT_CONFLICT');
+      expect(error.context).toMatchObject({ asset: 'orders', version: 1 });
+      expect(await catalog.listVersions('orders')).toEqual([version('orders', 1)]);
+    });
+
+    it('lists lineage by run, by dataset, and by both', async () => {
+      const edges = [
+        edge('r1', 'read', 'raw_orders', { kind: 'source', version: null, fingerprint: 'size=10,mtime=1' }),
+        edge('r1', 'write', 'orders', { partition: '2026-11-25', version: 3 }),
+        edge('r2', 'read', 'orders', { version: 3 }),
+        edge('r2', 'write', 'revenue', { version: 1 }),
+      ];
+      await catalog.recordLineage(edges);
+      await catalog.recordLineage([]);
+
+      expect(await catalog.listLineage({ runId: 'r1' })).toEqual(edges.slice(0, 2));
+      expect(await catalog.listLineage({ dataset: 'orders' })).toEqual([edges[1], edges[2]]);
+      expect(await catalog.listLineage({ runId: 'r2', dataset: 'orders' })).toEqual([edges[2]]);
+      expect(await catalog.listLineage({ runId: 'r3' })).toEqual([]);
+    });
+
+    it('records a lineage batch larger than one insert statement', async () => {
+      const edges = Array.from({ length: 1234 }, (_, i) => edge('big', 'read', `source_${i}`, { kind: 'source', version: null }));
+      await catalog.recordLineage(edges);
+      expect(await catalog.listLineage({ runId: 'big' })).toEqual(edges);
+    });
+
+    it('keeps its data when closed and opened again', async () => {
+      await catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args: { force: true } });
+      await catalog.createStep({ id: 's1', runId: 'r1', asset: 'orders', partition: '', status: 'pending' });
+      await catalog.updateStep('s1', { status: 'success', rowsOut: 42, version: 1 });
+      await catalog.recordVersion(version('orders', 1));
+      await catalog.recordLineage([edge('r1', 'write', 'orders')]);
+      await catalog.finishRun('r1', 'success', at(1), null);
+      await catalog.close();
+
+      catalog = await openCatalog(url);
+      expect(await catalog.getRun('r1')).toMatchObject({ status: 'success', args: { force: true } });
+      expect(await catalog.listSteps('r1')).toMatchObject([{ id: 's1', status: 'success', rowsOut: 42, version: 1 }]);
+      expect(await catalog.listVersions('orders')).toEqual([version('orders', 1)]);
+      expect(await catalog.listLineage({ runId: 'r1' })).toEqual([edge('r1', 'write', 'orders')]);
+    });
+
+    it(`takes writes from ${WRITERS} processes at once without losing any`, async () => {
+      const sharedUrl = backend.freshUrl();
+      const writers = Array.from({ length: WRITERS }, (_, i) => `w${i}`);
+      const results = await Promise.all(writers.map((writer) => runWriter(sharedUrl, writer, kind.runsPerWriter)));
+      for (const result of results) expect(result.code, result.stderr).toBe(0);
+
+      const shared = await openCatalog(sharedUrl);
+      try {
+        const runs = await shared.listRuns();
+        expect(runs).toHaveLength(WRITERS * kind.runsPerWriter);
+        expect(runs.every((run) => run.status === 'success')).toBe(true);
+        for (const run of runs) {
+          expect(await shared.listSteps(run.id)).toMatchObject([{ status: 'success', attempts: 1, rowsIn: run.args['index'] }]);
+        }
+        for (const writer of writers) {
+          expect(await shared.listVersions(`asset_${writer}`)).toHaveLength(kind.runsPerWriter);
+          expect(await shared.listLineage({ dataset: `asset_${writer}` })).toHaveLength(kind.runsPerWriter);
+        }
+        expect(await shared.listLineage({ dataset: 'shared_source' })).toHaveLength(WRITERS * kind.runsPerWriter);
+      } finally {
+        await shared.close();
+      }
+    });
+  });
+}
+
+describe('openCatalog', () => {
+  it('rejects an unknown scheme, naming the URL and the accepted forms without its password', async () => {
+    const error = await expectSluiceError(openCatalog('mysql://admin:hunter2@db.example/catalog'), 'CONFIG_INVALID');
+    expect(error.message).toContain('mysql://admin:***@db.example/catalog');
+    expect(error.message).not.toContain('hunter2');
+    expect(error.message).toContain('sqlite:<path>');
+    expect(error.message).toContain('postgres://');
+  });
+
+  it('rejects a sqlite URL without a path and a schema name that is not an identifier', async () => {
+    await expectSluiceError(openCatalog('sqlite:'), 'CONFIG_INVALID');
+    await expectSluiceError(openCatalog('postgres://postgres@127.0.0.1:5432/postgres?schema=a;drop'), 'CONFIG_INVALID');
+  });
+});
