@@ -150,10 +150,10 @@ export function tableRelation(tables: TableStore, manifest: Manifest, keys: read
     const columns = manifest.schema.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`);
     return `SELECT ${columns.join(', ')} WHERE false`;
   }
-  if (column === null) return `SELECT * FROM read_parquet(${quoteList(tables.files(manifest))})`;
+  if (column === null) return `SELECT * FROM read_parquet(${quoteList(tables.files(manifest))}, hive_partitioning = false)`;
   return keys
     .filter((key) => (manifest.partitions[key]?.files.length ?? 0) > 0)
-    .map((key) => `SELECT *, DATE ${quoteLiteral(key)} AS ${quoteIdent(column)} FROM read_parquet(${quoteList(tables.files(manifest, [key]))})`)
+    .map((key) => `SELECT *, DATE ${quoteLiteral(key)} AS ${quoteIdent(column)} FROM read_parquet(${quoteList(tables.files(manifest, [key]))}, hive_partitioning = false)`)
     .join(' UNION ALL ');
 }
 

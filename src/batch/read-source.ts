@@ -6,7 +6,7 @@ import type { FileSource } from '../define/source.ts';
 import type { Session } from '../engine/engine.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
 import { quoteIdent, quoteList, quoteLiteral } from '../sql/identifiers.ts';
-import { csvHeaderQuery, csvRejectsQuery, csvRelation, ndjsonCheckedRelation, parquetRelation } from '../sql/source-sql.ts';
+import { csvRejectsQuery, csvRelation, ndjsonCheckedRelation, parquetRelation } from '../sql/source-sql.ts';
 import { writeDeadLetters } from '../store/dead-letter.ts';
 import { resolveSourceFiles } from './files.ts';
 
@@ -84,14 +84,38 @@ async function checkParquetSchemas(session: Session, source: FileSource, files: 
   }
 }
 
-async function checkCsvHeaders(session: Session, source: FileSource, files: readonly string[]): Promise<void> {
+/** The header fields of a CSV file: its first line, split on the delimiter, honouring quotes. */
+function readCsvHeader(file: string, delimiter: string, quote: string): string[] {
+  const handle = fs.openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(65_536);
+    const read = fs.readSync(handle, buffer, 0, buffer.length, 0);
+    const text = buffer.subarray(0, read).toString('utf8').replace(/^\uFEFF/, '');
+    const line = text.split(/\r?\n/, 1)[0] ?? '';
+    const fields: string[] = [];
+    let current = '';
+    let quoted = false;
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i] ?? '';
+      if (quote !== '' && ch === quote) {
+        if (quoted && line[i + 1] === quote) { current += quote; i++; } else quoted = !quoted;
+      } else if (ch === delimiter && !quoted) { fields.push(current.trim()); current = ''; }
+      else current += ch;
+    }
+    fields.push(current.trim());
+    return fields;
+  } finally {
+    fs.closeSync(handle);
+  }
+}
+
+function checkCsvHeaders(source: FileSource, files: readonly string[]): void {
   if (source.columns === undefined || !source.csv.header) return;
   const declared = Object.keys(source.columns);
   for (const file of files) {
     let header: string[];
     try {
-      const rows = await session.query(csvHeaderQuery(source, file));
-      header = Object.values(rows[0] ?? {}).map((v) => String(v ?? '').trim());
+      header = readCsvHeader(file, source.csv.delimiter, source.csv.quote);
     } catch (error) {
       throw new SluiceError('SOURCE_READ', `source "${source.name}": cannot read CSV file ${file}: ${errorMessage(error)}`, { source: source.name, file }, { cause: error });
     }
@@ -163,7 +187,7 @@ export async function prepareSource(
   }
 
   if (source.format === 'csv') {
-    await checkCsvHeaders(session, source, resolved.files);
+    checkCsvHeaders(source, resolved.files);
     const rejects = { table: `__rejects_${view}`, scan: `__scans_${view}` };
     await wrap('reading CSV', () => session.run(`CREATE OR REPLACE TEMP TABLE ${target} AS ${csvRelation(source, resolved.files, rejects)}`));
     const bad = await handleRejects(session, paths.stateDir, source, partitionLabel, resolved.fingerprint, csvRejectsQuery(rejects));

@@ -60,7 +60,7 @@ const LATE_SHARE = 0.02;
 const SLOTS = 21;
 const DAY_MS = 86_400_000;
 /** User-days generated per statement: one statement for small runs, bounded memory for large ones. */
-const USER_DAYS_PER_CHUNK = 2_000_000;
+const USER_DAYS_PER_CHUNK = 1_000_000;
 
 export async function generateChurn(opts: GenerateChurnOptions): Promise<GenerateSummary> {
   const started = performance.now();

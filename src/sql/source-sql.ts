@@ -39,11 +39,6 @@ export function csvRejectsQuery(rejects: { table: string; scan: string }): strin
     GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line`;
 }
 
-/** The header fields of a CSV file, as column0, column1, ... of one row. */
-export function csvHeaderQuery(source: FileSource, file: string): string {
-  return `SELECT * FROM read_csv(${quoteLiteral(file)}, header = false, all_varchar = true, delim = ${quoteLiteral(source.csv.delimiter)}, quote = ${quoteLiteral(source.csv.quote)}) LIMIT 1`;
-}
-
 /**
  * NDJSON lines with their file and line number, each declared column extracted and cast with TRY_CAST,
  * and a reason for every line that is not valid JSON or has a value that does not cast.

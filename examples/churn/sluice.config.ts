@@ -1,0 +1,95 @@
+// The churn pipeline: daily activity logs -> per-user daily aggregates -> 7- and 30-day rolling features
+// joined with deduplicated user metadata -> `user_features`, one partition per day.
+// Each feature's exact definition is in this folder's README.
+import { asset, dailyPartitions, defineProject, fileSource } from 'sluice';
+
+const days = dailyPartitions({ start: '2026-09-01' });
+
+const logs = fileSource('logs', {
+  format: 'parquet',
+  path: 'data/logs/date={date}/*.parquet',
+  partitions: days,
+  columns: { event_id: 'VARCHAR', user_id: 'BIGINT', event_ts: 'TIMESTAMP', event_type: 'VARCHAR', session_seconds: 'INTEGER' },
+  description: 'App events, one folder per arrival day; about 2% arrive a day late.',
+});
+
+const users = fileSource('users', {
+  format: 'csv',
+  path: 'data/users.csv',
+  columns: { user_id: 'BIGINT', signup_date: 'DATE', country: 'VARCHAR', plan: 'VARCHAR' },
+  badRecords: 'dead-letter',
+  description: 'User metadata export: has duplicates, nulls and malformed lines.',
+});
+
+const usersClean = asset('users_clean', {
+  description: 'One row per user: the most complete, most recent record',
+  sql: ({ ref }) => `
+    SELECT user_id, signup_date, country, plan
+    FROM ${ref(users)}
+    WHERE user_id IS NOT NULL
+    QUALIFY row_number() OVER (
+      PARTITION BY user_id
+      ORDER BY (country IS NULL)::INT + (plan IS NULL)::INT, signup_date DESC NULLS LAST, country NULLS LAST, plan NULLS LAST
+    ) = 1`,
+});
+
+// Late events land in the next day's folder, so day D reads folders D and D+1 and keeps events of day D.
+const activityDaily = asset('user_activity_daily', {
+  partitions: days,
+  description: 'Per user and day (by event time): logins, session seconds, actions, events; events deduplicated by event_id',
+  sql: ({ ref, partitionDate }) => `
+    WITH events AS (
+      SELECT DISTINCT ON (event_id) *
+      FROM ${ref(logs, { lookahead: 1 })}
+      WHERE CAST(event_ts AS DATE) = ${partitionDate}
+      ORDER BY event_id, event_ts
+    )
+    SELECT
+      user_id,
+      count(*) FILTER (WHERE event_type = 'login') AS logins,
+      coalesce(sum(session_seconds) FILTER (WHERE event_type = 'session_end'), 0)::BIGINT AS session_seconds,
+      count(*) FILTER (WHERE event_type = 'action') AS actions,
+      count(*) AS events
+    FROM events
+    GROUP BY user_id`,
+});
+
+const userFeatures = asset('user_features', {
+  partitions: days,
+  description: 'Churn features per user active in the 30 days ending on the partition date (inclusive)',
+  columns: {
+    logins_7d: 'logins in the 7 days ending on date',
+    logins_30d: 'logins in the 30 days ending on date',
+    session_seconds_7d: 'seconds of finished sessions, 7 days',
+    session_seconds_30d: 'seconds of finished sessions, 30 days',
+    actions_7d: 'action events, 7 days',
+    actions_30d: 'action events, 30 days',
+    days_active_30d: 'days with at least one event, of the 30',
+    days_since_last_login: 'date minus the last day with a login in the window; null if none',
+    tenure_days: 'date minus signup_date',
+  },
+  sql: ({ ref, partitionDate: d }) => `
+    WITH rolling AS (
+      SELECT
+        user_id,
+        coalesce(sum(logins) FILTER (WHERE date >= ${d} - 6), 0)::BIGINT AS logins_7d,
+        sum(logins)::BIGINT AS logins_30d,
+        coalesce(sum(session_seconds) FILTER (WHERE date >= ${d} - 6), 0)::BIGINT AS session_seconds_7d,
+        sum(session_seconds)::BIGINT AS session_seconds_30d,
+        coalesce(sum(actions) FILTER (WHERE date >= ${d} - 6), 0)::BIGINT AS actions_7d,
+        sum(actions)::BIGINT AS actions_30d,
+        count(DISTINCT date) FILTER (WHERE events > 0) AS days_active_30d,
+        ${d} - max(date) FILTER (WHERE logins > 0) AS days_since_last_login
+      FROM ${ref(activityDaily, { lookback: 29 })}
+      GROUP BY user_id
+      HAVING sum(events) > 0
+    )
+    SELECT r.*, u.signup_date, u.country, u.plan, ${d} - u.signup_date AS tenure_days
+    FROM rolling r LEFT JOIN ${ref(usersClean)} u USING (user_id)`,
+});
+
+export default defineProject({
+  name: 'churn',
+  sources: [logs, users],
+  assets: [usersClean, activityDaily, userFeatures],
+});
