@@ -5,7 +5,6 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver } from 'kysely';
 import type { DatabaseConnection, Driver, SqliteDialectConfig } from 'kysely';
-import pg from 'pg';
 import { SluiceError, errorMessage, isTransient } from '../../errors.ts';
 import type { Catalog } from './catalog.ts';
 import { KyselyCatalog } from './kysely-catalog.ts';
@@ -57,6 +56,8 @@ async function openPostgresCatalog(url: string): Promise<Catalog> {
     });
   }
   parsed.searchParams.delete('schema');
+  // Loaded on demand: embedded projects never pay for the PostgreSQL client.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({ connectionString: parsed.toString() });
   // An idle client's network error is emitted on the pool and would crash the process; the next query that
   // needs a connection reports the problem instead.

@@ -1,0 +1,165 @@
+// The churn example end to end through the CLI, on a hand-made data set whose features are computed by hand.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { duck, makeTempDir, repoRoot, runCli, writeParquet } from './helpers/temp.ts';
+
+const D = '2026-11-30';
+const EVENT_COLUMNS = 'event_id VARCHAR, user_id BIGINT, event_ts TIMESTAMP, event_type VARCHAR, session_seconds INTEGER';
+
+type Event = [id: string, user: number, ts: string, type: string, seconds: number | null];
+
+// Folder (arrival day) -> events. Late events sit in the folder after their event day.
+const EVENTS: Record<string, Event[]> = {
+  '2026-10-31': [['e1', 2, '2026-10-31 08:00:00', 'login', null], ['e2', 3, '2026-10-31 09:00:00', 'action', null]],
+  '2026-11-01': [
+    ['e3', 1, '2026-11-01 07:00:00', 'login', null], ['e4', 1, '2026-11-01 07:05:00', 'action', null],
+    ['e5', 1, '2026-11-01 07:30:00', 'session_end', 100],
+  ],
+  '2026-11-10': [['e6', 2, '2026-11-10 12:00:00', 'action', null]],
+  '2026-11-24': [
+    ['e7', 1, '2026-11-24 10:00:00', 'login', null], ['e8', 1, '2026-11-24 10:01:00', 'action', null],
+    ['e9', 1, '2026-11-24 10:02:00', 'action', null], ['e10', 1, '2026-11-24 10:30:00', 'session_end', 50],
+  ],
+  // e9 again: a duplicate delivery, counted once.
+  '2026-11-25': [['e9', 1, '2026-11-24 10:02:00', 'action', null]],
+  // e11 happened on 11-29 but arrived a day late.
+  '2026-11-30': [
+    ['e11', 1, '2026-11-29 22:00:00', 'action', null], ['e12', 1, '2026-11-30 06:00:00', 'login', null],
+    ['e13', 4, '2026-11-30 06:10:00', 'login', null],
+  ],
+};
+
+const USERS_CSV = [
+  'user_id,signup_date,country,plan',
+  '1,2026-01-01,,pro',
+  '1,2026-01-01,US,pro',
+  '2,2025-12-31,DE,free',
+  'oops,2026-01-01,FR,free',
+  '3,2026-02-01,FR',
+  '3,2026-02-01,FR,basic',
+].join('\n');
+
+function eventsSql(events: Event[]): string {
+  if (events.length === 0) return `SELECT * FROM (SELECT NULL::VARCHAR AS event_id, NULL::BIGINT AS user_id, NULL::TIMESTAMP AS event_ts, NULL::VARCHAR AS event_type, NULL::INTEGER AS session_seconds) WHERE false`;
+  const rows = events.map(([id, user, ts, type, seconds]) => `('${id}', ${user}, TIMESTAMP '${ts}', '${type}', ${seconds === null ? 'NULL' : seconds})`);
+  return `SELECT * FROM (VALUES ${rows.join(', ')}) AS t(event_id, user_id, event_ts, event_type, session_seconds)`;
+}
+
+async function writeLogs(dataDir: string): Promise<void> {
+  for (let t = Date.parse('2026-10-31T00:00:00Z'); t <= Date.parse(`${D}T00:00:00Z`); t += 86_400_000) {
+    const day = new Date(t).toISOString().slice(0, 10);
+    await writeParquet(path.join(dataDir, 'logs', `date=${day}`, 'part-0.parquet'), eventsSql(EVENTS[day] ?? []));
+  }
+}
+
+interface FeatureRow {
+  user_id: bigint;
+  logins_7d: bigint; logins_30d: bigint;
+  session_seconds_7d: bigint; session_seconds_30d: bigint;
+  actions_7d: bigint; actions_30d: bigint;
+  days_active_30d: bigint; days_since_last_login: bigint | null;
+  country: string | null; plan: string | null; tenure_days: bigint | null;
+}
+
+function latestManifest(stateDir: string, asset: string): { version: number; partitions: Record<string, { files: { path: string; sha256: string }[]; rows: number }> } {
+  const dir = path.join(stateDir, 'tables', asset, '_versions');
+  const last = fs.readdirSync(dir).filter((f) => /^\d+\.json$/.test(f)).sort().at(-1);
+  return JSON.parse(fs.readFileSync(path.join(dir, last ?? ''), 'utf8'));
+}
+
+function partitionFiles(stateDir: string, asset: string, key: string): string[] {
+  const manifest = latestManifest(stateDir, asset);
+  return (manifest.partitions[key]?.files ?? []).map((f) => path.join(stateDir, 'tables', asset, f.path));
+}
+
+describe('churn example', () => {
+  let dir: string;
+  let cleanup: () => void;
+  let stateDir: string;
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = makeTempDir('sluice-churn-'));
+    stateDir = path.join(dir, '.sluice');
+    fs.copyFileSync(path.join(repoRoot, 'examples/churn/sluice.config.ts'), path.join(dir, 'sluice.config.ts'));
+    await writeLogs(path.join(dir, 'data'));
+    fs.writeFileSync(path.join(dir, 'data', 'users.csv'), `${USERS_CSV}\n`);
+  });
+  afterAll(() => cleanup());
+
+  it('computes the rolling features of the README exactly, on a hand-computed case', async () => {
+    const result = await runCli(['run', 'user_features', '--partition', D, '--json', '-p', dir]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as { status: string; steps: { asset: string; status: string; outcome: { badRecords: number } | null }[] };
+    expect(summary.status).toBe('success');
+    // 30 daily partitions (11-01..11-30), users_clean, and the feature partition.
+    expect(summary.steps.filter((s) => s.asset === 'user_activity_daily')).toHaveLength(30);
+    expect(summary.steps.find((s) => s.asset === 'users_clean')?.outcome?.badRecords).toBe(2);
+
+    const rows = await duck<FeatureRow & Record<string, unknown>>(`SELECT * FROM read_parquet(${JSON.stringify(partitionFiles(stateDir, 'user_features', D)).replaceAll('"', "'")}) ORDER BY user_id`);
+    const byUser = new Map(rows.map((r) => [Number(r.user_id), r]));
+    expect([...byUser.keys()]).toEqual([1, 2, 4]); // user 3 was last active before the window
+    expect(byUser.get(1)).toMatchObject({
+      logins_7d: 2n, logins_30d: 3n, session_seconds_7d: 50n, session_seconds_30d: 150n,
+      actions_7d: 3n, actions_30d: 4n, days_active_30d: 4n, days_since_last_login: 0n,
+      country: 'US', plan: 'pro', tenure_days: 333n,
+    });
+    expect(byUser.get(2)).toMatchObject({
+      logins_7d: 0n, logins_30d: 0n, session_seconds_7d: 0n, session_seconds_30d: 0n,
+      actions_7d: 0n, actions_30d: 1n, days_active_30d: 1n, days_since_last_login: null,
+      country: 'DE', plan: 'free', tenure_days: 334n,
+    });
+    expect(byUser.get(4)).toMatchObject({ logins_7d: 1n, logins_30d: 1n, days_active_30d: 1n, days_since_last_login: 0n, country: null, tenure_days: null });
+
+    // The malformed users.csv lines are in the dead-letter store with their reasons.
+    const deadDir = path.join(stateDir, 'dead-letter', 'users');
+    const dead = fs.readdirSync(deadDir).flatMap((f) => fs.readFileSync(path.join(deadDir, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; column: string; reason: string; raw: string }));
+    expect(dead.map((d) => d.line).sort()).toEqual([5, 6]);
+    expect(dead.find((d) => d.line === 5)).toMatchObject({ column: 'user_id', raw: 'oops,2026-01-01,FR,free' });
+    expect(dead.find((d) => d.line === 6)?.reason).toMatch(/Expected Number of Columns/);
+  });
+
+  it('skips unchanged partitions, and a forced rerun writes byte-identical files', async () => {
+    const before = latestManifest(stateDir, 'user_features');
+    const again = JSON.parse((await runCli(['run', 'user_features', '--partition', D, '--json', '-p', dir])).stdout) as { steps: { status: string }[] };
+    expect(new Set(again.steps.map((s) => s.status))).toEqual(new Set(['skipped']));
+    expect(latestManifest(stateDir, 'user_features').version).toBe(before.version);
+
+    const forced = JSON.parse((await runCli(['run', 'user_features', '--partition', D, '--force', '--json', '-p', dir])).stdout) as { steps: { asset: string; status: string }[] };
+    // --force rebuilds the selected asset only; its upstream is still skipped when unchanged.
+    expect(forced.steps.filter((s) => s.status === 'success').map((s) => s.asset)).toEqual(['user_features']);
+    const after = latestManifest(stateDir, 'user_features');
+    expect(after.version).toBe(before.version + 1);
+    expect(after.partitions[D]?.files).toEqual(before.partitions[D]?.files);
+  });
+
+  it('reruns exactly what a changed input reaches, and keeps older versions readable (time travel)', async () => {
+    const v1 = latestManifest(stateDir, 'user_features');
+    // A new event file arrives in the 11-30 folder: it changes activity of 11-29 (lookahead) and 11-30.
+    await writeParquet(path.join(dir, 'data/logs/date=2026-11-30/part-1.parquet'), eventsSql([['e14', 2, '2026-11-30 11:00:00', 'login', null]]));
+    const rerun = JSON.parse((await runCli(['run', 'user_features', '--partition', D, '--json', '-p', dir])).stdout) as { steps: { key: string; status: string }[] };
+    expect(rerun.steps.filter((s) => s.status === 'success').map((s) => s.key).sort()).toEqual(['user_activity_daily@2026-11-29', 'user_activity_daily@2026-11-30', 'user_features@2026-11-30']);
+
+    const latest = JSON.parse((await runCli(['show', 'user_features', '--json', '--limit', '5', '-p', dir])).stdout) as { version: number; preview: { user_id: number; logins_7d: number }[] };
+    expect(latest.version).toBe(v1.version + 1);
+    expect(Number(latest.preview.find((r) => Number(r.user_id) === 2)?.logins_7d)).toBe(1);
+    const old = JSON.parse((await runCli(['show', 'user_features', '--version', String(v1.version), '--json', '-p', dir])).stdout) as { version: number; preview: { user_id: number; logins_7d: number }[] };
+    expect(old.version).toBe(v1.version);
+    expect(Number(old.preview.find((r) => Number(r.user_id) === 2)?.logins_7d)).toBe(0);
+
+    const versions = JSON.parse((await runCli(['versions', 'user_features', '--json', '-p', dir])).stdout) as { version: number }[];
+    expect(versions.map((v) => v.version)).toEqual([v1.version + 1, v1.version, v1.version - 1]);
+    const missing = await runCli(['show', 'user_features', '--version', '99', '-p', dir]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/VERSION_NOT_FOUND.*has no version 99/);
+  });
+
+  it('records runs, steps and lineage in the catalog', async () => {
+    const runs = JSON.parse((await runCli(['runs', '--json', '-p', dir])).stdout) as { id: string; status: string }[];
+    expect(runs.length).toBe(4);
+    const detail = JSON.parse((await runCli(['runs', runs[0]?.id ?? '', '--json', '-p', dir])).stdout) as { steps: { asset: string; partition: string; status: string; rowsOut: number | null; version: number | null }[] };
+    const feature = detail.steps.find((s) => s.asset === 'user_features');
+    expect(feature).toMatchObject({ partition: D, status: 'success', rowsOut: 3 });
+  });
+});
