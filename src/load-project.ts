@@ -21,7 +21,7 @@ async function registerHooks(): Promise<void> {
 }
 
 function isProject(value: unknown): value is Project {
-  return typeof value === 'object' && value !== null && 'datasets' in value && (value as { datasets: unknown }).datasets instanceof Map && 'order' in value;
+  return typeof value === 'object' && value !== null && 'datasets' in value && value.datasets instanceof Map && 'order' in value;
 }
 
 export interface LoadedProject {

@@ -35,7 +35,7 @@ function sqliteBackend(): Backend {
   let count = 0;
   return {
     freshUrl: () => `sqlite:${path.join(dir, `catalog-${++count}`, 'catalog.db')}`,
-    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
   };
 }
 

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duck, makeTempDir, repoRoot, runCli, writeParquet } from './helpers/temp.ts';
 
 const D = '2026-11-30';
-const EVENT_COLUMNS = 'event_id VARCHAR, user_id BIGINT, event_ts TIMESTAMP, event_type VARCHAR, session_seconds INTEGER';
 
 type Event = [id: string, user: number, ts: string, type: string, seconds: number | null];
 
@@ -65,7 +64,7 @@ interface FeatureRow {
 function latestManifest(stateDir: string, asset: string): { version: number; partitions: Record<string, { files: { path: string; sha256: string }[]; rows: number }> } {
   const dir = path.join(stateDir, 'tables', asset, '_versions');
   const last = fs.readdirSync(dir).filter((f) => /^\d+\.json$/.test(f)).sort().at(-1);
-  return JSON.parse(fs.readFileSync(path.join(dir, last ?? ''), 'utf8'));
+  return JSON.parse(fs.readFileSync(path.join(dir, last ?? ''), 'utf8')) as ReturnType<typeof latestManifest>;
 }
 
 function partitionFiles(stateDir: string, asset: string, key: string): string[] {

@@ -36,6 +36,7 @@ describe('defineProject', () => {
   it('makes a typo in an object reference a compile error', () => {
     const daily = asset('daily', { sql: ({ ref }) => `SELECT * FROM ${ref(events)}` });
     // @ts-expect-error `dialy` is not defined: tsc (part of the test command) fails if this line compiles.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument
     const make = (): unknown => asset('x', { sql: ({ ref }) => `SELECT * FROM ${ref(dialy)}` });
     expect(typeof make).toBe('function');
     expect(daily.name).toBe('daily');

@@ -29,7 +29,7 @@ export async function withWorkspace<T>(options: GlobalOptions, fn: (ws: Workspac
 export function reportError(error: unknown, debug: boolean): void {
   if (debug && error instanceof Error) {
     process.stderr.write(`${error.stack ?? error.message}\n`);
-    if (error.cause !== undefined) process.stderr.write(`caused by: ${String((error.cause as Error).stack ?? error.cause)}\n`);
+    if (error.cause instanceof Error) process.stderr.write(`caused by: ${error.cause.stack ?? error.cause.message}\n`);
     return;
   }
   const code = error instanceof SluiceError ? ` [${error.code}]` : '';

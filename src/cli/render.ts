@@ -17,8 +17,9 @@ export function formatMs(ms: number): string {
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return JSON.stringify(value) ?? '';
 }
 
 export function renderTable(rows: readonly Record<string, unknown>[], columns?: readonly string[]): string {

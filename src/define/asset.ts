@@ -27,7 +27,7 @@ export type Dataset = FileSource | Asset;
 
 export interface SqlContext {
   /** A relation name for a dependency, restricted to the partition window when both sides are partitioned. */
-  ref(dataset: Dataset | string, options?: RefOptions): string;
+  readonly ref: (dataset: Dataset | string, options?: RefOptions) => string;
   /** The partition key being built (YYYY-MM-DD), or null for an unpartitioned asset. */
   readonly partition: string | null;
   /** The partition as a SQL DATE literal, e.g. `DATE '2026-11-25'`. Throws for an unpartitioned asset. */

@@ -42,7 +42,7 @@ export class Session {
   /** Rows as JSON-safe values (BIGINT and dates as strings), for printing. */
   async queryJson(sql: string): Promise<Record<string, unknown>[]> {
     const reader = await this.#connection.runAndReadAll(sql);
-    return reader.getRowObjectsJson() as Record<string, unknown>[];
+    return reader.getRowObjectsJson();
   }
 
   /** Column names and DuckDB types of a query, without running it to completion. */
