@@ -95,7 +95,7 @@ function userFeatures(daily: pl.LazyDataFrame, day: number): pl.LazyDataFrame {
       shortSum('actions').alias('actions_7d'),
       pl.col('actions').sum().cast(pl.Int64).alias('actions_30d'),
       pl.col('events').gt(0).cast(pl.Int64).sum().alias('days_active_30d'),
-      pl.when(pl.col('logins').gt(0)).then(pl.col('day')).max().alias('last_login_day'),
+      pl.when(pl.col('logins').gt(0)).then(pl.col('day')).otherwise(pl.lit(null)).max().alias('last_login_day'),
       pl.col('events').sum().alias('events_30d'),
     )
     .filter(pl.col('events_30d').gt(0))
@@ -103,20 +103,19 @@ function userFeatures(daily: pl.LazyDataFrame, day: number): pl.LazyDataFrame {
 }
 
 /**
- * users.csv read as raw lines, because a CSV reader would pad or truncate ragged lines and hide them. A line is
- * kept when it has exactly four fields and its non-empty user_id and signup_date parse; one row per user_id
- * survives: fewest missing (country, plan), then latest signup_date, then country, then plan.
+ * users.csv read as raw lines (no delimiter, no quoting), because a CSV reader would pad or truncate ragged lines
+ * and hide them. A line is kept when it has exactly four fields and its non-empty user_id and signup_date parse;
+ * one row per user_id survives: fewest missing (country, plan), then latest signup_date, then country, then plan.
  */
 function dedupedUsers(file: string): pl.LazyDataFrame {
-  const text = fs.readFileSync(file, 'utf8');
-  const lines = text.split('\n').slice(1).filter((l) => l !== '');
+  const raw = pl.readCSV(file, { sep: '\x1f', quoteChar: '', hasHeader: false, skipRows: 1, inferSchemaLength: 0 });
   const field = (i: number): pl.Expr => {
-    const raw = pl.col('fields').list.get(i);
-    return pl.when(raw.eq(pl.lit(''))).then(pl.lit(null)).otherwise(raw).alias(USER_FIELDS[i] ?? `f${i}`);
+    const value = pl.col('fields').list.get(i);
+    return pl.when(value.eq(pl.lit(''))).then(pl.lit(null)).otherwise(value).alias(USER_FIELDS[i] ?? `f${i}`);
   };
-  const parsed = pl.DataFrame({ line: lines }, { schema: { line: pl.Utf8 } })
+  const parsed = raw
     .lazy()
-    .select(pl.col('line').str.split(',').alias('fields'))
+    .select(pl.col(raw.columns[0] ?? 'column_1').str.split(',').alias('fields'))
     .filter(pl.col('fields').list.lengths().eq(USER_FIELDS.length))
     .select(field(0), field(1), field(2), field(3))
     .withColumns(

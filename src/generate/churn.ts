@@ -76,13 +76,19 @@ export async function generateChurn(opts: GenerateChurnOptions): Promise<Generat
   const engine = opts.engine ?? (await Engine.open({}));
   try {
     const result = await engine.withSession(async (s) => {
+      // Ordered COPY output is only guaranteed with this on; it is instance-wide, so a caller's value is restored.
+      const [setting] = await s.query<{ on: boolean }>("SELECT current_setting('preserve_insertion_order') AS on");
       await s.run('SET preserve_insertion_order = true');
-      await defineDraws(s, opts.seed);
-      await createUsers(s, opts.users, startDay, opts.days);
-      const eventsPerDay = await writeLogs(s, opts, startDay);
-      const csv = await writeUsersCsv(s, opts.out, opts.users);
-      await s.run('DROP TABLE IF EXISTS gen_users');
-      return { eventsPerDay, csv };
+      try {
+        await defineDraws(s, opts.seed);
+        await createUsers(s, opts.users, startDay, opts.days);
+        const eventsPerDay = await writeLogs(s, opts, startDay);
+        const csv = await writeUsersCsv(s, opts.out, opts.users);
+        await s.run('DROP TABLE gen_users');
+        return { eventsPerDay, csv };
+      } finally {
+        await s.run(`SET preserve_insertion_order = ${setting?.on === false ? 'false' : 'true'}`);
+      }
     });
     const files = listFiles(opts.out, startDay, opts.days);
     return {
@@ -111,7 +117,7 @@ function validate(opts: GenerateChurnOptions, endDate: string): void {
   if (!Number.isSafeInteger(opts.users) || opts.users < 1) throw bad('users', 'use a positive integer', opts.users);
   if (!Number.isSafeInteger(opts.days) || opts.days < 1) throw bad('days', 'use a positive integer', opts.days);
   if (!Number.isSafeInteger(opts.seed)) throw bad('seed', 'use an integer', opts.seed);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(endDate) || dateString(dayNumber(endDate)) !== endDate) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(endDate) || Number.isNaN(dayNumber(endDate)) || dateString(dayNumber(endDate)) !== endDate) {
     throw bad('endDate', 'use a real calendar date written YYYY-MM-DD', endDate);
   }
 }
