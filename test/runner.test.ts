@@ -46,7 +46,7 @@ describe('runner', () => {
     const status = Object.fromEntries(summary.steps.map((s) => [s.asset, s.status]));
     expect(status).toEqual({ broken: 'failed', after_broken: 'upstream_failed', sibling: 'success' });
     const brokenStep = summary.steps.find((s) => s.asset === 'broken');
-    expect(brokenStep?.error).toMatch(/asset "broken": its SQL does not run: .*no_such_column/s);
+    expect(brokenStep?.error).toMatch(/asset "broken": its SQL failed: .*no_such_column/s);
     expect(brokenStep?.attempts).toBe(1); // a SQL error is not transient: no retry
     expect(await ws.tables.latest('broken')).toBeUndefined();
     expect(await queryTable(ws, 'sibling', (t) => `SELECT grp, total::INT AS total FROM ${t} ORDER BY grp`)).toEqual([

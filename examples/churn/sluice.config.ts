@@ -39,10 +39,11 @@ const activityDaily = asset('user_activity_daily', {
   description: 'Per user and day (by event time): logins, session seconds, actions, events; events deduplicated by event_id',
   sql: ({ ref, partitionDate }) => `
     WITH events AS (
-      SELECT DISTINCT ON (event_id) *
+      SELECT *
       FROM ${ref(logs, { lookahead: 1 })}
       WHERE CAST(event_ts AS DATE) = ${partitionDate}
-      ORDER BY event_id, event_ts
+      -- a redelivered event counts once: keep its earliest copy (a total order, so reruns agree)
+      QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_ts, user_id, event_type, session_seconds) = 1
     )
     SELECT
       user_id,

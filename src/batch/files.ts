@@ -18,13 +18,34 @@ export interface ResolvedFiles {
   readonly bytes: number;
 }
 
+const WILDCARD = /[*?[]/;
+
+/** A file-name glob (`*`, `?`) as a regular expression; null when it uses more than those. */
+function nameMatcher(name: string): RegExp | null {
+  if (/[[\]{}]/.test(name)) return null;
+  const source = name.replace(/[.+^$()|\\]/g, '\\$&').replaceAll('*', '[^/]*').replaceAll('?', '[^/]');
+  return new RegExp(`^${source}$`);
+}
+
 async function glob(session: Session, pattern: string): Promise<string[]> {
-  if (!/[*?[]/.test(pattern)) {
+  if (!WILDCARD.test(pattern)) {
     try {
       return (await fs.stat(pattern)).isFile() ? [pattern] : [];
     } catch {
       return [];
     }
+  }
+  // The common case, wildcards in the file name only (`logs/date=D/*.parquet`), is one readdir.
+  const dir = path.dirname(pattern);
+  const matcher = WILDCARD.test(dir) ? null : nameMatcher(path.basename(pattern));
+  if (matcher !== null) {
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch {
+      return [];
+    }
+    return entries.filter((e) => e.isFile() && !e.name.startsWith('.') && matcher.test(e.name)).map((e) => path.join(dir, e.name)).sort();
   }
   const rows = await session.query<{ file: string }>(`SELECT file FROM glob(${quoteLiteral(pattern)}) ORDER BY file`);
   return rows.map((r) => r.file);
@@ -53,7 +74,7 @@ export async function resolveSourceFiles(
       const pattern = template.replaceAll('{date}', key);
       const found = await glob(session, pattern);
       if (found.length === 0 && offset === 0) {
-        throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": no files match ${pattern} for partition ${key}`, { source: source.name, partition: key, file: pattern });
+        throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": no files match ${pattern} for partition ${key}; that day's data has not arrived, or the path template is wrong`, { source: source.name, partition: key, file: pattern });
       }
       if (found.length > 0) partitions.push(key);
       files.push(...found);
@@ -61,7 +82,7 @@ export async function resolveSourceFiles(
   } else {
     files.push(...await glob(session, template));
     if (files.length === 0) {
-      throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": no files match ${template}`, { source: source.name, file: template });
+      throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": no files match ${template}; check the source's path (relative to the project folder)`, { source: source.name, file: template });
     }
   }
   const hash = createHash('sha256');

@@ -11,7 +11,7 @@ import { errorMessage, SluiceError } from '../errors.ts';
 import { quoteIdent, quoteList, quoteLiteral } from '../sql/identifiers.ts';
 import type { InputRef, Manifest } from '../store/tables/manifest.ts';
 import type { TableStore } from '../store/tables/table-store.ts';
-import { resolveSourceFiles } from './files.ts';
+import { resolveSourceFiles, type ResolvedFiles } from './files.ts';
 import { prepareSource, type PreparedSource } from './read-source.ts';
 
 export interface Reference {
@@ -67,6 +67,8 @@ export function renderSql(project: Project, asset: Asset, partition: string): Re
 export interface ResolvedInput {
   readonly reference: Reference;
   readonly ref: InputRef;
+  /** The files of a source input, resolved once and reused when the step runs. */
+  readonly files: ResolvedFiles | undefined;
   /** Rows read (from Parquet metadata or the manifest). Filled for assets at resolve time. */
   readonly rows: number;
   readonly manifest: Manifest | undefined;
@@ -110,6 +112,7 @@ export async function resolveInputs(
         ref: { dataset: dataset.name, kind: 'source', version: null, partitions: resolved.partitions, fingerprint: resolved.fingerprint },
         rows: 0,
         manifest: undefined,
+        files: resolved,
       });
       continue;
     }
@@ -128,6 +131,7 @@ export async function resolveInputs(
       ref: { dataset: dataset.name, kind: 'asset', version: manifest.version, partitions: keys, fingerprint: hashOf(fileHashes) },
       rows,
       manifest,
+      files: undefined,
     });
   }
   return inputs;
@@ -179,7 +183,7 @@ export async function prepareInputs(
     if (dataset.kind === 'source') {
       const prepared = await prepareSource(session, env, dataset, {
         anchor: partition === '' ? null : partition, lookback: input.reference.lookback, lookahead: input.reference.lookahead,
-      }, input.reference.view);
+      }, input.reference.view, input.files);
       rowsIn += prepared.rows;
       badRecords += prepared.badRecords;
       sources.set(input.reference.view, prepared);

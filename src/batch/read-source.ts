@@ -3,12 +3,15 @@
 // the dead-letter store when the source says `badRecords: 'dead-letter'`.
 import fs from 'node:fs';
 import type { FileSource } from '../define/source.ts';
-import type { Session } from '../engine/engine.ts';
-import { errorMessage, SluiceError } from '../errors.ts';
+import type { Row, Session } from '../engine/engine.ts';
+import { errorMessage, isTransient, SluiceError } from '../errors.ts';
 import { quoteIdent, quoteList, quoteLiteral } from '../sql/identifiers.ts';
-import { csvRejectsQuery, csvRelation, ndjsonCheckedRelation, parquetRelation } from '../sql/source-sql.ts';
-import { writeDeadLetters } from '../store/dead-letter.ts';
-import { resolveSourceFiles } from './files.ts';
+import {
+  csvRejectsQuery, csvRelation, ndjsonCheckedRelation, ndjsonRejectsQuery, parquetBadValuesQuery, parquetRelation,
+  type RejectRow,
+} from '../sql/source-sql.ts';
+import { type DeadLetterRecord, replaceDeadLetters } from '../store/dead-letter.ts';
+import { resolveSourceFiles, type ResolvedFiles } from './files.ts';
 
 export interface SourceWindow {
   readonly anchor: string | null;
@@ -22,65 +25,101 @@ export interface PreparedSource {
   readonly files: readonly string[];
   readonly rows: number;
   readonly badRecords: number;
-  readonly deadLetterFile: string | null;
+  /** Dead-letter files holding this read's bad records, one per input file that had any. */
+  readonly deadLetterFiles: readonly string[];
 }
 
-interface Reject {
-  file: string;
-  line: bigint | number | null;
-  column: string | null;
-  reason: string | null;
-  raw: string | null;
-}
-
-const INTEGER = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT']);
-const NUMERIC = new Set([...INTEGER, 'FLOAT', 'DOUBLE', 'REAL']);
+const SIGNED = ['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT'];
+const NUMERIC = new Set([...SIGNED, 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT', 'FLOAT', 'DOUBLE']);
 
 function family(type: string): string {
   const base = type.toUpperCase().replace(/\(.*\)$/, '').trim();
   if (NUMERIC.has(base) || base === 'DECIMAL') return 'number';
   if (base.startsWith('TIMESTAMP') || base === 'DATE') return 'time';
-  if (base === 'VARCHAR' || base === 'TEXT' || base === 'STRING') return 'text';
+  if (base === 'VARCHAR') return 'text';
   return base;
 }
 
-/** Whether a file column of type `actual` can stand for the declared `declared` without losing meaning. */
+/** Whether a file column of type `actual` can stand for the declared type at all (values are checked after). */
 function compatible(actual: string, declared: string): boolean {
-  if (actual.toUpperCase() === declared.toUpperCase()) return true;
-  const a = family(actual);
-  const d = family(declared);
-  if (a === d) return true;
-  return d === 'text'; // anything can be read as text
+  return actual === declared || family(actual) === family(declared) || family(declared) === 'text'; // anything reads as text
 }
 
-// Parquet footers are immutable for a given path, size and mtime: check each file once per process.
-const checkedParquet = new Map<string, string>();
+/** Casts that can never fail or lose information, so the file's values need no check. */
+function lossless(actual: string, declared: string): boolean {
+  if (actual === declared || family(declared) === 'text') return true;
+  const from = SIGNED.indexOf(actual);
+  return from >= 0 && SIGNED.indexOf(declared) >= from;
+}
 
-async function checkParquetSchemas(session: Session, source: FileSource, files: readonly string[]): Promise<void> {
-  const columns = source.columns;
+// DuckDB's own name for a declared type ('INT' is INTEGER, 'TEXT' is VARCHAR), so equal types compare equal.
+const canonicalTypes = new Map<string, string>();
+
+async function canonicalType(session: Session, source: FileSource, column: string, declared: string): Promise<string> {
+  const known = canonicalTypes.get(declared);
+  if (known !== undefined) return known;
+  let described;
+  try {
+    described = await session.describe(`SELECT CAST(NULL AS ${declared}) AS c`);
+  } catch (error) {
+    throw new SluiceError('SOURCE_SCHEMA', `source "${source.name}" declares column "${column}" as ${declared}, which is not a DuckDB type: ${errorMessage(error)}`, { source: source.name, column }, { cause: error });
+  }
+  const type = described[0]?.type ?? declared;
+  canonicalTypes.set(declared, type);
+  return type;
+}
+
+// A Parquet file is immutable for a given path, size and mtime: check each (file, declared columns) once per process.
+const checkedParquet = new Set<string>();
+
+async function checkParquetFiles(session: Session, source: FileSource, files: readonly string[]): Promise<void> {
+  const columns = Object.entries(source.columns ?? {});
   for (const file of files) {
     const stat = fs.statSync(file);
-    const key = `${file}\t${stat.size}\t${stat.mtimeMs}`;
+    const key = `${file}\t${stat.size}\t${stat.mtimeMs}\t${JSON.stringify(columns)}`;
     if (checkedParquet.has(key)) continue;
+    const unreadable = (error: unknown): SluiceError => new SluiceError(
+      'SOURCE_READ',
+      `source "${source.name}": cannot read Parquet file ${file}: ${errorMessage(error)}. Replace it with a complete Parquet file, or remove it`,
+      { source: source.name, file },
+      { cause: error },
+    );
     let described;
     try {
       described = await session.describe(`SELECT * FROM read_parquet(${quoteLiteral(file)}, hive_partitioning = false)`);
     } catch (error) {
-      throw new SluiceError('SOURCE_READ', `source "${source.name}": cannot read Parquet file ${file}: ${errorMessage(error)}`, { source: source.name, file }, { cause: error });
+      throw unreadable(error);
     }
-    if (columns !== undefined) {
-      const types = new Map(described.map((c) => [c.name, c.type]));
-      for (const [name, declared] of Object.entries(columns)) {
-        const actual = types.get(name);
-        if (actual === undefined) {
-          throw new SluiceError('SOURCE_SCHEMA', `source "${source.name}": file ${file} has no column "${name}" (declared ${declared}); it has ${[...types.keys()].join(', ')}`, { source: source.name, file, column: name });
-        }
-        if (!compatible(actual, declared)) {
-          throw new SluiceError('SOURCE_SCHEMA', `source "${source.name}": column "${name}" in file ${file} is ${actual}, but the source declares ${declared}`, { source: source.name, file, column: name });
-        }
+    const types = new Map(described.map((c) => [c.name, c.type]));
+    for (const [name, declared] of columns) {
+      const actual = types.get(name);
+      if (actual === undefined) {
+        throw new SluiceError('SOURCE_SCHEMA', `source "${source.name}": file ${file} has no column "${name}" (declared ${declared}); it has ${[...types.keys()].join(', ')}`, { source: source.name, file, column: name });
+      }
+      const type = await canonicalType(session, source, name, declared);
+      if (!compatible(actual, type)) {
+        throw new SluiceError('SOURCE_SCHEMA', `source "${source.name}": column "${name}" in file ${file} is ${actual}, but the source declares ${declared}; fix the file or the declared type`, { source: source.name, file, column: name });
+      }
+      if (lossless(actual, type)) continue;
+      let bad;
+      try {
+        [bad] = await session.query<{ n: bigint; row: bigint | null; value: string | null }>(
+          `SELECT count(*) AS n, min(row_number) AS row, arg_min(value, row_number) AS value FROM (${parquetBadValuesQuery(file, name, actual, type)})`,
+        );
+      } catch (error) {
+        throw unreadable(error);
+      }
+      if (bad !== undefined && bad.n > 0n) {
+        const row = Number(bad.row);
+        const more = bad.n > 1n ? ` (and ${bad.n - 1n} more row${bad.n > 2n ? 's' : ''})` : '';
+        throw new SluiceError(
+          'BAD_RECORD',
+          `source "${source.name}": bad value at ${file} row ${row} column ${name}: ${bad.value ?? 'NULL'} (${actual} in the file) does not convert to ${declared} without loss${more}. Fix the file, or declare the column as ${actual}`,
+          { source: source.name, file, row, column: name },
+        );
       }
     }
-    checkedParquet.set(key, file);
+    checkedParquet.add(key);
   }
 }
 
@@ -129,34 +168,127 @@ function checkCsvHeaders(source: FileSource, files: readonly string[]): void {
   }
 }
 
-function badRecordError(source: FileSource, reject: Reject, total: number): SluiceError {
-  const line = reject.line === null ? undefined : Number(reject.line);
-  const where = `${reject.file}${line === undefined ? '' : ` line ${line}`}${reject.column === null ? '' : ` column ${reject.column}`}`;
+// How far from DuckDB's byte offset a rejected CSV record may start (observed: a byte or two either way).
+const SLACK = 256;
+const CHUNK = 1 << 20;
+
+/**
+ * Physical line numbers of rejected CSV records. DuckDB reports a record count (a quoted field spanning
+ * lines counts once) and a byte offset that can be off by a byte or two; the record's first line of text,
+ * found at a line start nearest that offset, pins it down. Records must be located in file order.
+ */
+class LineLocator {
+  readonly #fd: number;
+  #scanned = 0;
+  #newlines = 0;
+  #last = -1;
+
+  constructor(file: string) {
+    this.#fd = fs.openSync(file, 'r');
+  }
+
+  locate(hint: number, raw: string | null): number | null {
+    const first = (raw ?? '').replace(/^[\r\n]+/, '').split(/\r\n|\n|\r/, 1)[0] ?? '';
+    if (first === '') return null;
+    const needle = Buffer.from(first, 'utf8');
+    const from = Math.max(this.#last + 1, hint - SLACK, 0);
+    const windowStart = Math.max(from - 1, 0);
+    const windowEnd = hint + SLACK + needle.length;
+    if (windowEnd <= windowStart) return null;
+    const window = Buffer.alloc(windowEnd - windowStart);
+    const read = fs.readSync(this.#fd, window, 0, window.length, windowStart);
+    let best = -1;
+    for (let i = window.indexOf(needle, from - windowStart); i >= 0 && i < read; i = window.indexOf(needle, i + 1)) {
+      const at = windowStart + i;
+      if (i + needle.length > read) break;
+      if (at !== 0 && window[i - 1] !== 0x0a) continue;
+      if (best < 0 || Math.abs(at - hint) < Math.abs(best - hint)) best = at;
+    }
+    if (best < 0) return null;
+    this.#last = best;
+    return this.#countNewlinesBefore(best) + 1;
+  }
+
+  #countNewlinesBefore(position: number): number {
+    if (position < this.#scanned) { this.#scanned = 0; this.#newlines = 0; }
+    const buffer = Buffer.alloc(CHUNK);
+    while (this.#scanned < position) {
+      const read = fs.readSync(this.#fd, buffer, 0, Math.min(CHUNK, position - this.#scanned), this.#scanned);
+      if (read === 0) break;
+      for (let i = buffer.indexOf(0x0a); i >= 0 && i < read; i = buffer.indexOf(0x0a, i + 1)) this.#newlines++;
+      this.#scanned += read;
+    }
+    return this.#newlines;
+  }
+
+  close(): void {
+    fs.closeSync(this.#fd);
+  }
+}
+
+function toRecord(row: RejectRow, locator: LineLocator | undefined): DeadLetterRecord {
+  const counted = row.line === null ? null : Number(row.line);
+  const line = locator !== undefined && row.hint !== null ? locator.locate(Number(row.hint), row.raw) ?? counted : counted;
+  return { file: row.file, line, column: row.column, reason: row.reason ?? 'unreadable', raw: row.raw };
+}
+
+function badRecordError(source: FileSource, record: DeadLetterRecord, total: number): SluiceError {
+  const where = `${record.file}${record.line === null ? '' : ` line ${record.line}`}${record.column === null ? '' : ` column ${record.column}`}`;
   const more = total > 1 ? ` (and ${total - 1} more bad record${total > 2 ? 's' : ''})` : '';
   return new SluiceError(
     'BAD_RECORD',
-    `source "${source.name}": bad record at ${where}: ${reject.reason ?? 'unreadable'}${more}. Fix the file, or set badRecords: 'dead-letter' on the source to set such records aside`,
-    { source: source.name, file: reject.file, ...(line === undefined ? {} : { row: line }), ...(reject.column === null ? {} : { column: reject.column }) },
+    `source "${source.name}": bad record at ${where}: ${record.reason}${more}. Fix the file, or set badRecords: 'dead-letter' on the source to set such records aside`,
+    { source: source.name, file: record.file, ...(record.line === null ? {} : { row: record.line }), ...(record.column === null ? {} : { column: record.column }) },
   );
 }
 
+async function* located(rows: AsyncIterable<Row[]>, locator: LineLocator | undefined): AsyncGenerator<DeadLetterRecord> {
+  for await (const chunk of rows) for (const row of chunk) yield toRecord(row as unknown as RejectRow, locator);
+}
+
+/**
+ * Fail on the first bad record, or (dead-letter) replace the dead-letter file of every input file read,
+ * removing those of files that now have no bad records.
+ */
 async function handleRejects(
   session: Session,
   stateDir: string,
   source: FileSource,
-  partition: string,
-  fingerprint: string,
+  files: readonly string[],
   rejectsQuery: string,
-): Promise<{ count: number; file: string | null }> {
+  approximateLines: boolean,
+): Promise<{ count: number; deadLetterFiles: string[] }> {
   const [counted] = await session.query<{ n: bigint }>(`SELECT count(*) AS n FROM (${rejectsQuery})`);
   const count = Number(counted?.n ?? 0n);
-  if (count === 0) return { count, file: null };
   if (source.badRecords === 'fail') {
-    const [first] = await session.query<Reject & Record<string, unknown>>(`SELECT * FROM (${rejectsQuery}) LIMIT 1`);
-    throw badRecordError(source, first as Reject, count);
+    if (count === 0) return { count, deadLetterFiles: [] };
+    const [first] = await session.query<RejectRow & Row>(`SELECT * FROM (${rejectsQuery}) LIMIT 1`);
+    if (first === undefined) return { count: 0, deadLetterFiles: [] };
+    const locator = approximateLines ? new LineLocator(first.file) : undefined;
+    let record: DeadLetterRecord;
+    try {
+      record = toRecord(first, locator);
+    } finally {
+      locator?.close();
+    }
+    throw badRecordError(source, record, count);
   }
-  const file = await writeDeadLetters(session, stateDir, { source: source.name, partition, fingerprint, query: rejectsQuery });
-  return { count, file };
+  const withRejects = count === 0 ? [] : (await session.query<{ file: string }>(`SELECT DISTINCT file FROM (${rejectsQuery}) ORDER BY file`)).map((r) => r.file);
+  const deadLetterFiles: string[] = [];
+  for (const file of withRejects) {
+    const locator = approximateLines ? new LineLocator(file) : undefined;
+    try {
+      const rows = session.stream(`SELECT * FROM (${rejectsQuery}) WHERE file = ${quoteLiteral(file)} ORDER BY line`);
+      const written = await replaceDeadLetters(stateDir, source.name, file, located(rows, locator));
+      if (written !== null) deadLetterFiles.push(written);
+    } finally {
+      locator?.close();
+    }
+  }
+  for (const file of files) {
+    if (!withRejects.includes(file)) await replaceDeadLetters(stateDir, source.name, file, []);
+  }
+  return { count, deadLetterFiles };
 }
 
 /** Create temp relation `view` holding the source's good records for the window. */
@@ -166,41 +298,42 @@ export async function prepareSource(
   source: FileSource,
   window: SourceWindow,
   view: string,
+  alreadyResolved?: ResolvedFiles,
 ): Promise<PreparedSource> {
-  const resolved = await resolveSourceFiles(session, paths.projectDir, source, window);
-  const partitionLabel = window.anchor === null || source.partitions === undefined ? '' : window.anchor;
+  const resolved = alreadyResolved ?? await resolveSourceFiles(session, paths.projectDir, source, window);
   const target = quoteIdent(view);
   const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (error) {
       if (error instanceof SluiceError) throw error;
-      throw new SluiceError('SOURCE_READ', `source "${source.name}": ${what}: ${errorMessage(error)}`, { source: source.name }, { cause: error });
+      throw new SluiceError('SOURCE_READ', `source "${source.name}": ${what}: ${errorMessage(error)}`, { source: source.name }, { cause: error, transient: isTransient(error) });
     }
+  };
+  const countRows = async (relation: string): Promise<number> => {
+    const [counted] = await session.query<{ n: bigint }>(`SELECT count(*) AS n FROM ${relation}`);
+    return Number(counted?.n ?? 0n);
   };
 
   if (source.format === 'parquet') {
-    await checkParquetSchemas(session, source, resolved.files);
+    await checkParquetFiles(session, source, resolved.files);
     await wrap('reading Parquet', () => session.run(`CREATE OR REPLACE TEMP VIEW ${target} AS ${parquetRelation(source, resolved.files)}`));
     const [meta] = await session.query<{ n: bigint | null }>(`SELECT sum(num_rows)::BIGINT AS n FROM parquet_file_metadata(${quoteList(resolved.files)})`);
-    return { ...resolved, rows: Number(meta?.n ?? 0n), badRecords: 0, deadLetterFile: null };
+    return { ...resolved, rows: Number(meta?.n ?? 0n), badRecords: 0, deadLetterFiles: [] };
   }
 
   if (source.format === 'csv') {
     checkCsvHeaders(source, resolved.files);
     const rejects = { table: `__rejects_${view}`, scan: `__scans_${view}` };
     await wrap('reading CSV', () => session.run(`CREATE OR REPLACE TEMP TABLE ${target} AS ${csvRelation(source, resolved.files, rejects)}`));
-    const bad = await handleRejects(session, paths.stateDir, source, partitionLabel, resolved.fingerprint, csvRejectsQuery(rejects));
-    const [counted] = await session.query<{ n: bigint }>(`SELECT count(*) AS n FROM ${target}`);
-    return { ...resolved, rows: Number(counted?.n ?? 0n), badRecords: bad.count, deadLetterFile: bad.file };
+    const bad = await handleRejects(session, paths.stateDir, source, resolved.files, csvRejectsQuery(rejects), true);
+    return { ...resolved, rows: await countRows(target), badRecords: bad.count, deadLetterFiles: bad.deadLetterFiles };
   }
 
-  const checked = quoteIdent(`__checked_${view}`);
-  await wrap('reading NDJSON', () => session.run(`CREATE OR REPLACE TEMP TABLE ${checked} AS ${ndjsonCheckedRelation(source, resolved.files)}`));
-  const rejectsQuery = `SELECT file, line_no::BIGINT AS line, NULL::VARCHAR AS "column", __reason AS reason, line AS raw FROM ${checked} WHERE __reason IS NOT NULL ORDER BY file, line_no`;
-  const bad = await handleRejects(session, paths.stateDir, source, partitionLabel, resolved.fingerprint, rejectsQuery);
+  const checked = `__checked_${view}`;
+  await wrap('reading NDJSON', () => session.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(checked)} AS ${ndjsonCheckedRelation(source, resolved.files)}`));
+  const bad = await handleRejects(session, paths.stateDir, source, resolved.files, ndjsonRejectsQuery(checked), false);
   const columns = source.columns === undefined ? 'record' : Object.keys(source.columns).map(quoteIdent).join(', ');
-  await session.run(`CREATE OR REPLACE TEMP VIEW ${target} AS SELECT ${columns} FROM ${checked} WHERE __reason IS NULL`);
-  const [counted] = await session.query<{ n: bigint }>(`SELECT count(*) AS n FROM ${target}`);
-  return { ...resolved, rows: Number(counted?.n ?? 0n), badRecords: bad.count, deadLetterFile: bad.file };
+  await session.run(`CREATE OR REPLACE TEMP VIEW ${target} AS SELECT ${columns} FROM ${quoteIdent(checked)} WHERE __reason IS NULL`);
+  return { ...resolved, rows: await countRows(target), badRecords: bad.count, deadLetterFiles: bad.deadLetterFiles };
 }

@@ -5,7 +5,7 @@ import type { Project } from '../define/project.ts';
 import { getAsset } from '../define/project.ts';
 import type { Engine } from '../engine/engine.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
-import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
+import { quoteLiteral } from '../sql/identifiers.ts';
 import type { InputRef } from '../store/tables/manifest.ts';
 import type { TableStore } from '../store/tables/table-store.ts';
 import { prepareInputs, renderSql, resolveInputs, stepFingerprint } from './inputs.ts';
@@ -49,33 +49,18 @@ export async function executeStep(env: StepEnv, runId: string, assetName: string
 
     const prepared = await prepareInputs(session, env, partition, inputs);
     const where = `asset "${asset.name}"${partition === '' ? '' : ` partition ${partition}`}`;
-    let columns;
-    try {
-      columns = await session.describe(`SELECT * FROM (${rendered.sql})`);
-    } catch (error) {
-      throw new SluiceError('ASSET_SQL', `${where}: its SQL does not run: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });
-    }
-    const names = new Set<string>();
-    for (const column of columns) {
-      if (names.has(column.name)) {
-        throw new SluiceError('ASSET_SQL', `${where}: its SQL returns the column "${column.name}" twice; alias one of them`, { asset: asset.name, partition, column: column.name });
-      }
-      names.add(column.name);
-    }
-    // The partition value lives in the folder name (Hive style), not in the file.
-    const dropPartitionColumn = partitionColumn !== null && names.has(partitionColumn);
-    const fileColumns = columns.filter((c) => !(dropPartitionColumn && c.name === partitionColumn));
-    if (fileColumns.length === 0) {
-      throw new SluiceError('ASSET_SQL', `${where}: its SQL returns no columns besides the partition column`, { asset: asset.name, partition });
-    }
     const staged = env.tables.stagingPath(runId, asset.name, partition);
-    const select = fileColumns.map((c) => quoteIdent(c.name)).join(', ');
-    // ORDER BY ALL makes the file's bytes a function of its content, so an unchanged rerun hashes the same.
+    // The partition value lives in the folder name (Hive style), not in the file: drop that column if the
+    // SQL returns it. ORDER BY ALL makes the file's bytes a function of its content, so an unchanged rerun
+    // hashes the same.
+    const select = partitionColumn === null ? '*' : `COLUMNS(c -> c <> ${quoteLiteral(partitionColumn)})`;
     const copy = `COPY (SELECT ${select} FROM (${rendered.sql}) ORDER BY ALL) TO ${quoteLiteral(staged)} (FORMAT parquet, COMPRESSION zstd)`;
     let rowsOut: number;
+    let fileColumns;
     try {
       const result = await session.query<{ Count: bigint }>(copy);
       rowsOut = Number(result[0]?.Count ?? 0n);
+      fileColumns = await session.describe(`SELECT * FROM read_parquet(${quoteLiteral(staged)}, hive_partitioning = false)`);
     } catch (error) {
       await fs.rm(staged, { force: true });
       throw new SluiceError('ASSET_SQL', `${where}: its SQL failed: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });

@@ -1,8 +1,11 @@
 // Every identifier and literal that reaches SQL passes through these functions.
 import { SluiceError } from '../errors.ts';
 
-/** Names users give to sources, assets and columns: letters, digits and underscores, starting with a letter. */
-const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/**
+ * Names users give to sources, assets and columns: letters, digits and underscores, starting with a letter.
+ * A leading underscore is reserved: internal relations and columns (`__rejects_*`, `__raw_*`) use it.
+ */
+const NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
 
 export function isValidName(name: string): boolean {
   return NAME.test(name);

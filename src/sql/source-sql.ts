@@ -3,18 +3,54 @@
 import type { FileSource } from '../define/source.ts';
 import { quoteIdent, quoteList, quoteLiteral } from './identifiers.ts';
 
+/**
+ * Every rejects query returns these columns, ordered by file and line. `hint` is a byte offset near the
+ * start of the record when `line` is only approximate (CSV), and null when `line` is exact (NDJSON).
+ */
+export interface RejectRow {
+  readonly file: string;
+  readonly line: bigint | null;
+  readonly hint: bigint | null;
+  readonly column: string | null;
+  readonly reason: string | null;
+  readonly raw: string | null;
+}
+
+const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'INT', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT']);
+
+export function isIntegerType(type: string): boolean {
+  return INTEGER_TYPES.has(type.trim().toUpperCase());
+}
+
 function columnsStruct(columns: Readonly<Record<string, string>>): string {
   return `{${Object.entries(columns).map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`).join(', ')}}`;
 }
 
 /** A Parquet source: columns cast to their declared types (checked beforehand against each file's schema). */
 export function parquetRelation(source: FileSource, files: readonly string[]): string {
-  if (source.columns === undefined) return `SELECT * FROM read_parquet(${quoteList(files)}, union_by_name = true)`;
+  if (source.columns === undefined) return `SELECT * FROM read_parquet(${quoteList(files)}, union_by_name = true, hive_partitioning = false)`;
   const select = Object.entries(source.columns).map(([name, type]) => `CAST(${quoteIdent(name)} AS ${type}) AS ${quoteIdent(name)}`);
   return `SELECT ${select.join(', ')} FROM read_parquet(${quoteList(files)}, union_by_name = true, hive_partitioning = false)`;
 }
 
-/** A CSV read that keeps rejected lines in the named rejects tables instead of failing at the first one. */
+/**
+ * Rows of one Parquet file whose `column` (of file type `actual`) does not survive the cast to the declared
+ * `type`: out of range, or, for an integer type, a fractional value that the cast would round.
+ */
+export function parquetBadValuesQuery(file: string, column: string, actual: string, type: string): string {
+  const value = quoteIdent(column);
+  const cast = `TRY_CAST(${value} AS ${type})`;
+  const lossy = isIntegerType(type) && !isIntegerType(actual) ? ` OR ${cast} <> ${value}` : '';
+  return `SELECT file_row_number + 1 AS row_number, ${value}::VARCHAR AS value
+    FROM read_parquet(${quoteLiteral(file)}, file_row_number = true, hive_partitioning = false)
+    WHERE ${value} IS NOT NULL AND (${cast} IS NULL${lossy})`;
+}
+
+/**
+ * A CSV read that keeps rejected lines in the named rejects tables instead of failing at the first one.
+ * With declared columns the dialect is fully given, so DuckDB's sniffer is off: a sniffer fails the whole
+ * file on one bad line (an unterminated quote), where the reader sets that line aside.
+ */
 export function csvRelation(source: FileSource, files: readonly string[], rejects: { table: string; scan: string }): string {
   const options = [
     `header = ${source.csv.header}`,
@@ -24,41 +60,67 @@ export function csvRelation(source: FileSource, files: readonly string[], reject
     `rejects_table = ${quoteLiteral(rejects.table)}`,
     `rejects_scan = ${quoteLiteral(rejects.scan)}`,
   ];
-  if (source.columns !== undefined) options.push(`columns = ${columnsStruct(source.columns)}`);
+  if (source.columns !== undefined) {
+    options.push('auto_detect = false', `escape = ${quoteLiteral(source.csv.quote)}`, `columns = ${columnsStruct(source.columns)}`);
+  }
   return `SELECT * FROM read_csv(${quoteList(files)}, ${options.join(', ')})`;
 }
 
-/** One row per rejected CSV line: every error of the line joined into one reason. */
+const NEWLINES = `chr(13) || chr(10)`;
+
+/**
+ * One row per rejected CSV record (see RejectRow): every error of the record joined into one reason.
+ * DuckDB's `line` counts records, not physical lines, so the reader refines it from `hint` and `raw`.
+ */
 export function csvRejectsQuery(rejects: { table: string; scan: string }): string {
-  return `SELECT s.file_path AS file, e.line::BIGINT AS line,
-      string_agg(DISTINCT e.column_name, ', ' ORDER BY e.column_name) AS "column",
-      string_agg(DISTINCT e.error_type, ', ') AS error_type,
-      string_agg(DISTINCT e.error_message, '; ') AS reason,
-      any_value(e.csv_line) AS raw
+  return `SELECT s.file_path AS file, e.line::BIGINT AS line, min(e.line_byte_position)::BIGINT AS hint,
+      nullif(array_to_string(list_sort(list(DISTINCT e.column_name) FILTER (WHERE e.column_name IS NOT NULL)), ', '), '') AS "column",
+      array_to_string(list_sort(list(DISTINCT lower(e.error_type::VARCHAR) || ': ' || e.error_message)), '; ') AS reason,
+      trim(any_value(e.csv_line), ${NEWLINES}) AS raw
     FROM ${quoteIdent(rejects.table)} e JOIN ${quoteIdent(rejects.scan)} s USING (scan_id, file_id)
     GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line`;
 }
 
 /**
- * NDJSON lines with their file and line number, each declared column extracted and cast with TRY_CAST,
- * and a reason for every line that is not valid JSON or has a value that does not cast.
+ * NDJSON lines with their file and 1-based physical line number (blank lines counted, CRLF endings and a
+ * byte-order mark removed), each declared column extracted and cast with TRY_CAST, and a reason and the
+ * failing columns for every line that is not a JSON object or has a value that does not cast.
  */
 export function ndjsonCheckedRelation(source: FileSource, files: readonly string[]): string {
-  const columns = source.columns ?? {};
-  const extracted = Object.keys(columns).map((name) => `json_extract_string(line, ${quoteLiteral(`$.${name}`)}) AS ${quoteIdent(`__raw_${name}`)}`);
-  const casts = Object.entries(columns).map(([name, type]) => `TRY_CAST(${quoteIdent(`__raw_${name}`)} AS ${type}) AS ${quoteIdent(name)}`);
-  const reasons = Object.entries(columns).map(([name, type]) =>
-    `CASE WHEN ${quoteIdent(`__raw_${name}`)} IS NOT NULL AND TRY_CAST(${quoteIdent(`__raw_${name}`)} AS ${type}) IS NULL
-      THEN ${quoteLiteral(`${name}: could not convert `)} || ${quoteIdent(`__raw_${name}`)}::VARCHAR || ${quoteLiteral(` to ${type}`)} END`);
-  const lines = `SELECT filename AS file, unnest(string_split(content, chr(10))) AS line,
-      unnest(generate_series(1, len(string_split(content, chr(10))))) AS line_no
-    FROM read_text(${quoteList(files)})`;
-  const parsed = `SELECT file, line_no, line, json_valid(line) AS __valid${extracted.length > 0 ? ', ' : ''}${extracted.join(', ')}
-    FROM (${lines}) WHERE trim(line) <> ''`;
-  const reason = reasons.length === 0
+  const columns = Object.entries(source.columns ?? {});
+  const raw = (name: string): string => quoteIdent(`__raw_${name}`);
+  const bad = (name: string): string => quoteIdent(`__bad_${name}`);
+
+  // Internal columns start with `__`, which user names cannot, so a declared column may be called `line` or `file`.
+  const lines = `SELECT __file, __line_no,
+      CASE WHEN __line_no = 1 THEN ltrim(rtrim(__text, chr(13)), chr(65279)) ELSE rtrim(__text, chr(13)) END AS __line
+    FROM (
+      SELECT __file, unnest(__lines) AS __text, unnest(range(1, len(__lines) + 1)) AS __line_no
+      FROM (SELECT filename AS __file, string_split(content, chr(10)) AS __lines FROM read_text(${quoteList(files)}))
+    )`;
+  const parsed = `SELECT __file, __line_no, __line, json_valid(__line) AS __valid,
+      CASE WHEN json_valid(__line) THEN json_type(__line) = 'OBJECT' ELSE false END AS __object
+      ${columns.map(([name]) => `, CASE WHEN json_valid(__line) THEN json_extract_string(__line, ${quoteLiteral(`$.${name}`)}) END AS ${raw(name)}`).join('')}
+    FROM (${lines}) WHERE trim(__line) <> ''`;
+  const cast = `SELECT *
+      ${columns.map(([name, type]) => `, TRY_CAST(${raw(name)} AS ${type}) AS ${quoteIdent(name)}`).join('')}
+      ${columns.map(([name, type]) => `, ${raw(name)} IS NOT NULL AND TRY_CAST(${raw(name)} AS ${type}) IS NULL AS ${bad(name)}`).join('')}
+    FROM (${parsed})`;
+  const reasons = columns.map(([name, type]) =>
+    `CASE WHEN ${bad(name)} THEN ${quoteLiteral(`${name}: could not convert `)} || ${raw(name)} || ${quoteLiteral(` to ${type}`)} END`);
+  const failing = columns.map(([name]) => `CASE WHEN ${bad(name)} THEN ${quoteLiteral(name)} END`);
+  const reason = columns.length === 0
     ? `CASE WHEN NOT __valid THEN 'invalid JSON' END`
-    : `CASE WHEN NOT __valid THEN 'invalid JSON' ELSE nullif(concat_ws('; ', ${reasons.join(', ')}), '') END`;
-  const bad = `SELECT bad_columns.*, ${reason} AS __reason FROM (${parsed}) bad_columns`;
-  const selected = casts.length === 0 ? 'line::JSON AS record' : casts.join(', ');
-  return `SELECT file, line_no, line, __reason, ${selected} FROM (${bad})`;
+    : `CASE WHEN NOT __valid THEN 'invalid JSON'
+        WHEN NOT __object THEN 'not a JSON object: each line must hold one record {...}'
+        ELSE nullif(concat_ws('; ', ${reasons.join(', ')}), '') END`;
+  const column = columns.length === 0 ? 'NULL::VARCHAR' : `CASE WHEN __object THEN nullif(concat_ws(', ', ${failing.join(', ')}), '') END`;
+  const selected = columns.length === 0 ? 'CASE WHEN __valid THEN __line::JSON END AS record' : columns.map(([name]) => quoteIdent(name)).join(', ');
+  return `SELECT __file, __line_no, __line, ${reason} AS __reason, ${column} AS __column, ${selected} FROM (${cast})`;
+}
+
+/** The rejects of a relation built by ndjsonCheckedRelation (see RejectRow); line numbers are exact. */
+export function ndjsonRejectsQuery(checked: string): string {
+  return `SELECT __file AS file, __line_no::BIGINT AS line, NULL::BIGINT AS hint, __column AS "column", __reason AS reason, __line AS raw
+    FROM ${quoteIdent(checked)} WHERE __reason IS NOT NULL ORDER BY __file, __line_no`;
 }
