@@ -12,6 +12,8 @@ const envSchema = z.object({
   SLUICE_CONCURRENCY: z.coerce.number().int().positive().optional(),
   SLUICE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
   SLUICE_TEST_PG_URL: z.string().min(1).optional(),
+  /** Comma-separated webhook URLs that receive data-quality and run-failure alerts. */
+  SLUICE_ALERT_WEBHOOKS: z.string().optional(),
 });
 
 export interface Settings {
@@ -24,6 +26,7 @@ export interface Settings {
   readonly threads: number | undefined;
   readonly concurrency: number;
   readonly logLevel: string;
+  readonly alertWebhooks: readonly string[];
 }
 
 export interface SettingsOverrides {
@@ -56,6 +59,7 @@ export function resolveSettings(projectDir: string, overrides: SettingsOverrides
     threads: overrides.threads ?? e.SLUICE_THREADS,
     concurrency: overrides.concurrency ?? e.SLUICE_CONCURRENCY ?? 2,
     logLevel: e.SLUICE_LOG_LEVEL ?? 'info',
+    alertWebhooks: (e.SLUICE_ALERT_WEBHOOKS ?? '').split(',').map((u) => u.trim()).filter((u) => u !== ''),
   };
 }
 

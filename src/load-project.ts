@@ -33,7 +33,8 @@ export interface LoadedProject {
 /** Load `<dir>/sluice.config.ts`, or the given config file. */
 export async function loadProject(target = '.'): Promise<LoadedProject> {
   const resolved = path.resolve(target);
-  const configFile = fs.existsSync(resolved) && fs.statSync(resolved).isDirectory() ? path.join(resolved, CONFIG_FILE) : resolved;
+  const isDir = fs.existsSync(resolved) ? fs.statSync(resolved).isDirectory() : !/\.[cm]?ts$/.test(resolved);
+  const configFile = isDir ? path.join(resolved, CONFIG_FILE) : resolved;
   if (!fs.existsSync(configFile)) {
     throw new SluiceError('CONFIG_INVALID', `no ${CONFIG_FILE} in ${path.dirname(configFile)}: run \`sluice init\` to create a project, or pass --project <dir>`, { file: configFile });
   }

@@ -78,6 +78,35 @@ export interface StepUpdate {
   readonly error?: string | null;
 }
 
+/** One expectation's outcome for one step (an asset partition) or one standalone validation. */
+export interface CheckRecord {
+  readonly runId: string;
+  /** The step that produced the validated data; null for `sluice validate` on a file. */
+  readonly stepId: string | null;
+  /** Asset name, or the validated file's path for a standalone validation. */
+  readonly target: string;
+  readonly partition: string;
+  /** Position of the expectation in its suite. */
+  readonly index: number;
+  readonly expectationType: string;
+  readonly column: string | null;
+  readonly severity: 'error' | 'warn';
+  readonly success: boolean;
+  readonly unexpectedCount: number | null;
+  readonly unexpectedPercent: number | null;
+  /** The expectation's kwargs, and GX's whole result object, as stored JSON. */
+  readonly kwargs: Record<string, unknown>;
+  readonly result: Record<string, unknown>;
+  readonly createdAt: string;
+}
+
+export interface CheckFilter {
+  readonly runId?: string;
+  readonly target?: string;
+  /** Newest first, at most this many. */
+  readonly limit?: number;
+}
+
 export interface RunFilter {
   readonly limit?: number;
   readonly status?: RunStatus;
@@ -105,6 +134,10 @@ export interface Catalog {
   recordLineage(edges: readonly LineageEdge[]): Promise<void>;
   /** Edges of a run (both directions), or of every run that wrote or read a dataset. */
   listLineage(filter: { runId?: string; dataset?: string }): Promise<LineageEdge[]>;
+
+  recordChecks(checks: readonly CheckRecord[]): Promise<void>;
+  /** Newest first (by createdAt, then index). */
+  listChecks(filter: CheckFilter): Promise<CheckRecord[]>;
 
   close(): Promise<void>;
 }
