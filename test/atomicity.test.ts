@@ -64,7 +64,7 @@ describe('atomic commits under SIGKILL', () => {
   let cleanup: () => void;
   beforeAll(async () => {
     ({ dir, cleanup } = makeTempDir('sluice-kill-'));
-    await generateChurn({ users: 8_000, days: 34, seed: 7, out: path.join(dir, 'data'), endDate: '2026-11-25' });
+    await generateChurn({ users: 8_000, days: 36, seed: 7, out: path.join(dir, 'data'), endDate: '2026-11-25' });
     fs.copyFileSync(path.join(repoRoot, 'examples/churn/sluice.config.ts'), path.join(dir, 'sluice.config.ts'));
   });
   afterAll(() => cleanup());
