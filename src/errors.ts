@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'COMMIT_CONFLICT'
   | 'CATALOG'
   | 'STEP_FAILED'
+  | 'CHECK_FAILED'
   | 'TRANSIENT';
 
 export interface ErrorContext {

@@ -1,5 +1,6 @@
 // Assets: named tables produced by SQL over sources and other assets. The SQL is a function of a context
 // whose `ref` both names a dependency in the SQL and records it, so the graph is never declared twice.
+import type { ExpectationConfig, Suite } from './checks.ts';
 import type { DailyPartitions } from './partitions.ts';
 import type { FileSource } from './source.ts';
 
@@ -45,6 +46,11 @@ export interface Asset<N extends string = string> {
   readonly description: string | undefined;
   /** Column descriptions, shown by `sluice show`. */
   readonly columns: Readonly<Record<string, string>> | undefined;
+  /**
+   * Data-quality checks run on each built partition before it is published: a failing `error` check
+   * publishes nothing; a failing `warn` check is recorded and the run goes on.
+   */
+  readonly checks: readonly ExpectationConfig[];
 }
 
 export interface AssetOptions {
@@ -53,6 +59,7 @@ export interface AssetOptions {
   readonly retry?: Partial<RetryPolicy>;
   readonly description?: string;
   readonly columns?: Record<string, string>;
+  readonly checks?: Suite | readonly ExpectationConfig[];
 }
 
 const TEMPLATE = /\{\{\s*(?:ref\(\s*(['"])([^'"]+)\1\s*(?:,\s*lookback\s*=\s*(\d+))?\s*(?:,\s*lookahead\s*=\s*(\d+))?\s*\)|(partition_date))\s*\}\}/g;
@@ -81,5 +88,6 @@ export function asset<const N extends string>(name: N, options: AssetOptions): A
     retry: Object.freeze({ ...DEFAULT_RETRY, ...options.retry }),
     description: options.description,
     columns: options.columns === undefined ? undefined : Object.freeze({ ...options.columns }),
+    checks: Object.freeze([...(options.checks === undefined ? [] : 'expectations' in options.checks ? options.checks.expectations : options.checks)]),
   });
 }

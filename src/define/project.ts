@@ -72,6 +72,8 @@ const assetSchema = z.object({
   }).strict(),
   description: z.string().optional(),
   columns: z.record(name, z.string()).optional(),
+  // Each expectation's arguments are validated by the quality layer when the project is opened.
+  checks: z.array(z.object({ type: z.string().min(1), kwargs: z.record(z.string(), z.unknown()), meta: z.record(z.string(), z.unknown()).optional() })),
 }).strict();
 
 const settingsSchema = z.object({

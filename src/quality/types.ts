@@ -1,20 +1,10 @@
 // The shapes of data-quality checks and their results, following Great Expectations' names and semantics
 // (ExpectationConfiguration, ExpectationValidationResult, ExpectationSuiteValidationResult).
 
-export type Severity = 'error' | 'warn';
+import type { ExpectationConfig } from '../define/checks.ts';
+
+export type { ExpectationConfig, Severity, Suite } from '../define/checks.ts';
 export type ResultFormat = 'BOOLEAN_ONLY' | 'BASIC' | 'SUMMARY' | 'COMPLETE';
-
-/** One expectation as configured: GX's `type` and `kwargs`, plus `meta` (severity and free-form notes). */
-export interface ExpectationConfig {
-  readonly type: string;
-  readonly kwargs: Readonly<Record<string, unknown>>;
-  readonly meta?: Readonly<{ severity?: Severity; [key: string]: unknown }>;
-}
-
-export interface Suite {
-  readonly name: string;
-  readonly expectations: readonly ExpectationConfig[];
-}
 
 /** GX's `result` object; which keys are present depends on the expectation and the result_format. */
 export interface ExpectationResultDetail {
