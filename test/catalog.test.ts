@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testPostgresUrl } from '../src/config.ts';
 import { SluiceError } from '../src/errors.ts';
-import type { Catalog, LineageEdge, VersionRecord } from '../src/store/catalog/catalog.ts';
+import type { Catalog, CheckRecord, LineageEdge, VersionRecord } from '../src/store/catalog/catalog.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -87,6 +87,26 @@ function version(asset: string, n: number, overrides: Partial<VersionRecord> = {
 
 function edge(runId: string, direction: LineageEdge['direction'], dataset: string, extra: Partial<LineageEdge> = {}): LineageEdge {
   return { runId, stepId: `${runId}-step`, direction, dataset, kind: 'asset', version: 1, partition: '', fingerprint: null, ...extra };
+}
+
+function check(runId: string, target: string, index: number, minutes: number, extra: Partial<CheckRecord> = {}): CheckRecord {
+  return {
+    runId,
+    stepId: `${runId}-${target}`,
+    target,
+    partition: '2026-11-25',
+    index,
+    expectationType: 'expect_column_values_to_not_be_null',
+    column: 'customer_id',
+    severity: 'error',
+    success: true,
+    unexpectedCount: 0,
+    unexpectedPercent: 0,
+    kwargs: { column: 'customer_id', mostly: 0.95 },
+    result: { element_count: 1000, unexpected_count: 0, partial_unexpected_list: [] },
+    createdAt: at(minutes),
+    ...extra,
+  };
 }
 
 async function expectSluiceError(promise: Promise<unknown>, code: SluiceError['code']): Promise<SluiceError> {
@@ -250,12 +270,71 @@ for (const kind of BACKENDS) {
       expect(await catalog.listLineage({ runId: 'big' })).toEqual(edges);
     });
 
+    it('round-trips check results: booleans, nulls, numbers and nested JSON', async () => {
+      const failing = check('r1', 'orders', 0, 1, {
+        success: false,
+        severity: 'warn',
+        unexpectedCount: 2 ** 33 + 1,
+        unexpectedPercent: 12.5,
+        kwargs: { column: 'amount', min_value: 0, max_value: null, strict_min: true },
+        result: {
+          element_count: 8,
+          unexpected_count: 1,
+          partial_unexpected_list: [-3.25, 'naïve "quoted" <b>', null, { nested: [1, true] }],
+          partial_unexpected_counts: [{ value: -3.25, count: 1 }],
+          details: { note: 'ünïcode ✓' },
+        },
+      });
+      const standalone = check('r1', 'data/file.csv', 1, 1, {
+        stepId: null,
+        partition: '',
+        column: null,
+        expectationType: 'expect_table_row_count_to_be_between',
+        unexpectedCount: null,
+        unexpectedPercent: null,
+        kwargs: {},
+        result: { observed_value: 0 },
+      });
+      await catalog.recordChecks([failing, standalone]);
+      await catalog.recordChecks([]);
+      expect(await catalog.listChecks({ runId: 'r1' })).toEqual([failing, standalone]);
+      expect(await catalog.listChecks({ runId: 'nothing' })).toEqual([]);
+    });
+
+    it('stores bigints in results as numbers, or as strings when too large', async () => {
+      const record = check('r1', 'orders', 0, 1, { result: { observed_value: 42n, huge: 2n ** 70n } });
+      await catalog.recordChecks([record]);
+      expect((await catalog.listChecks({ runId: 'r1' }))[0]?.result).toEqual({ observed_value: 42, huge: (2n ** 70n).toString() });
+    });
+
+    it('lists check results newest first, in suite order, filtered by run and target, with a limit', async () => {
+      await catalog.recordChecks([check('r1', 'orders', 0, 10), check('r1', 'orders', 1, 10), check('r1', 'customers', 0, 11)]);
+      await catalog.recordChecks([check('r2', 'orders', 1, 20, { success: false }), check('r2', 'orders', 0, 20)]);
+      await catalog.recordChecks([check('r0', 'orders', 0, 5)]);
+      const key = (c: CheckRecord): string => `${c.runId}/${c.target}/${c.index}`;
+
+      expect((await catalog.listChecks({})).map(key)).toEqual(['r2/orders/0', 'r2/orders/1', 'r1/customers/0', 'r1/orders/0', 'r1/orders/1', 'r0/orders/0']);
+      expect((await catalog.listChecks({ target: 'orders' })).map(key)).toEqual(['r2/orders/0', 'r2/orders/1', 'r1/orders/0', 'r1/orders/1', 'r0/orders/0']);
+      expect((await catalog.listChecks({ runId: 'r1' })).map(key)).toEqual(['r1/customers/0', 'r1/orders/0', 'r1/orders/1']);
+      expect((await catalog.listChecks({ runId: 'r1', target: 'orders' })).map(key)).toEqual(['r1/orders/0', 'r1/orders/1']);
+      expect((await catalog.listChecks({ target: 'orders', limit: 3 })).map(key)).toEqual(['r2/orders/0', 'r2/orders/1', 'r1/orders/0']);
+      expect((await catalog.listChecks({ target: 'orders', limit: 2 })).map((c) => c.success)).toEqual([true, false]);
+      expect(await catalog.listChecks({ target: 'missing' })).toEqual([]);
+    });
+
+    it('records a check batch larger than one insert statement', async () => {
+      const checks = Array.from({ length: 1234 }, (_, i) => check('big', 'wide', i, 1, { column: `c${i}` }));
+      await catalog.recordChecks(checks);
+      expect(await catalog.listChecks({ runId: 'big' })).toEqual(checks);
+    });
+
     it('keeps its data when closed and opened again', async () => {
       await catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args: { force: true } });
       await catalog.createStep({ id: 's1', runId: 'r1', asset: 'orders', partition: '', status: 'pending' });
       await catalog.updateStep('s1', { status: 'success', rowsOut: 42, version: 1 });
       await catalog.recordVersion(version('orders', 1));
       await catalog.recordLineage([edge('r1', 'write', 'orders')]);
+      await catalog.recordChecks([check('r1', 'orders', 0, 1, { success: false })]);
       await catalog.finishRun('r1', 'success', at(1), null);
       await catalog.close();
 
@@ -264,6 +343,7 @@ for (const kind of BACKENDS) {
       expect(await catalog.listSteps('r1')).toMatchObject([{ id: 's1', status: 'success', rowsOut: 42, version: 1 }]);
       expect(await catalog.listVersions('orders')).toEqual([version('orders', 1)]);
       expect(await catalog.listLineage({ runId: 'r1' })).toEqual([edge('r1', 'write', 'orders')]);
+      expect(await catalog.listChecks({ target: 'orders' })).toEqual([check('r1', 'orders', 0, 1, { success: false })]);
     });
 
     it(`takes writes from ${WRITERS} processes at once without losing any`, async () => {

@@ -6,6 +6,8 @@ import { SluiceError, errorMessage, isTransient } from '../../errors.ts';
 import type { ErrorContext } from '../../errors.ts';
 import type {
   Catalog,
+  CheckFilter,
+  CheckRecord,
   LineageEdge,
   RunFilter,
   RunRecord,
@@ -15,10 +17,12 @@ import type {
   StepUpdate,
   VersionRecord,
 } from './catalog.ts';
-import type { Database, LineageTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
+import type { CheckResultsTable, Database, LineageTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
 
 /** Rows per lineage insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const LINEAGE_BATCH_ROWS = 500;
+/** Rows per check-result insert: 14 parameters each, so 7,000 per statement, under both limits. */
+const CHECK_BATCH_ROWS = 500;
 
 export class KyselyCatalog implements Catalog {
   readonly dialect: Catalog['dialect'];
@@ -147,6 +151,36 @@ export class KyselyCatalog implements Catalog {
       return query.execute();
     });
     return rows.map(toLineageEdge);
+  }
+
+  async recordChecks(checks: readonly CheckRecord[]): Promise<void> {
+    if (checks.length === 0) return;
+    const first = checks[0];
+    const rows = checks.map(toCheckRow);
+    await this.#execute('record check results', { run: first?.runId, asset: first?.target }, (db) =>
+      db.transaction().execute(async (trx) => {
+        for (let start = 0; start < rows.length; start += CHECK_BATCH_ROWS) {
+          await trx.insertInto('check_results').values(rows.slice(start, start + CHECK_BATCH_ROWS)).execute();
+        }
+      }),
+    );
+  }
+
+  async listChecks(filter: CheckFilter): Promise<CheckRecord[]> {
+    const rows = await this.#execute('list check results', { run: filter.runId, asset: filter.target }, (db) => {
+      // Within one moment, suite order; among equal positions (several partitions at once), the last recorded first.
+      let query = db
+        .selectFrom('check_results')
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('expectation_index', 'asc')
+        .orderBy('seq', 'desc');
+      if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
+      if (filter.target !== undefined) query = query.where('target', '=', filter.target);
+      if (filter.limit !== undefined) query = query.limit(filter.limit);
+      return query.execute();
+    });
+    return rows.map(toCheckRecord);
   }
 
   async close(): Promise<void> {
@@ -304,6 +338,53 @@ function toLineageEdge(row: Selectable<LineageTable>): LineageEdge {
     partition: row.partition_key,
     fingerprint: row.fingerprint,
   };
+}
+
+function toCheckRow(check: CheckRecord): Insertable<CheckResultsTable> {
+  return {
+    run_id: check.runId,
+    step_id: check.stepId,
+    target: check.target,
+    partition_key: check.partition,
+    expectation_index: check.index,
+    expectation_type: check.expectationType,
+    column_name: check.column,
+    severity: check.severity,
+    success: check.success ? 1 : 0,
+    unexpected_count: check.unexpectedCount,
+    unexpected_percent: check.unexpectedPercent,
+    kwargs: toJson(check.kwargs),
+    result: toJson(check.result),
+    created_at: check.createdAt,
+  };
+}
+
+function toCheckRecord(row: Selectable<CheckResultsTable>): CheckRecord {
+  return {
+    runId: row.run_id,
+    stepId: row.step_id,
+    target: row.target,
+    partition: row.partition_key,
+    index: row.expectation_index,
+    expectationType: row.expectation_type,
+    column: row.column_name,
+    severity: row.severity,
+    success: Number(row.success) !== 0,
+    unexpectedCount: toNullableNumber(row.unexpected_count),
+    unexpectedPercent: row.unexpected_percent === null ? null : Number(row.unexpected_percent),
+    kwargs: parseObject(row.kwargs),
+    result: parseObject(row.result),
+    createdAt: row.created_at,
+  };
+}
+
+/** JSON text for stored objects. DuckDB hands BIGINTs back as bigint, which JSON.stringify rejects: they become
+ * numbers when exact, decimal strings otherwise. */
+function toJson(value: Record<string, unknown>): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v !== 'bigint') return v;
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  });
 }
 
 function toNullableNumber(value: number | string | null): number | null {

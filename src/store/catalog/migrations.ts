@@ -12,7 +12,10 @@ interface Migration {
   up(db: Kysely<Database>, dialect: CatalogDialect): Promise<void>;
 }
 
-const MIGRATIONS: readonly Migration[] = [{ version: 1, up: createInitialTables }];
+const MIGRATIONS: readonly Migration[] = [
+  { version: 1, up: createInitialTables },
+  { version: 2, up: createCheckResults },
+];
 
 export interface MigrateOptions {
   readonly dialect: CatalogDialect;
@@ -128,4 +131,26 @@ async function createIndexes(db: Kysely<Database>): Promise<void> {
   await db.schema.createIndex('steps_run_id').ifNotExists().on('steps').column('run_id').execute();
   await db.schema.createIndex('lineage_run_id').ifNotExists().on('lineage').column('run_id').execute();
   await db.schema.createIndex('lineage_dataset').ifNotExists().on('lineage').column('dataset').execute();
+}
+
+async function createCheckResults(db: Kysely<Database>, dialect: CatalogDialect): Promise<void> {
+  await withSequence(db.schema.createTable('check_results').ifNotExists(), dialect)
+    .addColumn('run_id', 'text', (col) => col.notNull())
+    .addColumn('step_id', 'text')
+    .addColumn('target', 'text', (col) => col.notNull())
+    .addColumn('partition_key', 'text', (col) => col.notNull())
+    .addColumn('expectation_index', 'integer', (col) => col.notNull())
+    .addColumn('expectation_type', 'text', (col) => col.notNull())
+    .addColumn('column_name', 'text')
+    .addColumn('severity', 'text', (col) => col.notNull())
+    .addColumn('success', 'integer', (col) => col.notNull())
+    .addColumn('unexpected_count', 'bigint')
+    .addColumn('unexpected_percent', 'double precision')
+    .addColumn('kwargs', 'text', (col) => col.notNull())
+    .addColumn('result', 'text', (col) => col.notNull())
+    .addColumn('created_at', 'text', (col) => col.notNull())
+    .execute();
+  await db.schema.createIndex('check_results_run_id').ifNotExists().on('check_results').column('run_id').execute();
+  // Per-target history is read newest first, so the index carries the sort key too.
+  await db.schema.createIndex('check_results_target').ifNotExists().on('check_results').columns(['target', 'created_at']).execute();
 }

@@ -1,7 +1,7 @@
 // The catalog's tables as Kysely sees them: one row type per table, shared by SQLite and PostgreSQL.
 // Timestamps are ISO-8601 text, JSON is text, counts are 64-bit integers; enums are text typed as their unions.
 import type { ColumnType } from 'kysely';
-import type { LineageDirection, LineageEdge, RunStatus, StepStatus } from './catalog.ts';
+import type { CheckRecord, LineageDirection, LineageEdge, RunStatus, StepStatus } from './catalog.ts';
 
 /** A 64-bit integer: written as a number; PostgreSQL's `pg` driver reads `bigint` back as a string. */
 export type Int64 = ColumnType<number | string, number, number>;
@@ -69,10 +69,32 @@ export interface LineageTable {
   fingerprint: string | null;
 }
 
+/** One expectation's outcome. Booleans are 0/1 integers: the one representation both dialects share. */
+export interface CheckResultsTable {
+  seq: Sequence;
+  run_id: string;
+  step_id: string | null;
+  target: string;
+  partition_key: string;
+  expectation_index: number;
+  expectation_type: string;
+  column_name: string | null;
+  severity: CheckRecord['severity'];
+  success: number;
+  unexpected_count: NullableInt64;
+  unexpected_percent: number | null;
+  /** JSON object. */
+  kwargs: string;
+  /** JSON object: GX's result. */
+  result: string;
+  created_at: string;
+}
+
 export interface Database {
   sluice_migrations: MigrationsTable;
   runs: RunsTable;
   steps: StepsTable;
   table_versions: TableVersionsTable;
   lineage: LineageTable;
+  check_results: CheckResultsTable;
 }
