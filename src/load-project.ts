@@ -12,7 +12,7 @@ export const CONFIG_FILE = 'sluice.config.ts';
 let hooksRegistered = false;
 
 /** tsx compiles TypeScript configs; the resolve hook maps 'sluice' to this package. Once per process. */
-async function registerHooks(): Promise<void> {
+export async function registerHooks(): Promise<void> {
   if (hooksRegistered) return;
   hooksRegistered = true;
   const { register: registerTsx } = await import('tsx/esm/api');

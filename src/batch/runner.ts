@@ -7,7 +7,10 @@ import type { LineageEdge, StepStatus } from '../store/catalog/catalog.ts';
 import type { Workspace } from '../workspace.ts';
 import { plan, type PlannedStep } from './plan.ts';
 import { withRetry } from './retry.ts';
-import { executeStep, type StepOutcome } from './step.ts';
+import { CheckFailedError, executeStep, type StepOutcome } from './step.ts';
+import { sendAlert, type AlertPayload } from '../quality/alerts.ts';
+import type { ExpectationResult } from '../quality/types.ts';
+import { describeFailure } from './checks.ts';
 
 export interface RunRequest {
   /** Asset names; all when empty. */
@@ -69,6 +72,18 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
   const running = new Map<string, Promise<void>>();
   const waiting = new Map(steps.map((s) => [s.key, s]));
 
+  const alerts: AlertPayload[] = [];
+  const alertFor = (step: PlannedStep, severity: 'error' | 'warn', failures: readonly ExpectationResult[]): AlertPayload => ({
+    event: 'check_failed', project: ws.project.name, runId, asset: step.asset, partition: step.partition, severity,
+    failures: failures.map((f) => ({
+      expectation: f.expectation_config.type,
+      column: typeof f.expectation_config.kwargs['column'] === 'string' ? f.expectation_config.kwargs['column'] : null,
+      unexpected_count: typeof f.result.unexpected_count === 'number' ? f.result.unexpected_count : null,
+      observed_value: f.result.observed_value ?? null,
+    })),
+    message: failures.map(describeFailure).join('; '),
+  });
+
   const runOne = async (step: PlannedStep): Promise<void> => {
     const id = stepIds.get(step.key) ?? '';
     const t0 = Date.now();
@@ -79,7 +94,7 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
     try {
       const { value, attempts } = await withRetry(asset.retry, async (attempt) => {
         if (attempt > 1) await ws.catalog.updateStep(id, { status: 'running', attempts: attempt });
-        return executeStep(ws, runId, step.asset, step.partition, (request.force ?? false) && step.selected);
+        return executeStep(ws, { runId, stepId: id }, step.asset, step.partition, (request.force ?? false) && step.selected);
       }, (attempt, error, delayMs) => {
         ws.logger.warn({ step: step.key, attempt, delayMs, err: errorMessage(error) }, 'transient failure, retrying');
         emit({ type: 'step-retry', key: step.key, attempt, delayMs, error: errorMessage(error) });
@@ -99,7 +114,15 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
         });
       }
       await ws.catalog.recordLineage(edges);
+      if (value.checks !== null) {
+        await ws.catalog.recordChecks(value.checks.records);
+        if (value.checks.warnings.length > 0 && ws.project.settings.alertOnWarn === true) alerts.push(alertFor(step, 'warn', value.checks.warnings));
+      }
     } catch (error) {
+      if (error instanceof CheckFailedError) {
+        await ws.catalog.recordChecks(error.checks.records);
+        alerts.push(alertFor(step, 'error', error.checks.blocking));
+      }
       const attempts = typeof (error as { attempts?: unknown }).attempts === 'number' ? (error as { attempts: number }).attempts : 1;
       summary = { id, key: step.key, asset: step.asset, partition: step.partition, status: 'failed', attempts, ms: Date.now() - t0, outcome: null, error: errorMessage(error) };
       ws.logger.debug({ step: step.key, err: error }, 'step failed');
@@ -142,6 +165,20 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
   const failed = ordered.filter((s) => s.status === 'failed');
   await ws.catalog.finishRun(runId, status, new Date().toISOString(), failed.length === 0 ? null : `${failed.length} step(s) failed: ${failed.map((s) => s.key).join(', ')}`);
   await ws.tables.cleanStaging(runId);
+  const webhooks = [...new Set([...ws.settings.alertWebhooks, ...(ws.project.settings.alertWebhooks ?? [])])];
+  if (webhooks.length > 0) {
+    if (status === 'failed') {
+      alerts.push({
+        event: 'run_failed', project: ws.project.name, runId, asset: null, partition: null, severity: 'error', failures: [],
+        message: failed.map((s) => `${s.key}: ${s.error ?? ''}`).join('\n'),
+      });
+    }
+    for (const alert of alerts) {
+      for (const delivery of await sendAlert(webhooks, alert)) {
+        if (!delivery.delivered) ws.logger.warn({ url: delivery.url, attempts: delivery.attempts, err: delivery.error }, 'alert not delivered');
+      }
+    }
+  }
   emit({ type: 'run-end', runId, status });
   return { runId, status, steps: ordered, ms: Date.now() - started };
 }

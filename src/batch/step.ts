@@ -7,8 +7,10 @@ import type { Engine } from '../engine/engine.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
 import { quoteLiteral } from '../sql/identifiers.ts';
 import type { InputRef } from '../store/tables/manifest.ts';
+import type { Catalog } from '../store/catalog/catalog.ts';
 import type { TableStore } from '../store/tables/table-store.ts';
 import { prepareInputs, renderSql, resolveInputs, stepFingerprint } from './inputs.ts';
+import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
 
 export interface StepEnv {
   readonly project: Project;
@@ -16,6 +18,8 @@ export interface StepEnv {
   readonly stateDir: string;
   readonly engine: Engine;
   readonly tables: TableStore;
+  /** For check history (anomaly detection); checks without history work without it. */
+  readonly catalog?: Catalog;
 }
 
 export interface StepOutcome {
@@ -28,9 +32,22 @@ export interface StepOutcome {
   readonly reads: readonly InputRef[];
   readonly fingerprint: string;
   readonly file: string | null;
+  /** Checks run on the output before it was published; null when the asset has none (or was skipped). */
+  readonly checks: CheckOutcome | null;
 }
 
-export async function executeStep(env: StepEnv, runId: string, assetName: string, partition: string, force: boolean): Promise<StepOutcome> {
+/** A failed `error` check: nothing was published. Carries the results so the runner can record them. */
+export class CheckFailedError extends SluiceError {
+  readonly checks: CheckOutcome;
+
+  constructor(message: string, context: { asset: string; partition: string }, checks: CheckOutcome) {
+    super('CHECK_FAILED', message, context);
+    this.checks = checks;
+  }
+}
+
+export async function executeStep(env: StepEnv, run: { runId: string; stepId: string | null }, assetName: string, partition: string, force: boolean): Promise<StepOutcome> {
+  const runId = run.runId;
   const asset = getAsset(env.project, assetName);
   const partitionColumn = asset.partitions?.column ?? null;
   return env.engine.withSession(async (session) => {
@@ -39,11 +56,11 @@ export async function executeStep(env: StepEnv, runId: string, assetName: string
     const fingerprint = stepFingerprint(rendered.sql, partitionColumn, inputs);
     const reads = inputs.map((i) => i.ref);
 
+    const current = await env.tables.latest(asset.name);
     if (!force) {
-      const current = await env.tables.latest(asset.name);
       const entry = current?.partitions[partition];
       if (current !== undefined && entry !== undefined && entry.fingerprint === fingerprint) {
-        return { status: 'skipped', version: current.version, rowsIn: 0, rowsOut: entry.rows, bytesWritten: 0, badRecords: 0, reads, fingerprint, file: null };
+        return { status: 'skipped', version: current.version, rowsIn: 0, rowsOut: entry.rows, bytesWritten: 0, badRecords: 0, reads, fingerprint, file: null, checks: null };
       }
     }
 
@@ -65,6 +82,16 @@ export async function executeStep(env: StepEnv, runId: string, assetName: string
       await fs.rm(staged, { force: true });
       throw new SluiceError('ASSET_SQL', `${where}: its SQL failed: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });
     }
+    const checks = await runChecks(session, env, asset, partition, stagedRelation(staged, partitionColumn, partition), run, current);
+    if (checks !== null && checks.blocking.length > 0) {
+      await fs.rm(staged, { force: true });
+      const quarantined = checks.quarantineFile === null ? '' : `; ${checks.quarantinedRows} failing row(s) in ${checks.quarantineFile}`;
+      throw new CheckFailedError(
+        `${where}: ${checks.blocking.length} error check(s) failed, nothing was published: ${checks.blocking.map(describeFailure).join('; ')}${quarantined}`,
+        { asset: asset.name, partition },
+        checks,
+      );
+    }
     const schema = [...fileColumns, ...(partitionColumn === null ? [] : [{ name: partitionColumn, type: 'DATE' }])];
     const committed = await env.tables.commit({
       asset: asset.name, partition, partitionColumn, stagedFile: staged, schema, rows: rowsOut, runId, fingerprint, inputs: reads,
@@ -79,6 +106,7 @@ export async function executeStep(env: StepEnv, runId: string, assetName: string
       reads,
       fingerprint,
       file: committed.file.path,
+      checks,
     };
   });
 }

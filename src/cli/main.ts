@@ -3,9 +3,11 @@
 import { Command, CommanderError } from 'commander';
 import { registerGenerate } from './commands/generate.ts';
 import { registerInit } from './commands/init.ts';
+import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
 import { registerRuns } from './commands/runs.ts';
 import { registerShow } from './commands/show.ts';
+import { registerValidate } from './commands/validate.ts';
 import { reportError } from './context.ts';
 
 export function buildProgram(): Command {
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   registerRun(program);
   registerRuns(program);
   registerShow(program);
+  registerValidate(program);
+  registerReport(program);
   registerGenerate(program);
   return program;
 }

@@ -21,6 +21,10 @@ export interface ProjectSettings {
   readonly tempDir?: string | undefined;
   readonly threads?: number | undefined;
   readonly concurrency?: number | undefined;
+  /** Webhooks that receive alerts (failed error checks, failed runs), besides SLUICE_ALERT_WEBHOOKS. */
+  readonly alertWebhooks?: readonly string[] | undefined;
+  /** Also alert when a `warn` check fails. */
+  readonly alertOnWarn?: boolean | undefined;
 }
 
 export interface ProjectInput {
@@ -82,6 +86,8 @@ const settingsSchema = z.object({
   tempDir: z.string().min(1).optional(),
   threads: z.number().int().positive().optional(),
   concurrency: z.number().int().positive().optional(),
+  alertWebhooks: z.array(z.url()).optional(),
+  alertOnWarn: z.boolean().optional(),
 }).strict();
 
 function invalid(what: string, error: z.ZodError): SluiceError {

@@ -10,7 +10,7 @@ export type ResultFormat = 'BOOLEAN_ONLY' | 'BASIC' | 'SUMMARY' | 'COMPLETE';
 export interface ExpectationResultDetail {
   observed_value?: unknown;
   element_count?: number;
-  missing_count?: number;
+  missing_count?: number | null;
   missing_percent?: number | null;
   unexpected_count?: number;
   unexpected_percent?: number | null;
@@ -59,4 +59,6 @@ export interface QualityContext {
   readonly partitionEnd?: Date | undefined;
   /** Past values of a metric for anomaly detection, oldest first, keyed by metric name. */
   readonly history?: ((metric: string) => readonly number[]) | undefined;
+  /** Pinned versions of the same table by version number (drift against a fixed reference). */
+  readonly pinned?: ReadonlyMap<number, string> | undefined;
 }

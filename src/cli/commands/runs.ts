@@ -28,13 +28,22 @@ export function registerRuns(program: Command): void {
         const run = await ws.catalog.getRun(runId);
         if (run === undefined) throw new SluiceError('CONFIG_INVALID', `no run ${runId}; \`sluice runs\` lists them`);
         const steps = await ws.catalog.listSteps(runId);
-        if (g.json) return printJson({ run, steps });
+        const checks = await ws.catalog.listChecks({ runId });
+        if (g.json) return printJson({ run, steps, checks });
         process.stdout.write(`run ${run.id}: ${run.status}, started ${run.startedAt}, took ${duration(run.startedAt, run.endedAt)}\n${run.error === null ? '' : `error: ${run.error}\n`}\n`);
         const rows = steps.map((s) => ({
           asset: s.asset, partition: s.partition, status: s.status, attempts: s.attempts, took: duration(s.startedAt, s.endedAt),
           rows_in: s.rowsIn, rows_out: s.rowsOut, written: s.bytesWritten === null ? '' : formatBytes(s.bytesWritten), bad: s.badRecords, version: s.version, error: s.error ?? '',
         }));
         process.stdout.write(`${renderTable(rows)}\n`);
+        if (checks.length > 0) {
+          const checkRows = [...checks].sort((a, b) => a.target.localeCompare(b.target) || a.partition.localeCompare(b.partition) || a.index - b.index).map((c) => ({
+            asset: c.target, partition: c.partition, check: c.expectationType, column: c.column ?? '', severity: c.severity,
+            result: c.success ? 'pass' : 'FAIL', unexpected: c.unexpectedCount ?? '', observed: c.result['observed_value'] ?? c.result['exception_message'] ?? '',
+          }));
+          const failedChecks = checks.filter((c) => !c.success).length;
+          process.stdout.write(`\nchecks: ${checks.length - failedChecks}/${checks.length} passed\n${renderTable(checkRows)}\n`);
+        }
         return undefined;
       });
     });

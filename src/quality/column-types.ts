@@ -1,0 +1,70 @@
+// Column type names: DuckDB's canonical names and the synonyms users write (PostgreSQL, SQLAlchemy, SQL standard),
+// so `type_: "DOUBLE_PRECISION"` or `"TEXT"` matches a DuckDB DOUBLE or VARCHAR column.
+
+const SYNONYMS: Readonly<Record<string, readonly string[]>> = {
+  BOOLEAN: ['BOOL', 'LOGICAL'],
+  TINYINT: ['INT1'],
+  SMALLINT: ['INT2', 'SHORT', 'SMALLINTEGER'],
+  INTEGER: ['INT', 'INT4', 'SIGNED'],
+  BIGINT: ['INT8', 'LONG'],
+  HUGEINT: ['INT128'],
+  UTINYINT: [],
+  USMALLINT: [],
+  UINTEGER: [],
+  UBIGINT: [],
+  UHUGEINT: [],
+  FLOAT: ['FLOAT4', 'REAL'],
+  DOUBLE: ['FLOAT8', 'DOUBLE_PRECISION', 'DOUBLE PRECISION'],
+  DECIMAL: ['NUMERIC'],
+  VARCHAR: ['TEXT', 'STRING', 'CHAR', 'BPCHAR', 'NVARCHAR', 'CHARACTER VARYING', 'CHARACTER', 'UNICODE', 'UNICODETEXT'],
+  BLOB: ['BYTEA', 'BINARY', 'VARBINARY', 'LARGEBINARY'],
+  DATE: [],
+  TIME: ['TIME WITHOUT TIME ZONE'],
+  TIMESTAMP: ['DATETIME', 'TIMESTAMP WITHOUT TIME ZONE'],
+  'TIMESTAMP WITH TIME ZONE': ['TIMESTAMPTZ'],
+  INTERVAL: [],
+  UUID: [],
+  JSON: [],
+};
+
+const CANONICAL = new Map<string, string>();
+for (const [canonical, synonyms] of Object.entries(SYNONYMS)) {
+  for (const name of [canonical, ...synonyms]) CANONICAL.set(normalise(name), canonical);
+}
+
+function normalise(name: string): string {
+  return name.trim().toUpperCase().replace(/[\s_]+/g, ' ');
+}
+
+/** The canonical DuckDB name for a type name, keeping parameters: 'numeric(18, 2)' -> 'DECIMAL(18,2)', 'text' -> 'VARCHAR'. */
+export function canonicalType(name: string): string {
+  const match = /^([^(]*?)\s*(\(.*\))?\s*$/.exec(name.trim());
+  const base = normalise(match?.[1] ?? name);
+  const params = (match?.[2] ?? '').replace(/\s+/g, '');
+  return `${CANONICAL.get(base) ?? base}${params}`;
+}
+
+/** The type without parameters: 'DECIMAL(18,2)' -> 'DECIMAL'. */
+export function baseType(name: string): string {
+  return canonicalType(name).replace(/\(.*$/, '');
+}
+
+/** Whether a column of DuckDB type `actual` is of the named type (a synonym, or the same type with or without parameters). */
+export function typeMatches(actual: string, expected: string): boolean {
+  const want = canonicalType(expected);
+  const have = canonicalType(actual);
+  return want === have || (!want.includes('(') && want === baseType(have));
+}
+
+export function isStringType(type: string): boolean {
+  return baseType(type) === 'VARCHAR';
+}
+
+export function isIntegerType(type: string): boolean {
+  return ['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT'].includes(baseType(type));
+}
+
+export function isTemporalType(type: string): boolean {
+  const base = baseType(type);
+  return base === 'DATE' || base.startsWith('TIMESTAMP');
+}
