@@ -6,6 +6,13 @@ export type { BadRecordPolicy, FileFormat, FileSource, FileSourceOptions } from 
 export { dailyPartitions } from './define/partitions.ts';
 export type { DailyPartitions } from './define/partitions.ts';
 export { defineProject } from './define/project.ts';
+export { parseSuite, suite } from './define/expect.ts';
+export type { ExpectationConfig, Severity, Suite } from './define/checks.ts';
+export type { ValidationResult, ExpectationResult } from './quality/types.ts';
+import { expect as gxExpect } from './define/expect.ts';
+import { statisticalExpect } from './define/expect-statistical.ts';
+/** Expectation builders: every GX type sluice implements, plus drift and anomaly checks. */
+export const expect = Object.freeze({ ...gxExpect, ...statisticalExpect });
 export type { Project, ProjectInput, ProjectSettings } from './define/project.ts';
 export { SluiceError } from './errors.ts';
 export type { ErrorCode, ErrorContext } from './errors.ts';
@@ -15,3 +22,4 @@ export type { Workspace } from './workspace.ts';
 export { runAssets as run } from './batch/runner.ts';
 export type { RunEvent, RunRequest, RunSummary } from './batch/runner.ts';
 export { listVersions, queryTable, showTable } from './batch/inspect.ts';
+export { runSuite as validate } from './quality/run-suite.ts';

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sluice = path.resolve(here, '../../bin/sluice.mjs');
@@ -12,9 +13,16 @@ const users = process.env.DEMO_USERS ?? '20000';
 const endDate = '2026-11-25';
 const from = '2026-11-19';
 
-function run(args, json = false) {
+function run(args, json = false, allowFailure = false) {
   process.stdout.write(`\n$ sluice ${args.join(' ')}\n`);
-  const out = execFileSync(process.execPath, [sluice, ...args, ...(json ? ['--json'] : [])], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  let out;
+  try {
+    out = execFileSync(process.execPath, [sluice, ...args, ...(json ? ['--json'] : [])], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  } catch (error) {
+    if (!allowFailure) throw error;
+    out = error.stdout;
+    process.stdout.write(`(exit code ${error.status})\n`);
+  }
   if (json) return JSON.parse(out);
   process.stdout.write(out);
   return undefined;
@@ -41,3 +49,29 @@ Built ${versions.length} version(s) of user_features; the latest has ${versions[
   dead letters (${bad} bad users.csv lines): ${path.join(state, 'dead-letter', 'users')}
 Run the demo again: every step is skipped, because nothing changed.
 `);
+
+// Data quality: an upstream change starts sending session durations in milliseconds. The day's export is
+// otherwise fine; the check "a user's sessions fit in a day" catches it and nothing is published.
+const corruptDay = '2026-11-26';
+const corruptDir = path.join(here, 'data', 'logs', `date=${corruptDay}`);
+fs.mkdirSync(corruptDir, { recursive: true });
+const source = path.join(here, 'data', 'logs', `date=${endDate}`, 'part-0.parquet');
+const instance = await DuckDBInstance.create(':memory:');
+const connection = await instance.connect();
+await connection.run(`COPY (SELECT 'c' || event_id AS event_id, user_id, event_ts + INTERVAL 1 DAY AS event_ts, event_type,
+    session_seconds * 1000 AS session_seconds, device
+  FROM read_parquet('${source}') WHERE CAST(event_ts AS DATE) = DATE '${endDate}') TO '${path.join(corruptDir, 'part-0.parquet')}' (FORMAT parquet)`);
+connection.closeSync();
+instance.closeSync();
+process.stdout.write(`\nWrote a corrupted export for ${corruptDay} (session_seconds in milliseconds) and run its partition:\n`);
+run(['run', 'user_features', '--partition', corruptDay], false, true);
+const failedRun = run(['runs', '--limit', '1'], true)[0];
+const detail = run(['runs', failedRun.id], true);
+const failing = detail.checks.filter((c) => !c.success);
+const quarantineDir = path.join(state, 'quarantine', 'user_activity_daily', corruptDay);
+process.stdout.write(`
+Run ${failedRun.id} ${failedRun.status}: ${failing.map((c) => `${c.target} ${c.partition} ${c.expectationType}(${c.column ?? ''}) failed with ${c.unexpectedCount} unexpected rows`).join('; ')}.
+Nothing was published for ${corruptDay}: user_features still has ${run(['versions', 'user_features'], true)[0].partitions} partitions, none of them ${corruptDay}.
+The failing rows are in ${quarantineDir}; \`sluice report\` renders the history as HTML.
+`);
+fs.rmSync(corruptDir, { recursive: true, force: true });

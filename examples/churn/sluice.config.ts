@@ -1,7 +1,7 @@
 // The churn pipeline: daily activity logs -> per-user daily aggregates -> 7- and 30-day rolling features
 // joined with deduplicated user metadata -> `user_features`, one partition per day.
 // Each feature's exact definition is in this folder's README.
-import { asset, dailyPartitions, defineProject, fileSource } from 'sluice';
+import { asset, dailyPartitions, defineProject, expect, fileSource } from 'sluice';
 
 const days = dailyPartitions({ start: '2026-09-01' });
 
@@ -50,9 +50,21 @@ const activityDaily = asset('user_activity_daily', {
       count(*) FILTER (WHERE event_type = 'login') AS logins,
       coalesce(sum(session_seconds) FILTER (WHERE event_type = 'session_end'), 0)::BIGINT AS session_seconds,
       count(*) FILTER (WHERE event_type = 'action') AS actions,
-      count(*) AS events
+      count(*) AS events,
+      max(event_ts) AS last_event_at
     FROM events
     GROUP BY user_id`,
+  checks: [
+    expect.columnValuesToNotBeNull('user_id'),
+    expect.compoundColumnsToBeUnique(['user_id', 'date']),
+    expect.columnValuesToBeBetween('logins', { minValue: 0 }),
+    expect.columnValuesToBeBetween('actions', { minValue: 0 }),
+    // A user's finished sessions cannot add up to more than a day.
+    expect.columnValuesToBeBetween('session_seconds', { minValue: 0, maxValue: 86_400 }),
+    // Freshness: the day's newest event is within 6 hours of the day's end (a partial export fails this).
+    expect.columnMaxToBeWithinDurationOfNow('last_event_at', { maxAge: '6h', relativeTo: 'partition_end' }),
+    expect.tableRowCountToNotBeAnomalous({ k: 4, severity: 'warn' }),
+  ],
 });
 
 const userFeatures = asset('user_features', {
@@ -87,6 +99,28 @@ const userFeatures = asset('user_features', {
     )
     SELECT r.*, u.signup_date, u.country, u.plan, ${d} - u.signup_date AS tenure_days
     FROM rolling r LEFT JOIN ${ref(usersClean)} u USING (user_id)`,
+  checks: [
+    expect.tableSchemaToMatch({
+      columns: {
+        user_id: 'BIGINT', logins_7d: 'BIGINT', logins_30d: 'BIGINT', session_seconds_7d: 'BIGINT', session_seconds_30d: 'BIGINT',
+        actions_7d: 'BIGINT', actions_30d: 'BIGINT', days_active_30d: 'BIGINT', days_since_last_login: 'BIGINT',
+        signup_date: 'DATE', country: 'VARCHAR', plan: 'VARCHAR', tenure_days: 'BIGINT', date: 'DATE',
+      },
+    }),
+    expect.columnValuesToNotBeNull('user_id'),
+    expect.columnValuesToNotBeNull('date'),
+    expect.compoundColumnsToBeUnique(['user_id', 'date']),
+    expect.columnValuesToBeBetween('logins_30d', { minValue: 0 }),
+    expect.columnValuesToBeBetween('session_seconds_30d', { minValue: 0, maxValue: 30 * 86_400 }),
+    expect.columnValuesToBeBetween('days_active_30d', { minValue: 1, maxValue: 30 }),
+    expect.columnValuesToBeBetween('days_since_last_login', { minValue: 0, maxValue: 29 }),
+    expect.rowConditionToHold({ condition: 'logins_7d <= logins_30d AND actions_7d <= actions_30d AND session_seconds_7d <= session_seconds_30d' }),
+    expect.columnValuesToBeInSet('plan', { valueSet: ['free', 'basic', 'pro'], mostly: 0.99, severity: 'warn' }),
+    // Day over day: the active-user count moves by at most 20%.
+    expect.tableRowCountToBeWithinPercentOfPrevious({ percent: 20 }),
+    // Drift of logins_7d against the previous day's distribution.
+    expect.columnDriftPsiToBeLessThan('logins_7d', { threshold: 0.2, severity: 'warn' }),
+  ],
 });
 
 export default defineProject({

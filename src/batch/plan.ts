@@ -27,6 +27,11 @@ export interface PlanRequest {
   readonly only?: boolean;
 }
 
+function comparesWithPrevious(asset: Asset): boolean {
+  return asset.checks.some((c) => c.type === 'expect_table_row_count_to_be_within_percent_of_previous'
+    || (c.type.startsWith('expect_column_drift_') && (c.kwargs['reference'] ?? 'previous') === 'previous'));
+}
+
 export function stepKey(asset: string, partition: string): string {
   return partition === '' ? asset : `${asset}@${partition}`;
 }
@@ -80,6 +85,12 @@ export function plan(project: Project, request: PlanRequest): PlannedStep[] {
 
   for (const asset of selectedAssets) {
     for (const partition of partitionsFor(asset)) visit(asset, partition, true);
+  }
+  // Checks that compare a partition with the previous one (row count change, drift) need it committed first.
+  for (const node of steps.values()) {
+    if (node.partition === '' || !comparesWithPrevious(getAsset(project, node.asset))) continue;
+    const previous = stepKey(node.asset, addDays(node.partition, -1));
+    if (steps.has(previous)) node.after.add(previous);
   }
   // Order: dependencies first, then by asset order and partition for stable output.
   const rank = new Map(project.order.map((name, i) => [name, i]));

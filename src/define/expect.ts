@@ -38,12 +38,115 @@ const resultFormat = z.union([
 ], { error: `expected one of ${RESULT_FORMATS.join(', ')} or {"result_format": ..., "partial_unexpected_count": N}` });
 export type ResultFormatSpec = z.output<typeof resultFormat>;
 
-/** Accepted by every expectation: GX's runtime keys. catch_exceptions is accepted; sluice always catches. */
+const CONDITION_PARSERS = ['great_expectations__experimental__', 'great_expectations', 'sql'] as const;
+
+/**
+ * Accepted by every expectation: GX's runtime keys (catch_exceptions is accepted; sluice always catches) and
+ * its conditional-expectation keys: `row_condition` restricts the rows the expectation sees, written in GX's
+ * syntax (`col("status") == "active" & col("amount") > 0`) or, with condition_parser "sql", as a SQL expression.
+ */
 const COMMON = {
   result_format: resultFormat.optional(),
   catch_exceptions: z.boolean().optional(),
   include_config: z.boolean().optional(),
+  row_condition: z.string().min(1).optional(),
+  condition_parser: z.enum(CONDITION_PARSERS, { error: `expected one of ${CONDITION_PARSERS.join(', ')} (SQL backends do not run pandas or spark conditions)` }).optional(),
 };
+
+function checkRowCondition(k: { row_condition?: string | undefined; condition_parser?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (k.row_condition === undefined) {
+    if (k.condition_parser !== undefined) ctx.addIssue({ code: 'custom', path: ['condition_parser'], message: 'condition_parser needs a row_condition' });
+    return;
+  }
+  if (k.condition_parser === 'sql') {
+    const bad = [';', '--', '/*'].find((token) => k.row_condition?.includes(token));
+    if (bad !== undefined) ctx.addIssue({ code: 'custom', path: ['row_condition'], message: `must not contain "${bad}": give one SQL expression, without statement separators or comments` });
+    return;
+  }
+  try {
+    parseRowCondition(k.row_condition);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', path: ['row_condition'], message: (error as Error).message });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// GX's row_condition syntax: col("a") > 5, col("b") == "x", col("c").notnull(), joined by & | and or, with ~/not
+// ---------------------------------------------------------------------------------------------------------
+
+export type ConditionOperator = '==' | '!=' | '>' | '<' | '>=' | '<=';
+export type RowConditionAst =
+  | { readonly kind: 'compare'; readonly column: string; readonly op: ConditionOperator; readonly value: string | number | boolean | null }
+  | { readonly kind: 'notnull' | 'isnull'; readonly column: string }
+  | { readonly kind: 'and' | 'or'; readonly left: RowConditionAst; readonly right: RowConditionAst }
+  | { readonly kind: 'not'; readonly operand: RowConditionAst };
+
+/** Parse a GX row condition (condition_parser great_expectations or great_expectations__experimental__). */
+export function parseRowCondition(text: string): RowConditionAst {
+  const tokens = [...text.matchAll(/\s*(col\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*\)|\.(?:notnull|isnull|notNull|isNull)\(\)|==|!=|>=|<=|>|<|&|\||~|\(|\)|[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[A-Za-z_]+|\S)/g)];
+  let at = 0;
+  const peek = (): string | undefined => tokens[at]?.[1];
+  const fail = (what: string): never => {
+    throw new Error(`row_condition ${JSON.stringify(text)}: ${what} (write e.g. col("status") == "active" & col("amount") > 0)`);
+  };
+  const unquote = (token: string): string => token.slice(1, -1).replace(/\\(.)/g, '$1');
+  const operand = (): RowConditionAst => {
+    const token = peek();
+    if (token === undefined) return fail('unexpected end');
+    if (token === '(') {
+      at += 1;
+      const inner = disjunction();
+      if (peek() !== ')') fail('missing ")"');
+      at += 1;
+      return inner;
+    }
+    if (token === '~' || token === 'not') {
+      at += 1;
+      return { kind: 'not', operand: operand() };
+    }
+    const match = tokens[at];
+    if (match === undefined || !token.startsWith('col(')) return fail(`expected col("name"), found ${JSON.stringify(token)}`);
+    at += 1;
+    const column = match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : (match[3] ?? '').replace(/\\(.)/g, '$1');
+    const next = peek();
+    if (next !== undefined && next.startsWith('.')) {
+      at += 1;
+      return { kind: next.toLowerCase().startsWith('.notnull') ? 'notnull' : 'isnull', column };
+    }
+    if (next === undefined || !['==', '!=', '>', '<', '>=', '<='].includes(next)) return fail(`expected a comparison after col("${column}")`);
+    at += 1;
+    const raw = peek();
+    if (raw === undefined) return fail('expected a value');
+    at += 1;
+    let value: string | number | boolean | null;
+    if (/^["']/.test(raw)) value = unquote(raw);
+    else if (/^[-+]?\d/.test(raw)) value = Number(raw);
+    else if (raw === 'True' || raw === 'true') value = true;
+    else if (raw === 'False' || raw === 'false') value = false;
+    else if (raw === 'None' || raw === 'null') value = null;
+    else return fail(`expected a number, a quoted string, True, False or None, found ${JSON.stringify(raw)}`);
+    return { kind: 'compare', column, op: next as ConditionOperator, value };
+  };
+  const conjunction = (): RowConditionAst => {
+    let left = operand();
+    while (peek() === '&' || peek() === 'and') {
+      at += 1;
+      left = { kind: 'and', left, right: operand() };
+    }
+    return left;
+  };
+  const disjunction = (): RowConditionAst => {
+    let left = conjunction();
+    while (peek() === '|' || peek() === 'or') {
+      at += 1;
+      left = { kind: 'or', left, right: conjunction() };
+    }
+    return left;
+  };
+  const ast = disjunction();
+  if (at < tokens.length) fail(`unexpected ${JSON.stringify(peek())}`);
+  return ast;
+}
 const COMMON_KEYS = ['result_format', 'catch_exceptions', 'include_config'] as const;
 
 const columnName = z.string({ error: 'expected a column name' }).min(1, 'expected a column name');
@@ -135,7 +238,10 @@ function def<const P extends readonly string[], S extends z.ZodRawShape>(
   check?: (kwargs: z.output<z.ZodObject<S>>, ctx: z.RefinementCtx) => void,
 ) {
   const base = z.strictObject({ ...shape, ...COMMON });
-  const schema = check === undefined ? base : base.superRefine((k, ctx) => check(k as z.output<z.ZodObject<S>>, ctx));
+  const schema = base.superRefine((k, ctx) => {
+    checkRowCondition(k as { row_condition?: string; condition_parser?: string }, ctx);
+    check?.(k as z.output<z.ZodObject<S>>, ctx);
+  });
   return { positional, schema };
 }
 

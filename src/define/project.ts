@@ -6,6 +6,8 @@ import { isValidName } from '../sql/identifiers.ts';
 import { quoteIdent } from '../sql/identifiers.ts';
 import type { Asset, Dataset, RefOptions, SqlContext } from './asset.ts';
 import { isDateKey } from './partitions.ts';
+import { validateExpectation } from './expect.ts';
+import { isStatistical, parseStatisticalKwargs } from './expect-statistical.ts';
 import type { FileSource } from './source.ts';
 import { isTemplated } from './source.ts';
 
@@ -110,6 +112,12 @@ function validateSource(source: FileSource): void {
 function validateAsset(asset: Asset): void {
   const parsed = assetSchema.safeParse(asset);
   if (!parsed.success) throw invalid(`asset ${JSON.stringify(asset?.name)}`, parsed.error);
+  // Each check's arguments, once, at load: an unknown type or a wrong argument names the check.
+  asset.checks.forEach((check, i) => {
+    const where = `asset "${asset.name}" checks[${i}]`;
+    if (isStatistical(check.type)) parseStatisticalKwargs(check.type, check.kwargs, where);
+    else validateExpectation(check, where);
+  });
 }
 
 /** Edit distance, for "did you mean" suggestions. */

@@ -1,45 +1,16 @@
 // Statistical expectations beyond GX's set: drift against a reference version (PSI, KS, chi-square) and
 // anomalies in a metric's history (row count, null fraction, mean: outside mean ± k·std of the last runs).
 // Each needs its own query against the reference or the catalog's history, so they run beside the one-pass suite.
-import { z } from 'zod';
 import type { ExpectationConfig } from '../define/checks.ts';
 import type { Session } from '../engine/engine.ts';
-import { errorMessage, SluiceError } from '../errors.ts';
+import { isStatistical, parseStatisticalKwargs, type StatisticalType } from '../define/expect-statistical.ts';
+import { errorMessage } from '../errors.ts';
 import { quoteIdent } from '../sql/identifiers.ts';
 import { zScoreAnomaly } from './anomaly.ts';
 import { chiSquare, ksStatistic, psi, psiCategorical } from './drift.ts';
 import type { ExpectationResult, QualityContext } from './types.ts';
 
-const reference = z.union([z.literal('previous'), z.number().int().positive()]).default('previous');
-const column = z.string().min(1);
-const anomalyOptions = { k: z.number().positive().default(3), window: z.number().int().positive().default(20), min_history: z.number().int().min(2).default(5) };
-
-/** Expectation type -> kwargs schema. The names say what is compared, to what, and which way passes. */
-export const STATISTICAL_SCHEMAS = {
-  expect_column_drift_psi_to_be_less_than: z.object({ column, threshold: z.number().positive().default(0.2), bins: z.number().int().min(2).max(1000).default(10), categorical: z.boolean().default(false), reference }).strict(),
-  expect_column_drift_ks_statistic_to_be_less_than: z.object({ column, threshold: z.number().positive().max(1), reference }).strict(),
-  expect_column_drift_chisquare_p_value_to_be_greater_than: z.object({ column, threshold: z.number().min(0).max(1).default(0.05), reference }).strict(),
-  expect_table_row_count_to_not_be_anomalous: z.object(anomalyOptions).strict(),
-  expect_column_null_fraction_to_not_be_anomalous: z.object({ column, ...anomalyOptions }).strict(),
-  expect_column_mean_to_not_be_anomalous: z.object({ column, ...anomalyOptions }).strict(),
-} as const;
-
-export type StatisticalType = keyof typeof STATISTICAL_SCHEMAS;
-
-export function isStatistical(type: string): type is StatisticalType {
-  return Object.hasOwn(STATISTICAL_SCHEMAS, type);
-}
-
-/** Validate a statistical expectation's kwargs at load, naming the expectation and the argument. */
-export function parseStatisticalKwargs(type: StatisticalType, kwargs: unknown, where: string): Record<string, unknown> {
-  const parsed = STATISTICAL_SCHEMAS[type].safeParse(kwargs);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const argument = issue?.path.join('.') ?? '';
-    throw new SluiceError('DEFINITION_INVALID', `${where} ${type}: argument ${argument === '' ? '(kwargs)' : `"${argument}"`}: ${issue?.message ?? 'invalid'}`, { expectation: type, argument });
-  }
-  return parsed.data as Record<string, unknown>;
-}
+export { isStatistical, parseStatisticalKwargs, STATISTICAL_SCHEMAS, type StatisticalType } from '../define/expect-statistical.ts';
 
 /** The history key of an anomaly expectation's metric: past results of the same type and column. */
 export function metricKey(type: string, columnName: string | null): string {
