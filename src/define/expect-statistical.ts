@@ -41,7 +41,7 @@ export function parseStatisticalKwargs(type: StatisticalType, kwargs: unknown, w
     const argument = issue?.path.join('.') ?? '';
     throw new SluiceError('DEFINITION_INVALID', `${where} ${type}: argument ${argument === '' ? '(kwargs)' : `"${argument}"`}: ${issue?.message ?? 'invalid'}`, { expectation: type, argument });
   }
-  return parsed.data as Record<string, unknown>;
+  return parsed.data;
 }
 
 interface Common { readonly severity?: Severity }

@@ -3,7 +3,7 @@
 // Each needs its own query against the reference or the catalog's history, so they run beside the one-pass suite.
 import type { ExpectationConfig } from '../define/checks.ts';
 import type { Session } from '../engine/engine.ts';
-import { isStatistical, parseStatisticalKwargs, type StatisticalType } from '../define/expect-statistical.ts';
+import { parseStatisticalKwargs, type StatisticalType } from '../define/expect-statistical.ts';
 import { errorMessage } from '../errors.ts';
 import { quoteIdent } from '../sql/identifiers.ts';
 import { zScoreAnomaly } from './anomaly.ts';
