@@ -94,7 +94,11 @@ export function duckdbType(schemaType: string): string {
   return mapped;
 }
 
-/** pandas' dtype for a column, as to_sql creates it: int64 without nulls, float64 with them, object otherwise. */
+/**
+ * pandas' dtype for a column, as to_sql creates it: int64 without nulls, float64 with them, object (TEXT)
+ * otherwise. One difference cannot be reproduced: JSON.parse reads 2.0 as 2, so a number in a mixed (TEXT)
+ * column is written '2' where pandas would write '2.0'.
+ */
 export function inferType(values: readonly unknown[]): string {
   const present = values.filter((v) => v !== null && v !== undefined);
   if (present.length === 0) return 'VARCHAR';

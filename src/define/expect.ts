@@ -611,7 +611,10 @@ function makeBuilder(type: ExpectationType): (...args: unknown[]) => Expectation
   };
 }
 
-/** `expect.columnValuesToBeBetween('age', { minValue: 0, maxValue: 120 })`, one builder per expectation type. */
+/**
+ * `expect.columnValuesToBeBetween('age', { minValue: 0, maxValue: 120 })`, one builder per expectation type.
+ * Top-level options are camelCase; values keep GX's structure (`quantileRanges: { quantiles, value_ranges }`).
+ */
 export const expect: Builders = Object.freeze(Object.fromEntries(
   EXPECTATION_TYPES.map((type) => [snakeToCamel(type.replace(/^expect_/, '').replace(/_expectation$/, '')), makeBuilder(type)]),
 )) as unknown as Builders;

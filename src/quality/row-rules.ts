@@ -24,6 +24,8 @@ export interface RowRule {
   /** GX reports missing_count for all map expectations except the null checks themselves. */
   readonly reportsMissing: boolean;
   readonly report: RowReport;
+  /** An aggregate counting the violations more cheaply than a FILTER (the null checks: from count(*) and count(x)). */
+  readonly countSql?: string;
 }
 
 export interface RuleScope {
@@ -44,9 +46,11 @@ export function violationPredicate(rule: RowRule): string {
 
 /** A date/time string read as dateutil would (ISO, 'Jan 01 2020 12:00:02', '1/2/2016', ...), as a TIMESTAMP; an error if unreadable. */
 export function timestampFromText(text: string): string {
+  if (/^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?$/.test(text.trim())) return `TIMESTAMP ${quoteLiteral(text.trim().replace('T', ' '))}`;
   const literal = quoteLiteral(text);
-  return `coalesce(try_cast(${literal} AS TIMESTAMP), try_strptime(${literal}, [${DATEUTIL_FORMATS.map(quoteLiteral).join(', ')}]), `
-    + `error(${quoteLiteral(`cannot read ${JSON.stringify(text)} as a date/time`)}))`;
+  // A scalar subquery, so DuckDB reads the text once rather than on every row.
+  return `(SELECT coalesce(try_cast(${literal} AS TIMESTAMP), try_strptime(${literal}, [${DATEUTIL_FORMATS.map(quoteLiteral).join(', ')}]), `
+    + `error(${quoteLiteral(`cannot read ${JSON.stringify(text)} as a date/time`)})))`;
 }
 
 /** A string column's values read as date/times (GX's parse_strings_as_datetimes); NULL where unreadable. */
@@ -75,8 +79,8 @@ function within(expression: string, lo: string | null, hi: string | null, strict
 }
 
 function like(expression: string, pattern: string): string {
-  // PostgreSQL's LIKE escapes with a backslash by default; DuckDB needs it spelled out.
-  return `${expression} LIKE ${quoteLiteral(pattern)} ESCAPE '\\'`;
+  // PostgreSQL's LIKE escapes with a backslash by default; DuckDB needs it spelled out (and is faster without).
+  return `${expression} LIKE ${quoteLiteral(pattern)}${pattern.includes('\\') ? " ESCAPE '\\'" : ''}`;
 }
 
 function regex(expression: string, pattern: string): string {
@@ -131,11 +135,11 @@ export function rowRule(e: AnyValidExpectation, scope: RuleScope): RowRule | nul
   switch (e.type) {
     case 'expect_column_values_to_not_be_null': {
       const x = cols.ident(e.kwargs.column);
-      return { domain: 'TRUE', unexpected: `${x} IS NULL`, reportsMissing: false, report: { kind: 'value', column: cols.require(e.kwargs.column).name } };
+      return { domain: 'TRUE', unexpected: `${x} IS NULL`, reportsMissing: false, report: { kind: 'value', column: cols.require(e.kwargs.column).name }, countSql: `count(*) - count(${x})` };
     }
     case 'expect_column_values_to_be_null': {
       const x = cols.ident(e.kwargs.column);
-      return { domain: 'TRUE', unexpected: `${x} IS NOT NULL`, reportsMissing: false, report: { kind: 'value', column: cols.require(e.kwargs.column).name } };
+      return { domain: 'TRUE', unexpected: `${x} IS NOT NULL`, reportsMissing: false, report: { kind: 'value', column: cols.require(e.kwargs.column).name }, countSql: `count(${x})` };
     }
     case 'expect_column_values_to_be_between': {
       const k = e.kwargs;

@@ -5,8 +5,10 @@
 // avg, stddev, quantiles, count(DISTINCT), histogram for value sets), and other tables' row counts as scalar
 // subqueries. (3) Only where a shape cannot fold into that scan, one query for that expectation: z-scores
 // (against the pass's mean), monotonicity (row order), KS tests (the column's values), duplicates when the
-// distinct count says there are some, and a DESCRIBE per row condition / other table. (4) Unexpected
-// samples, one query per expectation, only when it has violations and its result_format shows them.
+// distinct count says there are some, and a DESCRIBE per row condition / other table. Expectations with a
+// GX row_condition see `(SELECT * FROM relation WHERE condition)`: one more pass per distinct condition.
+// (4) Unexpected samples, one query per expectation, only when it has violations and its result_format
+// shows them (BOOLEAN_ONLY never; BASIC and SUMMARY the first 20, COMPLETE all).
 import type { ColumnInfo, Row } from '../engine/engine.ts';
 import { SluiceError } from '../errors.ts';
 import { validateExpectation, type AnyValidExpectation, type ExpectationConfig, type ResultFormatSpec, type Suite } from '../define/expect.ts';
@@ -16,6 +18,7 @@ import { isStringType } from './column-types.ts';
 import { PLANNERS } from './expectations/index.ts';
 import type { Finish, PlanEnv, PlanInput, Planner } from './plan.ts';
 import { resolveResultFormat } from './result-format.ts';
+import { conditionSql, conditionedRelation } from './row-condition.ts';
 import { rowRule, violationPredicate } from './row-rules.ts';
 import type { ExpectationResult, QualityContext, ValidationResult } from './types.ts';
 import { cleanError } from './values.ts';
@@ -75,32 +78,38 @@ export async function validateSuite(
   const columns = new ColumnLookup(columnInfo);
   const now = context.now ?? new Date();
   const described = new Map<string, Promise<readonly ColumnInfo[]>>();
-  let order: Promise<string | null> | undefined;
-  const env: PlanEnv = {
-    session,
-    relation,
-    columns,
-    context,
-    now,
-    query,
-    describe: (other) => {
-      let columnsOf = described.get(other);
-      if (columnsOf === undefined) {
-        columnsOf = (async () => { queries += 1; return describeRelation(session, other); })();
-        described.set(other, columnsOf);
-      }
-      return columnsOf;
-    },
-    rowOrder: () => {
-      order ??= query(`SELECT rowid FROM ${relation} LIMIT 0`).then(() => 'rowid', () => null);
-      return order;
-    },
+  const describe = (other: string): Promise<readonly ColumnInfo[]> => {
+    let columnsOf = described.get(other);
+    if (columnsOf === undefined) {
+      columnsOf = (async () => { queries += 1; return describeRelation(session, other); })();
+      described.set(other, columnsOf);
+    }
+    return columnsOf;
   };
-  const pass = new AggregatePass(relation);
+  // One environment and one pass per relation: the relation itself, and each distinct row_condition of it.
+  const envs = new Map<string, { env: PlanEnv; pass: AggregatePass }>();
+  const envFor = (target: string): { env: PlanEnv; pass: AggregatePass } => {
+    let entry = envs.get(target);
+    if (entry === undefined) {
+      let order: Promise<string | null> | undefined;
+      const env: PlanEnv = {
+        session, relation: target, columns, context, now, query, describe,
+        rowOrder: () => {
+          order ??= query(`SELECT rowid FROM ${target} LIMIT 0`).then(() => 'rowid', () => null);
+          return order;
+        },
+      };
+      entry = { env, pass: new AggregatePass(target) };
+      envs.set(target, entry);
+    }
+    return entry;
+  };
+  envFor(relation);
   const planned: (Finish | { error: unknown })[] = [];
   for (const [i, e] of expectations.entries()) {
     try {
       for (const name of referencedColumns(e)) columns.require(name);
+      const { env, pass } = envFor(conditionedRelation(relation, e.kwargs, columns));
       const format = resolveResultFormat(e.kwargs.result_format, typeof options.resultFormat === 'string' ? options.resultFormat : 'BASIC');
       const effective = e.kwargs.result_format === undefined && typeof options.resultFormat === 'object' ? resolveResultFormat(options.resultFormat, 'BASIC') : format;
       const input: PlanInput<AnyValidExpectation['type']> = {
@@ -109,15 +118,17 @@ export async function validateSuite(
         env,
         format: effective,
         aggregate: (sql) => pass.add(i, sql),
-        scope: { columns, now, relation, tables: context.tables },
+        scope: { columns, now, relation: env.relation, tables: context.tables },
       };
       planned.push(await plan(e, input));
     } catch (error) {
       planned.push({ error });
     }
   }
-  if (pass.size > 0) queries += 1;
-  await pass.run(session);
+  for (const { pass } of envs.values()) {
+    if (pass.size > 0) queries += 1;
+    await pass.run(session);
+  }
   const results: ExpectationResult[] = [];
   for (const [i, step] of planned.entries()) {
     const config = expectations[i]?.config as ExpectationConfig;
@@ -163,6 +174,9 @@ export function unexpectedRowPredicate(config: ExpectationConfig, columns: reado
   const e = validateExpectation(config, 'unexpectedRowPredicate');
   const lookup = new ColumnLookup(columns);
   for (const name of referencedColumns(e)) lookup.require(name);
-  const rule = rowRule(e, { columns: lookup, now: scope.context?.now ?? new Date(), relation: scope.relation, tables: scope.context?.tables });
-  return rule === null ? null : violationPredicate(rule);
+  const condition = conditionSql(e.kwargs, lookup);
+  const relation = scope.relation === undefined ? undefined : conditionedRelation(scope.relation, e.kwargs, lookup);
+  const rule = rowRule(e, { columns: lookup, now: scope.context?.now ?? new Date(), relation, tables: scope.context?.tables });
+  if (rule === null) return null;
+  return condition === null ? violationPredicate(rule) : `(coalesce(${condition}, FALSE) AND ${violationPredicate(rule)})`;
 }

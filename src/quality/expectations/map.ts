@@ -20,8 +20,8 @@ function countSql(rule: RowRule): string {
 /** Where a rule counts and samples from when not on the one pass: a relation and how to order its rows. */
 interface Source {
   readonly relation: string;
-  /** ORDER BY for samples; undefined means the validated relation's row order. */
-  readonly order?: string | null;
+  /** ORDER BY for samples; without one, DuckDB returns the first matches in insertion order. */
+  readonly order?: string;
 }
 
 /** The unexpected values (and rows, index values) of a map expectation, fetched only when they will be shown. */
@@ -39,8 +39,9 @@ async function fetchSamples<T extends ExpectationType>(input: PlanInput<T>, wher
     ...format.indexColumns.map((c, i) => `${env.columns.ident(c)} AS ${PREFIX}i${i}`),
   ];
   if (rule.report.kind === 'row' || format.includeUnexpectedRows || select.length === 0) select.push('*');
-  const order = source?.order === undefined ? await env.rowOrder() : source.order;
-  const sql = `SELECT ${select.join(', ')} FROM ${source?.relation ?? env.relation} WHERE ${where}${order === null ? '' : ` ORDER BY ${order}`}${limit === null ? '' : ` LIMIT ${limit}`}`;
+  // No ORDER BY: DuckDB keeps insertion order, and a LIMIT can then stop the scan at the first matches.
+  const order = source?.order;
+  const sql = `SELECT ${select.join(', ')} FROM ${source?.relation ?? env.relation} WHERE ${where}${order === undefined ? '' : ` ORDER BY ${order}`}${limit === null ? '' : ` LIMIT ${limit}`}`;
   const rows = await env.query(sql);
   const typeOf = (name: string): string | undefined => env.columns.get(name)?.type;
   const wholeRow = (row: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(
@@ -94,7 +95,8 @@ async function countOn<T extends ExpectationType>(input: PlanInput<T>, rule: Row
 /** Plan a row rule: all three counts on the one pass; samples only when there are violations to show. */
 export function planRule<T extends ExpectationType>(input: PlanInput<T>, rule: RowRule, mostly: number): Finish {
   const counters = countRows(input, rule);
-  const unexpected = input.aggregate(`count(*) FILTER (WHERE ${violationPredicate(rule)})`);
+  // In a FILTER a NULL already counts as false: no coalesce needed on the pass.
+  const unexpected = input.aggregate(rule.countSql ?? `count(*) FILTER (WHERE ${rule.domain === 'TRUE' ? '' : `${rule.domain} AND `}${rule.unexpected})`);
   return () => complete(input, rule, counters, toNumber(unexpected()) ?? 0, mostly);
 }
 
