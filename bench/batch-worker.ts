@@ -1,5 +1,6 @@
 // One measured mode of the batch benchmark, run in its own process so its peak RSS is its own:
-//   sluice  runAssets in process (the code path `sluice run` calls), fresh state directory
+//   sluice  runAssets in process (the code path `sluice run` calls), fresh state directory, checks removed
+//   sluice-checks  the same with the example's data-quality suite
 //   duckdb  the same SQL statements, rendered from the same definitions, run directly in one DuckDB connection
 //   polars  the same transform written with nodejs-polars
 // Prints one JSON line: { mode, ms, maxRssMb, outFile }.
@@ -8,7 +9,7 @@ import path from 'node:path';
 import { renderSql } from '../src/batch/inputs.ts';
 import { runAssets } from '../src/batch/runner.ts';
 import { addDays } from '../src/define/partitions.ts';
-import { getAsset } from '../src/define/project.ts';
+import { getAsset, type Project } from '../src/define/project.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { quoteIdent, quoteList, quoteLiteral } from '../src/sql/identifiers.ts';
 import { loadProject } from '../src/load-project.ts';
@@ -16,8 +17,16 @@ import { openWorkspace } from '../src/workspace.ts';
 
 const [mode, projectDir, date, outDir] = process.argv.slice(2) as [string, string, string, string];
 
-async function sluice(): Promise<string> {
-  const { project } = await loadProject(projectDir);
+/** The same project with every asset's checks removed: the transform alone, as the DuckDB baseline runs it. */
+function withoutChecks(project: Project): Project {
+  // Assets are looked up by name when they run, so swapping the definitions in the map is enough.
+  const datasets = new Map([...project.datasets].map(([name, d]) => [name, d.kind === 'asset' ? Object.freeze({ ...d, checks: [] }) : d]));
+  return Object.freeze({ ...project, datasets });
+}
+
+async function sluice(checks: boolean): Promise<string> {
+  const loaded = await loadProject(projectDir);
+  const project = checks ? loaded.project : withoutChecks(loaded.project);
   const ws = await openWorkspace(project, projectDir, { stateDir: path.join(outDir, 'state') });
   try {
     const summary = await runAssets(ws, { assets: ['user_features'], partitions: [date] });
@@ -70,6 +79,6 @@ async function polars(): Promise<string> {
 
 fs.mkdirSync(outDir, { recursive: true });
 const t0 = performance.now();
-const outFile = mode === 'sluice' ? await sluice() : mode === 'duckdb' ? await duckdb() : await polars();
+const outFile = mode === 'sluice' ? await sluice(false) : mode === 'sluice-checks' ? await sluice(true) : mode === 'duckdb' ? await duckdb() : await polars();
 const ms = performance.now() - t0;
 process.stdout.write(`${JSON.stringify({ mode, ms, maxRssMb: process.resourceUsage().maxRSS / 1024, outFile })}\n`);

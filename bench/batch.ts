@@ -93,9 +93,9 @@ async function main(): Promise<void> {
   engine.close();
 
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));
-  const samples: Record<string, Sample[]> = { sluice: [], duckdb: [], polars: [], cli: [] };
+  const samples: Record<string, Sample[]> = { sluice: [], 'sluice-checks': [], duckdb: [], polars: [], cli: [] };
   for (let i = 0; i < repeat; i++) {
-    for (const mode of ['duckdb', 'sluice', 'polars'] as const) {
+    for (const mode of ['duckdb', 'sluice', 'sluice-checks', 'polars'] as const) {
       if (skip.has(mode)) continue;
       samples[mode]?.push(worker(mode, projectDir, path.join(scratch, `${mode}-${i}`)));
       process.stderr.write(`${mode} #${i + 1}: ${samples[mode]?.at(-1)?.ms.toFixed(0)} ms\n`);
@@ -115,6 +115,7 @@ async function main(): Promise<void> {
   const dk = summary('duckdb');
   const po = summary('polars');
   const cl = summary('cli');
+  const sc = summary('sluice-checks');
   const result = {
     benchmark: 'batch',
     date: new Date().toISOString(),
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
     what: 'one cold partition of user_features: users_clean + 30 daily activity partitions from raw logs + the rolling features',
     modes: {
       sluice: { ...sl, rowsPerSecond: Math.round(inputRows / (sl.ms / 1000)), note: 'runAssets in process: the code path of `sluice run`, fresh state' },
+      sluice_with_checks: { ...sc, rowsPerSecond: Math.round(inputRows / (sc.ms / 1000)), note: 'the same with the example suite (checks on every partition before publishing)' },
       sluice_cli: { ...cl, rowsPerSecond: Math.round(inputRows / (cl.ms / 1000)), note: '`sluice run` as a child process, including Node/tsx startup' },
       duckdb: { ...dk, note: 'the same SQL statements directly in one DuckDB connection' },
       polars: { ...po, note: 'the same transform in nodejs-polars 0.25.2' },
@@ -144,6 +146,7 @@ async function main(): Promise<void> {
   const rows = [
     ['mode', 'wall ms (median)', 'process ms', 'peak RSS MB', 'input rows/s', 'ratio'],
     ['sluice (in process)', sl.ms.toFixed(0), sl.processMs.toFixed(0), sl.maxRssMb.toFixed(0), String(result.modes.sluice.rowsPerSecond), '1.00'],
+    ['sluice + checks', sc.ms.toFixed(0), sc.processMs.toFixed(0), sc.maxRssMb.toFixed(0), String(result.modes.sluice_with_checks.rowsPerSecond), (sc.ms / sl.ms).toFixed(2)],
     ['sluice run (CLI)', cl.ms.toFixed(0), cl.processMs.toFixed(0), cl.maxRssMb.toFixed(0), String(result.modes.sluice_cli.rowsPerSecond), (cl.ms / sl.ms).toFixed(2)],
     ['duckdb direct', dk.ms.toFixed(0), dk.processMs.toFixed(0), dk.maxRssMb.toFixed(0), String(Math.round(inputRows / (dk.ms / 1000))), (dk.ms / sl.ms).toFixed(2)],
     ['nodejs-polars', po.ms.toFixed(0), po.processMs.toFixed(0), po.maxRssMb.toFixed(0), String(Math.round(inputRows / (po.ms / 1000))), (po.ms / sl.ms).toFixed(2)],

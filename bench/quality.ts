@@ -47,7 +47,7 @@ const EXPECTATIONS: ExpectationConfig[] = [
   e('expect_column_stdev_to_be_between', { column: 'amount', min_value: 1, max_value: 10000 }),
   e('expect_column_sum_to_be_between', { column: 'age', min_value: 0 }),
   e('expect_column_median_to_be_between', { column: 'age', min_value: 20, max_value: 60 }),
-  e('expect_column_quantile_values_to_be_between', { column: 'amount', quantile_ranges: { quantiles: [0.05, 0.5, 0.95], value_ranges: [[0, 50], [0, 500], [0, 5000]] } }),
+  e('expect_column_quantile_values_to_be_between', { column: 'amount', quantile_ranges: { quantiles: [0.05, 0.5, 0.95], value_ranges: [[0, 100], [0, 1000], [0, 5000]] } }),
   e('expect_column_proportion_of_unique_values_to_be_between', { column: 'plan', min_value: 0, max_value: 0.01 }),
   e('expect_column_unique_value_count_to_be_between', { column: 'country', min_value: 1, max_value: 20 }),
   e('expect_column_pair_values_a_to_be_greater_than_b', { column_A: 'event_ts', column_B: 'signup_ts', or_equal: true }),

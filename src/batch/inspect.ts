@@ -2,6 +2,7 @@
 import type { Session } from '../engine/engine.ts';
 import { SluiceError } from '../errors.ts';
 import { isDateKey } from '../define/partitions.ts';
+import type { CheckRecord } from '../store/catalog/catalog.ts';
 import type { Manifest } from '../store/tables/manifest.ts';
 import type { Workspace } from '../workspace.ts';
 import { getAsset } from '../define/project.ts';
@@ -21,6 +22,8 @@ export interface TableView {
   readonly schema: readonly { name: string; type: string; description: string | null }[];
   readonly files: readonly string[];
   readonly preview: readonly Record<string, unknown>[];
+  /** Check results recorded by the run that wrote this version (for the partition shown, if one). */
+  readonly checks: readonly CheckRecord[];
 }
 
 export async function manifestFor(ws: Workspace, asset: string, version?: number): Promise<{ manifest: Manifest; latest: number }> {
@@ -54,6 +57,9 @@ export async function showTable(ws: Workspace, asset: string, options: { version
   const preview = await ws.engine.withSession(async (session: Session) => session.queryJson(`SELECT * FROM (${relation}) LIMIT ${Math.max(0, Math.floor(limit))}`));
   const descriptions = getAsset(ws.project, asset).columns ?? {};
   const rowCount = partition === undefined ? manifest.rowCount : manifest.partitions[partition]?.rows ?? 0;
+  const checks = (await ws.catalog.listChecks({ runId: manifest.runId, target: asset }))
+    .filter((c) => partition === undefined || c.partition === partition)
+    .sort((a, b) => a.partition.localeCompare(b.partition) || a.index - b.index);
   return {
     asset,
     version: manifest.version,
@@ -68,6 +74,7 @@ export async function showTable(ws: Workspace, asset: string, options: { version
     schema: manifest.schema.map((c) => ({ ...c, description: descriptions[c.name] ?? null })),
     files: ws.tables.files(manifest, partition === undefined ? undefined : [partition]),
     preview,
+    checks,
   };
 }
 

@@ -26,6 +26,13 @@ export function registerShow(program: Command): void {
         out.write(`${view.rowCount.toLocaleString('en-US')} rows${view.partition === null ? '' : ` in partition ${view.partition}`}; ${view.partitions} partition(s), ${formatBytes(view.bytes)} in all\n\n`);
         out.write(`${renderTable(view.schema.map((c) => ({ column: c.name, type: c.type, description: c.description ?? '' })))}\n\n`);
         out.write(`${view.preview.length === 0 ? '(no rows)' : renderTable(view.preview)}\n`);
+        if (view.checks.length > 0) {
+          const failed = view.checks.filter((c) => !c.success);
+          out.write(`\nchecks of run ${view.runId}: ${view.checks.length - failed.length}/${view.checks.length} passed\n`);
+          if (failed.length > 0) {
+            out.write(`${renderTable(failed.map((c) => ({ partition: c.partition, check: c.expectationType, column: c.column ?? '', severity: c.severity, unexpected: c.unexpectedCount ?? '' })))}\n`);
+          }
+        }
         return undefined;
       });
     });
