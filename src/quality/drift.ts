@@ -1,6 +1,7 @@
 // Distribution drift between a current and a reference relation: PSI (numeric and categorical), the two-sample
 // Kolmogorov–Smirnov test and Pearson's chi-square test of homogeneity. DuckDB does the counting over all rows;
 // only per-bin or per-category counts come back, and the statistics and p-values are computed from them here.
+import { gammaQ, lnGamma } from './stats.ts';
 import type { Session } from '../engine/engine.ts';
 import { SluiceError } from '../errors.ts';
 import { quoteIdent } from '../sql/identifiers.ts';
@@ -237,61 +238,10 @@ export function chiSquareSurvival(x: number, degreesOfFreedom: number): number {
   return regularizedGammaQ(degreesOfFreedom / 2, x / 2);
 }
 
-const GAMMA_EPS = 1e-15;
-const GAMMA_TINY = 1e-300;
-const GAMMA_MAX_ITERATIONS = 10_000;
-
-/** Q(a, x) = Γ(a, x)/Γ(a): the power series for P = 1 − Q when x < a + 1, Lentz's continued fraction otherwise. */
-export function regularizedGammaQ(a: number, x: number): number {
-  if (!(a > 0) || Number.isNaN(x)) return Number.NaN;
-  if (x <= 0) return 1;
-  if (x === Number.POSITIVE_INFINITY) return 0;
-  const logPrefactor = -x + a * Math.log(x) - logGamma(a);
-  if (x < a + 1) {
-    let term = 1 / a;
-    let sum = term;
-    for (let n = 1; n <= GAMMA_MAX_ITERATIONS; n++) {
-      term *= x / (a + n);
-      sum += term;
-      if (Math.abs(term) < Math.abs(sum) * GAMMA_EPS) break;
-    }
-    return clamp01(1 - sum * Math.exp(logPrefactor));
-  }
-  let b = x + 1 - a;
-  let c = 1 / GAMMA_TINY;
-  let d = 1 / b;
-  let h = d;
-  for (let i = 1; i <= GAMMA_MAX_ITERATIONS; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    if (Math.abs(d) < GAMMA_TINY) d = GAMMA_TINY;
-    c = b + an / c;
-    if (Math.abs(c) < GAMMA_TINY) c = GAMMA_TINY;
-    d = 1 / d;
-    const delta = d * c;
-    h *= delta;
-    if (Math.abs(delta - 1) < GAMMA_EPS) break;
-  }
-  return clamp01(Math.exp(logPrefactor) * h);
-}
-
-// Lanczos approximation (g = 7, 9 terms): relative error below 1e-15 for positive arguments.
-const LANCZOS_G = 7;
-const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-];
-
-/** ln Γ(z) for z > 0. */
-export function logGamma(z: number): number {
-  if (z < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * z)) - logGamma(1 - z);
-  const shifted = z - 1;
-  let series = LANCZOS[0] ?? 0;
-  for (let i = 1; i < LANCZOS.length; i++) series += (LANCZOS[i] ?? 0) / (shifted + i);
-  const t = shifted + LANCZOS_G + 0.5;
-  return 0.5 * Math.log(2 * Math.PI) + (shifted + 0.5) * Math.log(t) - t + Math.log(series);
-}
+/** The regularized upper incomplete gamma Q(a, x) (one implementation, shared with the GX statistics). */
+export const regularizedGammaQ = gammaQ;
+/** ln Γ(z) by the Lanczos approximation. */
+export const logGamma = lnGamma;
 
 interface CategoryTable extends SampleCounts {
   readonly categories: string[];
