@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { asset, dailyPartitions, defineProject, fileSource, SluiceError } from '../src/index.ts';
+import { asset, dailyPartitions, defineProject, fileSource } from '../src/index.ts';
 import { plan } from '../src/batch/plan.ts';
+import { thrownSluiceError } from './helpers/errors.ts';
 
 const events = fileSource('events', { format: 'parquet', path: 'events/*.parquet' });
 
-function error(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SluiceError) return e;
-    throw e;
-  }
-  throw new Error('expected a SluiceError');
-}
+const error = thrownSluiceError;
 
 describe('defineProject', () => {
   it('infers the dependency graph from ref() calls, with unlisted referenced objects joining the project', () => {

@@ -6,6 +6,7 @@ import { SluiceError } from '../src/errors.ts';
 import { zScoreAnomaly } from '../src/quality/anomaly.ts';
 import { chiSquare, chiSquareSurvival, kolmogorovSurvival, ksPValue, ksStatistic, logGamma, psi, psiCategorical } from '../src/quality/drift.ts';
 import { quoteIdent, quoteLiteral } from '../src/sql/identifiers.ts';
+import { seededRandom } from '../src/quality/stats.ts';
 
 let engine: Engine;
 
@@ -19,16 +20,7 @@ afterAll(() => {
 
 // --- seeded data -------------------------------------------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = seededRandom;
 
 /** Normal samples rounded to `decimals`, so the SQL literal and the JS number are the same double (and ties occur). */
 function normals(seed: number, count: number, mean = 0, sd = 1, decimals = 2): number[] {

@@ -7,16 +7,9 @@ import { expect as ex, parseDuration, parseSuite, suite, type ExpectationConfig,
 import type { QuerySession } from '../src/quality/aggregate-pass.ts';
 import type { ExpectationResult, QualityContext } from '../src/quality/types.ts';
 import { unexpectedRowPredicate, validateSuite } from '../src/quality/validate.ts';
+import { thrownSluiceError } from './helpers/errors.ts';
 
-function error(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SluiceError) return e;
-    throw e;
-  }
-  throw new Error('expected a SluiceError');
-}
+const error = thrownSluiceError;
 
 let engine: Engine;
 let session: Session;

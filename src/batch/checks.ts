@@ -8,7 +8,7 @@ import type { ExpectationConfig } from '../define/checks.ts';
 import { addDays } from '../define/partitions.ts';
 import type { Project } from '../define/project.ts';
 import type { Session } from '../engine/engine.ts';
-import { quoteLiteral } from '../sql/identifiers.ts';
+import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
 import type { Catalog, CheckRecord } from '../store/catalog/catalog.ts';
 import type { Manifest } from '../store/tables/manifest.ts';
 import type { TableStore } from '../store/tables/table-store.ts';
@@ -32,14 +32,14 @@ export function severityOf(config: ExpectationConfig): 'error' | 'warn' {
   return config.meta?.severity === 'warn' ? 'warn' : 'error';
 }
 
-function columnOf(config: ExpectationConfig): string | null {
+export function columnOf(config: ExpectationConfig): string | null {
   const column = config.kwargs['column'];
   return typeof column === 'string' ? column : null;
 }
 
 /** The relation a staged step output is validated as: the file plus its partition column. */
 export function stagedRelation(stagedFile: string, partitionColumn: string | null, partition: string): string {
-  const extra = partitionColumn === null ? '' : `, DATE ${quoteLiteral(partition)} AS "${partitionColumn.replaceAll('"', '""')}"`;
+  const extra = partitionColumn === null ? '' : `, DATE ${quoteLiteral(partition)} AS ${quoteIdent(partitionColumn)}`;
   return `(SELECT *${extra} FROM read_parquet(${quoteLiteral(stagedFile)}, hive_partitioning = false))`;
 }
 
@@ -100,18 +100,31 @@ export async function runChecks(
   asset: Asset,
   partition: string,
   relation: string,
+  columns: readonly string[],
   run: { runId: string; stepId: string | null },
   current: Manifest | undefined,
 ): Promise<CheckOutcome | null> {
   if (asset.checks.length === 0) return null;
   const context = await checkContext(env.project, env.tables, asset, partition, current, env.catalog);
-  const validation = await runSuite(session, relation, { name: asset.name, expectations: asset.checks }, context);
+  const validation = await runSuite(session, relation, { name: asset.name, expectations: asset.checks }, context, {}, columns);
+  const records = toCheckRecords(validation.results, { ...run, target: asset.name, partition });
+  const failed = validation.results.filter((r) => !r.success);
+  const quarantine = await writeQuarantine(session, env.stateDir, asset.name, partition, run.runId, relation, columns, failed, context);
+  return {
+    validation,
+    records,
+    blocking: failed.filter((r) => severityOf(r.expectation_config) === 'error'),
+    warnings: failed.filter((r) => severityOf(r.expectation_config) === 'warn'),
+    quarantineFile: quarantine.file,
+    quarantinedRows: quarantine.rows,
+  };
+}
+
+/** Catalog records of a validation's results, for a pipeline step or a standalone validation. */
+export function toCheckRecords(results: readonly ExpectationResult[], where: { runId: string; stepId: string | null; target: string; partition: string }): CheckRecord[] {
   const createdAt = new Date().toISOString();
-  const records: CheckRecord[] = validation.results.map((r, index) => ({
-    runId: run.runId,
-    stepId: run.stepId,
-    target: asset.name,
-    partition,
+  return results.map((r, index) => ({
+    ...where,
     index,
     expectationType: r.expectation_config.type,
     column: columnOf(r.expectation_config),
@@ -123,16 +136,6 @@ export async function runChecks(
     result: { ...r.result, ...(r.exception_info.raised_exception ? { exception_message: r.exception_info.exception_message } : {}) },
     createdAt,
   }));
-  const failed = validation.results.filter((r) => !r.success);
-  const quarantine = await writeQuarantine(session, env.stateDir, asset.name, partition, run.runId, relation, failed, context);
-  return {
-    validation,
-    records,
-    blocking: failed.filter((r) => severityOf(r.expectation_config) === 'error'),
-    warnings: failed.filter((r) => severityOf(r.expectation_config) === 'warn'),
-    quarantineFile: quarantine.file,
-    quarantinedRows: quarantine.rows,
-  };
 }
 
 /** Rows failing row-level expectations, each with the expectation it failed, as one Parquet file per step. */
@@ -143,10 +146,10 @@ async function writeQuarantine(
   partition: string,
   runId: string,
   relation: string,
+  columns: readonly string[],
   failed: readonly ExpectationResult[],
   context: QualityContext,
 ): Promise<{ file: string | null; rows: number }> {
-  const columns = (await session.describe(`SELECT * FROM ${relation}`)).map((c) => c.name);
   const selects: string[] = [];
   failed.forEach((r) => {
     if (r.exception_info.raised_exception) return;

@@ -10,7 +10,7 @@ import { withRetry } from './retry.ts';
 import { CheckFailedError, executeStep, type StepOutcome } from './step.ts';
 import { sendAlert, type AlertPayload } from '../quality/alerts.ts';
 import type { ExpectationResult } from '../quality/types.ts';
-import { describeFailure } from './checks.ts';
+import { columnOf, describeFailure } from './checks.ts';
 
 export interface RunRequest {
   /** Asset names; all when empty. */
@@ -77,7 +77,7 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
     event: 'check_failed', project: ws.project.name, runId, asset: step.asset, partition: step.partition, severity,
     failures: failures.map((f) => ({
       expectation: f.expectation_config.type,
-      column: typeof f.expectation_config.kwargs['column'] === 'string' ? f.expectation_config.kwargs['column'] : null,
+      column: columnOf(f.expectation_config),
       unexpected_count: typeof f.result.unexpected_count === 'number' ? f.result.unexpected_count : null,
       observed_value: f.result.observed_value ?? null,
     })),
@@ -105,13 +105,10 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
         bytesWritten: value.bytesWritten, badRecords: value.badRecords, version: value.version, error: null,
       });
       const edges: LineageEdge[] = value.reads.map((r) => ({ runId, stepId: id, direction: 'read', dataset: r.dataset, kind: r.kind, version: r.version, partition: r.partitions.join(','), fingerprint: r.fingerprint }));
-      if (value.status === 'success') {
+      if (value.committed !== null) {
         edges.push({ runId, stepId: id, direction: 'write', dataset: step.asset, kind: 'asset', version: value.version, partition: step.partition, fingerprint: value.fingerprint });
-        const manifest = await ws.tables.read(step.asset, value.version);
-        await ws.catalog.recordVersion({
-          asset: step.asset, version: value.version, runId, stepId: id, createdAt: manifest.createdAt, partitions: [...manifest.changed],
-          rowCount: manifest.rowCount, bytes: manifest.bytes, manifestPath: `tables/${step.asset}/_versions/${String(value.version).padStart(8, '0')}.json`,
-        });
+        const { changed, ...version } = value.committed;
+        await ws.catalog.recordVersion({ asset: step.asset, version: value.version, runId, stepId: id, partitions: [...changed], ...version });
       }
       await ws.catalog.recordLineage(edges);
       if (value.checks !== null) {

@@ -8,7 +8,7 @@ import { errorMessage, SluiceError } from '../errors.ts';
 import { quoteLiteral } from '../sql/identifiers.ts';
 import type { InputRef } from '../store/tables/manifest.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
-import type { TableStore } from '../store/tables/table-store.ts';
+import { manifestFileName, type TableStore } from '../store/tables/table-store.ts';
 import { prepareInputs, renderSql, resolveInputs, stepFingerprint } from './inputs.ts';
 import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
 
@@ -34,6 +34,8 @@ export interface StepOutcome {
   readonly file: string | null;
   /** Checks run on the output before it was published; null when the asset has none (or was skipped). */
   readonly checks: CheckOutcome | null;
+  /** The version this step published (null when skipped): what the catalog records about it. */
+  readonly committed: { readonly createdAt: string; readonly changed: readonly string[]; readonly rowCount: number; readonly bytes: number; readonly manifestPath: string } | null;
 }
 
 /** A failed `error` check: nothing was published. Carries the results so the runner can record them. */
@@ -60,7 +62,7 @@ export async function executeStep(env: StepEnv, run: { runId: string; stepId: st
     if (!force) {
       const entry = current?.partitions[partition];
       if (current !== undefined && entry !== undefined && entry.fingerprint === fingerprint) {
-        return { status: 'skipped', version: current.version, rowsIn: 0, rowsOut: entry.rows, bytesWritten: 0, badRecords: 0, reads, fingerprint, file: null, checks: null };
+        return { status: 'skipped', version: current.version, rowsIn: 0, rowsOut: entry.rows, bytesWritten: 0, badRecords: 0, reads, fingerprint, file: null, checks: null, committed: null };
       }
     }
 
@@ -82,7 +84,8 @@ export async function executeStep(env: StepEnv, run: { runId: string; stepId: st
       await fs.rm(staged, { force: true });
       throw new SluiceError('ASSET_SQL', `${where}: its SQL failed: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });
     }
-    const checks = await runChecks(session, env, asset, partition, stagedRelation(staged, partitionColumn, partition), run, current);
+    const schema = [...fileColumns, ...(partitionColumn === null ? [] : [{ name: partitionColumn, type: 'DATE' }])];
+    const checks = await runChecks(session, env, asset, partition, stagedRelation(staged, partitionColumn, partition), schema.map((c) => c.name), run, current);
     if (checks !== null && checks.blocking.length > 0) {
       await fs.rm(staged, { force: true });
       const quarantined = checks.quarantineFile === null ? '' : `; ${checks.quarantinedRows} failing row(s) in ${checks.quarantineFile}`;
@@ -92,7 +95,6 @@ export async function executeStep(env: StepEnv, run: { runId: string; stepId: st
         checks,
       );
     }
-    const schema = [...fileColumns, ...(partitionColumn === null ? [] : [{ name: partitionColumn, type: 'DATE' }])];
     const committed = await env.tables.commit({
       asset: asset.name, partition, partitionColumn, stagedFile: staged, schema, rows: rowsOut, runId, fingerprint, inputs: reads,
     });
@@ -107,6 +109,13 @@ export async function executeStep(env: StepEnv, run: { runId: string; stepId: st
       fingerprint,
       file: committed.file.path,
       checks,
+      committed: {
+        createdAt: committed.manifest.createdAt,
+        changed: committed.manifest.changed,
+        rowCount: committed.manifest.rowCount,
+        bytes: committed.manifest.bytes,
+        manifestPath: `tables/${asset.name}/_versions/${manifestFileName(committed.manifest.version)}`,
+      },
     };
   });
 }

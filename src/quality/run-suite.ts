@@ -7,14 +7,15 @@ import { evaluateStatistical, isStatistical } from './statistical.ts';
 import type { ExpectationResult, QualityContext, ValidationResult } from './types.ts';
 import { validateSuite, type ValidateOptions } from './validate.ts';
 
-export async function runSuite(session: Session, relation: string, suite: Suite, context: QualityContext = {}, options: ValidateOptions = {}): Promise<ValidationResult> {
+/** `columns`, when the caller already knows the relation's column names, saves describing it again. */
+export async function runSuite(session: Session, relation: string, suite: Suite, context: QualityContext = {}, options: ValidateOptions = {}, columns?: readonly string[]): Promise<ValidationResult> {
   const statistical = suite.expectations.map((c, i) => [c, i] as const).filter(([c]) => isStatistical(c.type));
   if (statistical.length === 0) return validateSuite(session, relation, suite, context, options);
   const rest = suite.expectations.filter((c) => !isStatistical(c.type));
   const base = await validateSuite(session, relation, { name: suite.name, expectations: rest }, context, options);
-  const columns = (await session.describe(`SELECT * FROM ${relation}`)).map((c) => c.name);
+  const names = columns ?? (await session.describe(`SELECT * FROM ${relation}`)).map((c) => c.name);
   const extra = new Map<number, ExpectationResult>();
-  for (const [config, index] of statistical) extra.set(index, await evaluateStatistical(session, relation, config, context, columns));
+  for (const [config, index] of statistical) extra.set(index, await evaluateStatistical(session, relation, config, context, names));
   const results: ExpectationResult[] = [];
   let next = 0;
   suite.expectations.forEach((_c, index) => {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { manifestFor, relationFor } from '../../batch/inspect.ts';
 import { newRunId } from '../../batch/runner.ts';
-import { describeFailure, severityOf } from '../../batch/checks.ts';
+import { columnOf, describeFailure, severityOf, toCheckRecords } from '../../batch/checks.ts';
 import { Engine } from '../../engine/engine.ts';
 import type { ValidationResult } from '../../quality/types.ts';
 import { loadSuiteFile } from '../../quality/suite-file.ts';
@@ -16,7 +16,7 @@ function render(target: string, result: ValidationResult): string {
   const rows = result.results.map((r) => ({
     status: r.success ? 'pass' : severityOf(r.expectation_config) === 'warn' ? 'WARN' : 'FAIL',
     expectation: r.expectation_config.type,
-    column: typeof r.expectation_config.kwargs['column'] === 'string' ? r.expectation_config.kwargs['column'] : '',
+    column: columnOf(r.expectation_config) ?? '',
     detail: r.success ? (r.result.observed_value === undefined ? '' : `observed ${JSON.stringify(r.result.observed_value)}`) : describeFailure(r).replace(/^[^:]*: /, ''),
   }));
   const s = result.statistics;
@@ -47,17 +47,7 @@ export function registerValidate(program: Command): void {
           const { manifest } = await manifestFor(ws, target, options.version);
           const relation = `(${relationFor(ws, manifest, options.partition)})`;
           const validation = await validateRelation(ws.engine, relation, suite);
-          const runId = `validate-${newRunId()}`;
-          const createdAt = new Date().toISOString();
-          await ws.catalog.recordChecks(validation.results.map((r, index) => ({
-            runId, stepId: null, target, partition: options.partition ?? '', index,
-            expectationType: r.expectation_config.type,
-            column: typeof r.expectation_config.kwargs['column'] === 'string' ? r.expectation_config.kwargs['column'] : null,
-            severity: severityOf(r.expectation_config), success: r.success,
-            unexpectedCount: typeof r.result.unexpected_count === 'number' ? r.result.unexpected_count : null,
-            unexpectedPercent: typeof r.result.unexpected_percent === 'number' ? r.result.unexpected_percent : null,
-            kwargs: { ...r.expectation_config.kwargs }, result: { ...r.result }, createdAt,
-          })));
+          await ws.catalog.recordChecks(toCheckRecords(validation.results, { runId: `validate-${newRunId()}`, stepId: null, target, partition: options.partition ?? '' }));
           return validation;
         });
       }
