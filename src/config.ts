@@ -14,6 +14,12 @@ const envSchema = z.object({
   SLUICE_TEST_PG_URL: z.string().min(1).optional(),
   /** Comma-separated webhook URLs that receive data-quality and run-failure alerts. */
   SLUICE_ALERT_WEBHOOKS: z.string().optional(),
+  /** The online feature store: `sqlite:<file>` (default `<state>/online.db`) or `redis://host:port/db?prefix=p:`. */
+  SLUICE_ONLINE_URL: z.string().regex(/^(sqlite:|rediss?:\/\/)/, 'sqlite:<file> or redis://host:port').optional(),
+  /** API keys for `sluice serve`: `key=service1|service2,key2=*` (`*`: every service). */
+  SLUICE_API_KEYS: z.string().optional(),
+  /** Redis used by tests that need it. */
+  SLUICE_TEST_REDIS_URL: z.string().min(1).optional(),
 });
 
 export interface Settings {
@@ -27,6 +33,10 @@ export interface Settings {
   readonly concurrency: number;
   readonly logLevel: string;
   readonly alertWebhooks: readonly string[];
+  /** `sqlite:<file>` by default, or a redis:// URL. */
+  readonly onlineUrl: string;
+  /** Raw SLUICE_API_KEYS, parsed by the server. */
+  readonly apiKeys: string | undefined;
 }
 
 export interface SettingsOverrides {
@@ -36,6 +46,7 @@ export interface SettingsOverrides {
   readonly tempDir?: string | undefined;
   readonly threads?: number | undefined;
   readonly concurrency?: number | undefined;
+  readonly onlineUrl?: string | undefined;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): z.infer<typeof envSchema> {
@@ -60,10 +71,17 @@ export function resolveSettings(projectDir: string, overrides: SettingsOverrides
     concurrency: overrides.concurrency ?? e.SLUICE_CONCURRENCY ?? 2,
     logLevel: e.SLUICE_LOG_LEVEL ?? 'info',
     alertWebhooks: (e.SLUICE_ALERT_WEBHOOKS ?? '').split(',').map((u) => u.trim()).filter((u) => u !== ''),
+    onlineUrl: overrides.onlineUrl ?? e.SLUICE_ONLINE_URL ?? `sqlite:${path.join(stateDir, 'online.db')}`,
+    apiKeys: e.SLUICE_API_KEYS,
   };
 }
 
 /** PostgreSQL used by tests that need it; a user can point it elsewhere. */
 export function testPostgresUrl(env: NodeJS.ProcessEnv = process.env): string {
   return readEnv(env).SLUICE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}
+
+/** Redis used by tests that need it; a user can point it elsewhere. */
+export function testRedisUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return readEnv(env).SLUICE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 }

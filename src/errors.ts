@@ -19,6 +19,10 @@ export type ErrorCode =
   | 'CATALOG'
   | 'STEP_FAILED'
   | 'CHECK_FAILED'
+  | 'FEATURE_NOT_FOUND'
+  | 'FEATURE_REQUEST'
+  | 'ONLINE_STORE'
+  | 'SKEW_EXCEEDED'
   | 'TRANSIENT';
 
 export interface ErrorContext {

@@ -32,6 +32,7 @@ export async function openWorkspace(project: Project, projectDir: string, overri
     tempDir: overrides.tempDir ?? fromProject.tempDir,
     threads: overrides.threads ?? fromProject.threads,
     concurrency: overrides.concurrency ?? fromProject.concurrency,
+    onlineUrl: overrides.onlineUrl,
   });
   fs.mkdirSync(settings.stateDir, { recursive: true });
   const logger = createLogger(settings.logLevel);

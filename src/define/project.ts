@@ -9,6 +9,7 @@ import { isDateKey } from './partitions.ts';
 import { validateExpectation } from './expect.ts';
 import { isStatistical, parseStatisticalKwargs } from './expect-statistical.ts';
 import type { FileSource } from './source.ts';
+import type { Entity, FeatureService, FeatureView } from './features.ts';
 import { isTemplated } from './source.ts';
 
 export interface DependencyRef {
@@ -33,6 +34,9 @@ export interface ProjectInput {
   readonly name: string;
   readonly sources?: readonly FileSource[];
   readonly assets: readonly Asset[];
+  /** Feature views; those a service uses join the project even when not listed. */
+  readonly featureViews?: readonly FeatureView[];
+  readonly featureServices?: readonly FeatureService[];
   readonly settings?: ProjectSettings;
 }
 
@@ -43,6 +47,9 @@ export interface Project {
   readonly dependencies: ReadonlyMap<string, readonly DependencyRef[]>;
   /** Asset names, dependencies first. */
   readonly order: readonly string[];
+  readonly entities: ReadonlyMap<string, Entity>;
+  readonly featureViews: ReadonlyMap<string, FeatureView>;
+  readonly featureServices: ReadonlyMap<string, FeatureService>;
   readonly settings: ProjectSettings;
 }
 
@@ -275,8 +282,54 @@ export function defineProject(input: ProjectInput): Project {
     datasets,
     dependencies,
     order: Object.freeze(topologicalOrder(dependencies)),
+    ...collectFeatures(input, datasets),
     settings: Object.freeze(settings.data),
   });
+}
+
+function collectFeatures(input: ProjectInput, datasets: ReadonlyMap<string, Dataset>): Pick<Project, 'entities' | 'featureViews' | 'featureServices'> {
+  const entities = new Map<string, Entity>();
+  const featureViews = new Map<string, FeatureView>();
+  const featureServices = new Map<string, FeatureService>();
+  const addView = (view: FeatureView, origin: string): void => {
+    const known = featureViews.get(view.name);
+    if (known !== undefined && known !== view) throw new SluiceError('DEFINITION_INVALID', `two different feature views are named "${view.name}" (found via ${origin})`);
+    if (known !== undefined) return;
+    if (!datasets.has(view.source)) {
+      throw new SluiceError('UNKNOWN_REFERENCE', `feature view "${view.name}" reads "${view.source}", which is not a source or asset of project "${input.name}"${suggest(view.source, datasets.keys())}`, { view: view.name, reference: view.source });
+    }
+    const knownEntity = entities.get(view.entity.name);
+    if (knownEntity !== undefined && knownEntity !== view.entity && JSON.stringify(knownEntity.keys) !== JSON.stringify(view.entity.keys)) {
+      throw new SluiceError('DEFINITION_INVALID', `two different entities are named "${view.entity.name}" (feature view "${view.name}")`);
+    }
+    entities.set(view.entity.name, knownEntity ?? view.entity);
+    featureViews.set(view.name, view);
+  };
+  for (const view of input.featureViews ?? []) addView(view, 'featureViews');
+  for (const service of input.featureServices ?? []) {
+    if (featureServices.has(service.name) && featureServices.get(service.name) !== service) throw new SluiceError('DEFINITION_INVALID', `two feature services are named "${service.name}"`);
+    for (const view of service.views) addView(view, `feature service "${service.name}"`);
+    featureServices.set(service.name, service);
+  }
+  return { entities, featureViews, featureServices };
+}
+
+export function getFeatureService(project: Project, serviceName: string): FeatureService {
+  const service = project.featureServices.get(serviceName);
+  if (service === undefined) {
+    const known = [...project.featureServices.keys()];
+    throw new SluiceError('FEATURE_NOT_FOUND', `no feature service named "${serviceName}" in project "${project.name}"${suggest(serviceName, known)}; services: ${known.join(', ') || '(none)'}`, { service: serviceName });
+  }
+  return service;
+}
+
+export function getFeatureView(project: Project, viewName: string): FeatureView {
+  const view = project.featureViews.get(viewName);
+  if (view === undefined) {
+    const known = [...project.featureViews.keys()];
+    throw new SluiceError('FEATURE_NOT_FOUND', `no feature view named "${viewName}" in project "${project.name}"${suggest(viewName, known)}; views: ${known.join(', ') || '(none)'}`, { view: viewName });
+  }
+  return view;
 }
 
 export function getAsset(project: Project, assetName: string): Asset {

@@ -86,7 +86,11 @@ export class Engine {
   }
 
   async session(): Promise<Session> {
-    return new Session(await this.#instance.connect());
+    const connection = await this.#instance.connect();
+    // Event times are compared and printed in UTC whatever the machine's zone (icu is built in; the setting
+    // cannot be given at open, before the extension is loaded).
+    await connection.run(`SET TimeZone = 'UTC'`);
+    return new Session(connection);
   }
 
   /** Open a session, run `fn`, and always close the session. */

@@ -112,6 +112,20 @@ export interface RunFilter {
   readonly status?: RunStatus;
 }
 
+/** A feature view written to an online store for event times in [fromMicros, toMicros]. */
+export interface MaterializationRecord {
+  readonly view: string;
+  /** The online store's location (materialisation state is per store). */
+  readonly store: string;
+  /** Epoch microseconds; null means from the beginning. */
+  readonly fromMicros: number | null;
+  readonly toMicros: number;
+  readonly rowsWritten: number;
+  readonly rowsStale: number;
+  readonly startedAt: string;
+  readonly endedAt: string;
+}
+
 export interface Catalog {
   /** Which backend this is, for messages: 'sqlite' | 'postgres'. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -138,6 +152,10 @@ export interface Catalog {
   recordChecks(checks: readonly CheckRecord[]): Promise<void>;
   /** Newest first (by createdAt, then index). */
   listChecks(filter: CheckFilter): Promise<CheckRecord[]>;
+
+  recordMaterialization(record: MaterializationRecord): Promise<void>;
+  /** The materialisation of a view into a store that reached furthest, if any. */
+  lastMaterialization(view: string, store: string): Promise<MaterializationRecord | undefined>;
 
   close(): Promise<void>;
 }

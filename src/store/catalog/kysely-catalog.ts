@@ -9,6 +9,7 @@ import type {
   CheckFilter,
   CheckRecord,
   LineageEdge,
+  MaterializationRecord,
   RunFilter,
   RunRecord,
   RunStatus,
@@ -181,6 +182,39 @@ export class KyselyCatalog implements Catalog {
       return query.execute();
     });
     return rows.map(toCheckRecord);
+  }
+
+  async recordMaterialization(record: MaterializationRecord): Promise<void> {
+    await this.#execute('record materialisation', { view: record.view }, (db) =>
+      db.insertInto('materializations').values({
+        view_name: record.view,
+        store: record.store,
+        from_micros: record.fromMicros,
+        to_micros: record.toMicros,
+        rows_written: record.rowsWritten,
+        rows_stale: record.rowsStale,
+        started_at: record.startedAt,
+        ended_at: record.endedAt,
+      }).execute(),
+    );
+  }
+
+  async lastMaterialization(view: string, store: string): Promise<MaterializationRecord | undefined> {
+    const row = await this.#execute('read materialisation state', { view }, (db) =>
+      db.selectFrom('materializations').selectAll().where('view_name', '=', view).where('store', '=', store)
+        .orderBy('to_micros', 'desc').orderBy('seq', 'desc').limit(1).executeTakeFirst(),
+    );
+    if (row === undefined) return undefined;
+    return {
+      view: row.view_name,
+      store: row.store,
+      fromMicros: toNullableNumber(row.from_micros),
+      toMicros: Number(row.to_micros),
+      rowsWritten: Number(row.rows_written),
+      rowsStale: Number(row.rows_stale),
+      startedAt: row.started_at,
+      endedAt: row.ended_at,
+    };
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,7 @@ interface Migration {
 const MIGRATIONS: readonly Migration[] = [
   { version: 1, up: createInitialTables },
   { version: 2, up: createCheckResults },
+  { version: 3, up: createMaterializations },
 ];
 
 export interface MigrateOptions {
@@ -153,4 +154,18 @@ async function createCheckResults(db: Kysely<Database>, dialect: CatalogDialect)
   await db.schema.createIndex('check_results_run_id').ifNotExists().on('check_results').column('run_id').execute();
   // Per-target history is read newest first, so the index carries the sort key too.
   await db.schema.createIndex('check_results_target').ifNotExists().on('check_results').columns(['target', 'created_at']).execute();
+}
+
+async function createMaterializations(db: Kysely<Database>, dialect: CatalogDialect): Promise<void> {
+  await withSequence(db.schema.createTable('materializations').ifNotExists(), dialect)
+    .addColumn('view_name', 'text', (col) => col.notNull())
+    .addColumn('store', 'text', (col) => col.notNull())
+    .addColumn('from_micros', 'bigint')
+    .addColumn('to_micros', 'bigint', (col) => col.notNull())
+    .addColumn('rows_written', 'bigint', (col) => col.notNull())
+    .addColumn('rows_stale', 'bigint', (col) => col.notNull())
+    .addColumn('started_at', 'text', (col) => col.notNull())
+    .addColumn('ended_at', 'text', (col) => col.notNull())
+    .execute();
+  await db.schema.createIndex('materializations_view_store').ifNotExists().on('materializations').columns(['view_name', 'store', 'to_micros']).execute();
 }

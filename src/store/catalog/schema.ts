@@ -90,6 +90,19 @@ export interface CheckResultsTable {
   created_at: string;
 }
 
+/** One materialisation of a feature view into an online store (the state of `--incremental`). */
+export interface MaterializationsTable {
+  seq: Sequence;
+  view_name: string;
+  store: string;
+  from_micros: NullableInt64;
+  to_micros: Int64;
+  rows_written: Int64;
+  rows_stale: Int64;
+  started_at: string;
+  ended_at: string;
+}
+
 export interface Database {
   sluice_migrations: MigrationsTable;
   runs: RunsTable;
@@ -97,4 +110,5 @@ export interface Database {
   table_versions: TableVersionsTable;
   lineage: LineageTable;
   check_results: CheckResultsTable;
+  materializations: MaterializationsTable;
 }

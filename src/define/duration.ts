@@ -1,0 +1,22 @@
+// Durations written the way people write them in feature definitions: '90s', '15m', '1h', '24h', '7d', '2w'.
+import { SluiceError } from '../errors.ts';
+
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const DURATION = /^(\d+)(ms|s|m|h|d|w)$/;
+
+export type Duration = `${number}${'ms' | 's' | 'm' | 'h' | 'd' | 'w'}`;
+
+export function isDuration(text: string): boolean {
+  const match = DURATION.exec(text);
+  return match !== null && Number(match[1]) > 0;
+}
+
+/** Milliseconds in a duration such as '1h'; throws with the offending text otherwise. */
+export function parseDuration(text: string, where: string): number {
+  const match = DURATION.exec(text);
+  if (match === null || Number(match[1]) <= 0) {
+    throw new SluiceError('DEFINITION_INVALID', `${where}: ${JSON.stringify(text)} is not a duration; write a positive whole number and a unit, such as 30s, 15m, 1h, 24h, 7d or 2w`);
+  }
+  return Number(match[1]) * (UNIT_MS[match[2] as string] as number);
+}
+
