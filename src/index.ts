@@ -6,6 +6,12 @@ export type { BadRecordPolicy, FileFormat, FileSource, FileSourceOptions } from 
 export { dailyPartitions } from './define/partitions.ts';
 export type { DailyPartitions } from './define/partitions.ts';
 export { defineProject } from './define/project.ts';
+export { entity, featureService, featureView, onDemandFeature, select } from './define/features.ts';
+export type {
+  Aggregation, AggregationFunction, ColumnFeatureView, Entity, FeatureRow, FeatureService, FeatureView, KeyType,
+  OnDemandFeature, ValueType, WindowedFeatureView,
+} from './define/features.ts';
+export type { Duration } from './define/duration.ts';
 export { parseSuite, suite } from './define/expect.ts';
 export type { ExpectationConfig, Severity, Suite } from './define/checks.ts';
 export type { ValidationResult, ExpectationResult } from './quality/types.ts';
@@ -23,3 +29,7 @@ export { runAssets as run } from './batch/runner.ts';
 export type { RunEvent, RunRequest, RunSummary } from './batch/runner.ts';
 export { listVersions, queryTable, showTable } from './batch/inspect.ts';
 export { runSuite as validate } from './quality/run-suite.ts';
+export { materialize } from './features/materialize.ts';
+export type { MaterializeOptions, ViewMaterialization } from './features/materialize.ts';
+export { measureSkew } from './features/skew.ts';
+export type { FeatureSkew, SkewOptions, SkewReport } from './features/skew.ts';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The churn demo, end to end on embedded defaults: generate a week-plus of activity logs and a messy
 // users.csv (once), build the last 7 days of `user_features`, and print what was built and where.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +10,10 @@ import { DuckDBInstance } from '@duckdb/node-api';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sluice = path.resolve(here, '../../bin/sluice.mjs');
 const users = process.env.DEMO_USERS ?? '20000';
-const endDate = '2026-11-25';
-const from = '2026-11-19';
+// The data ends yesterday (UTC), so the served features are fresh whenever the demo runs.
+const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+const endDate = process.env.DEMO_END_DATE ?? day(-1);
+const from = new Date(Date.parse(endDate) - 6 * 86_400_000).toISOString().slice(0, 10);
 
 function run(args, json = false, allowFailure = false) {
   process.stdout.write(`\n$ sluice ${args.join(' ')}\n`);
@@ -28,10 +30,16 @@ function run(args, json = false, allowFailure = false) {
   return undefined;
 }
 
-if (!fs.existsSync(path.join(here, 'data', 'users.csv'))) {
+const stamp = path.join(here, 'data', '.generated');
+const wanted = `users=${users} end=${endDate}`;
+if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== wanted) {
+  // New data (first run, or a new day): start from a clean state too.
+  fs.rmSync(path.join(here, 'data'), { recursive: true, force: true });
+  fs.rmSync(path.join(here, '.sluice'), { recursive: true, force: true });
   run(['generate', 'churn', '--users', users, '--days', '40', '--seed', '42', '--end-date', endDate, '--out', 'data']);
+  fs.writeFileSync(stamp, wanted);
 } else {
-  process.stdout.write('\ndata/ already generated (delete examples/churn/data to regenerate)\n');
+  process.stdout.write(`\ndata/ already generated for ${endDate} (delete examples/churn/data to regenerate)\n`);
 }
 run(['run', 'user_features', '--from', from, '--to', endDate]);
 run(['show', 'user_features', '--partition', endDate, '--limit', '5']);
@@ -50,9 +58,58 @@ Built ${versions.length} version(s) of user_features; the latest has ${versions[
 Run the demo again: every step is skipped, because nothing changed.
 `);
 
+// The feature store. A labeled spine: users seen 3 to 5 days before the data ends, one prediction moment each
+// (noon), labeled churned_3d when they have no event in the 3 days after it; plan_price is request data.
+const spineFile = path.join(here, 'data', 'spine.parquet');
+{
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  await connection.run(`SET TimeZone = 'UTC'`);
+  await connection.run(`COPY (
+    WITH logs AS (SELECT user_id, event_ts FROM read_parquet('${path.join(here, 'data', 'logs', '*', '*.parquet')}')),
+    moments AS (
+      SELECT DISTINCT user_id, CAST(CAST(event_ts AS DATE) AS TIMESTAMP) + INTERVAL 12 HOUR AS event_timestamp
+      FROM logs WHERE CAST(event_ts AS DATE) BETWEEN DATE '${endDate}' - 5 AND DATE '${endDate}' - 3
+    )
+    SELECT m.user_id, m.event_timestamp, [0.0, 9.99, 19.99][1 + m.user_id % 3] AS plan_price,
+      NOT EXISTS (SELECT 1 FROM logs l WHERE l.user_id = m.user_id AND l.event_ts > m.event_timestamp AND l.event_ts <= m.event_timestamp + INTERVAL 3 DAY) AS churned_3d
+    FROM moments m ORDER BY m.event_timestamp, m.user_id
+  ) TO '${spineFile}' (FORMAT parquet)`);
+  connection.closeSync();
+  instance.closeSync();
+}
+process.stdout.write(`\nWrote a labeled spine (user_id, event_timestamp, plan_price, churned_3d) to ${spineFile}.\n`);
+run(['features', 'list']);
+const trainFile = path.join(here, 'data', 'train.parquet');
+run(['features', 'training-set', '--spine', 'data/spine.parquet', '--service', 'churn_model_v1', '--out', 'data/train.parquet']);
+run(['features', 'materialize']);
+
+// Serve: start `sluice serve` on a free port, look two users up over HTTP, stop it.
+const server = spawn(process.execPath, [sluice, 'serve', '--port', '0'], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
+const address = await new Promise((resolve, reject) => {
+  let seen = '';
+  server.stdout.on('data', (chunk) => {
+    seen += chunk;
+    const match = /listening on (http:\/\/\S+)/.exec(seen);
+    if (match) resolve(match[1]);
+  });
+  server.on('exit', (code) => reject(new Error(`sluice serve exited with ${code}`)));
+});
+const lookup = { service: 'churn_model_v1', entities: [{ user_id: 1 }, { user_id: 2 }], request: { plan_price: 9.99 } };
+process.stdout.write(`\n$ sluice serve --port 0   (${address})\n$ curl -s -X POST ${address}/v1/features -H 'content-type: application/json' -d '${JSON.stringify(lookup)}'\n`);
+const response = await fetch(`${address}/v1/features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(lookup) });
+const served = await response.json();
+process.stdout.write(`${JSON.stringify(served.results[0], null, 1).split('\n').slice(0, 14).join('\n')}\n  ...\n`);
+server.kill('SIGTERM');
+run(['features', 'skew', '--service', 'churn_model_v1', '--sample', '500']);
+process.stdout.write(`
+Training set: ${trainFile} (point in time: each row sees only features final before its event_timestamp).
+Online store: ${path.join(state, 'online.db')} (set SLUICE_ONLINE_URL=redis://127.0.0.1:6379 for Redis).
+`);
+
 // Data quality: an upstream change starts sending session durations in milliseconds. The day's export is
 // otherwise fine; the check "a user's sessions fit in a day" catches it and nothing is published.
-const corruptDay = '2026-11-26';
+const corruptDay = new Date(Date.parse(endDate) + 86_400_000).toISOString().slice(0, 10);
 const corruptDir = path.join(here, 'data', 'logs', `date=${corruptDay}`);
 fs.mkdirSync(corruptDir, { recursive: true });
 const source = path.join(here, 'data', 'logs', `date=${endDate}`, 'part-0.parquet');

@@ -1,7 +1,7 @@
 // The churn pipeline: daily activity logs -> per-user daily aggregates -> 7- and 30-day rolling features
 // joined with deduplicated user metadata -> `user_features`, one partition per day.
 // Each feature's exact definition is in this folder's README.
-import { asset, dailyPartitions, defineProject, expect, fileSource } from 'sluice';
+import { asset, dailyPartitions, defineProject, entity, expect, featureService, featureView, fileSource, onDemandFeature } from 'sluice';
 
 const days = dailyPartitions({ start: '2026-09-01' });
 
@@ -80,6 +80,7 @@ const userFeatures = asset('user_features', {
     days_active_30d: 'days with at least one event, of the 30',
     days_since_last_login: 'date minus the last day with a login in the window; null if none',
     tenure_days: 'date minus signup_date',
+    feature_time: 'when the row is final: the end of the partition date (its features use events through that day)',
   },
   sql: ({ ref, partitionDate: d }) => `
     WITH rolling AS (
@@ -97,14 +98,15 @@ const userFeatures = asset('user_features', {
       GROUP BY user_id
       HAVING sum(events) > 0
     )
-    SELECT r.*, u.signup_date, u.country, u.plan, ${d} - u.signup_date AS tenure_days
+    SELECT r.*, u.signup_date, u.country, u.plan, ${d} - u.signup_date AS tenure_days,
+      CAST(${d} + 1 AS TIMESTAMP) AS feature_time
     FROM rolling r LEFT JOIN ${ref(usersClean)} u USING (user_id)`,
   checks: [
     expect.tableSchemaToMatch({
       columns: {
         user_id: 'BIGINT', logins_7d: 'BIGINT', logins_30d: 'BIGINT', session_seconds_7d: 'BIGINT', session_seconds_30d: 'BIGINT',
         actions_7d: 'BIGINT', actions_30d: 'BIGINT', days_active_30d: 'BIGINT', days_since_last_login: 'BIGINT',
-        signup_date: 'DATE', country: 'VARCHAR', plan: 'VARCHAR', tenure_days: 'BIGINT', date: 'DATE',
+        signup_date: 'DATE', country: 'VARCHAR', plan: 'VARCHAR', tenure_days: 'BIGINT', feature_time: 'TIMESTAMP', date: 'DATE',
       },
     }),
     expect.columnValuesToNotBeNull('user_id'),
@@ -123,8 +125,57 @@ const userFeatures = asset('user_features', {
   ],
 });
 
+// The feature store: what the churn model consumes, for training (point in time) and serving (online).
+const user = entity('user', { keys: { user_id: 'int' }, description: 'an app user' });
+
+// A day's row is valid from the end of that day (feature_time) until two days later: a lookup never sees a
+// day's features before the day is over, and a user without a row in two days gets nulls, not old values.
+const userProfile = featureView('user_profile', {
+  entity: user,
+  source: userFeatures,
+  timestamp: 'feature_time',
+  ttl: '2d',
+  features: ['logins_7d', 'logins_30d', 'session_seconds_7d', 'actions_7d', 'days_active_30d', 'days_since_last_login', 'tenure_days', 'plan', 'country'],
+});
+
+// Windowed aggregations over the per-day activity rows, as of each row's last event.
+const recentActivity = featureView('recent_activity', {
+  entity: user,
+  source: activityDaily,
+  timestamp: 'last_event_at',
+  ttl: '7d',
+  aggregations: {
+    active_days_14d: { function: 'count', window: '14d' },
+    actions_avg_14d: { function: 'avg', column: 'actions', window: '14d' },
+    logins_max_14d: { function: 'max', column: 'logins', window: '14d' },
+  },
+});
+
+// Request data meets stored features: the same function runs in training sets and in serving.
+const engagement = onDemandFeature('engagement', {
+  inputs: [userProfile],
+  request: { plan_price: 'float' },
+  outputs: { logins_7d_share: 'float', price_per_active_day: 'float' },
+  fn: (row) => {
+    const logins7 = row['logins_7d'] as number | null;
+    const logins30 = row['logins_30d'] as number | null;
+    const active = row['days_active_30d'] as number | null;
+    const price = row['plan_price'] as number | null;
+    return {
+      logins_7d_share: logins7 === null || logins30 === null || logins30 === 0 ? null : logins7 / logins30,
+      price_per_active_day: price === null || active === null || active === 0 ? null : price / active,
+    };
+  },
+});
+
+const churnModel = featureService('churn_model_v1', {
+  description: 'features of the churn model, version 1',
+  features: [userProfile, recentActivity, engagement],
+});
+
 export default defineProject({
   name: 'churn',
   sources: [logs, users],
   assets: [usersClean, activityDaily, userFeatures],
+  featureServices: [churnModel],
 });

@@ -1,11 +1,13 @@
 // The `sluice` command line: global options, one file per command, errors printed without a stack
 // trace unless --debug. Returns the exit code.
 import { Command, CommanderError } from 'commander';
+import { registerFeatures } from './commands/features.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerInit } from './commands/init.ts';
 import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
 import { registerRuns } from './commands/runs.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerShow } from './commands/show.ts';
 import { registerValidate } from './commands/validate.ts';
 import { reportError } from './context.ts';
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   registerShow(program);
   registerValidate(program);
   registerReport(program);
+  registerFeatures(program);
+  registerServe(program);
   registerGenerate(program);
   return program;
 }

@@ -28,6 +28,11 @@ export interface ProjectSettings {
   readonly alertWebhooks?: readonly string[] | undefined;
   /** Also alert when a `warn` check fails. */
   readonly alertOnWarn?: boolean | undefined;
+  /**
+   * API keys of `sluice serve`, each with the feature services it may read ('*': all), besides SLUICE_API_KEYS.
+   * Read them from the environment rather than writing secrets here: `{ [process.env.MODEL_KEY!]: ['churn_model_v1'] }`.
+   */
+  readonly apiKeys?: Readonly<Record<string, '*' | readonly string[]>> | undefined;
 }
 
 export interface ProjectInput {
@@ -97,6 +102,7 @@ const settingsSchema = z.object({
   concurrency: z.number().int().positive().optional(),
   alertWebhooks: z.array(z.url()).optional(),
   alertOnWarn: z.boolean().optional(),
+  apiKeys: z.record(z.string().regex(/^[^,|\s]+$/, 'an API key without commas, bars or spaces'), z.union([z.literal('*'), z.array(name).min(1)])).optional(),
 }).strict();
 
 function invalid(what: string, error: z.ZodError): SluiceError {
@@ -297,6 +303,9 @@ function collectFeatures(input: ProjectInput, datasets: ReadonlyMap<string, Data
     if (known !== undefined) return;
     if (!datasets.has(view.source)) {
       throw new SluiceError('UNKNOWN_REFERENCE', `feature view "${view.name}" reads "${view.source}", which is not a source or asset of project "${input.name}"${suggest(view.source, datasets.keys())}`, { view: view.name, reference: view.source });
+    }
+    if (datasets.get(view.source)?.kind !== 'asset') {
+      throw new SluiceError('DEFINITION_INVALID', `feature view "${view.name}" reads "${view.source}", a file source; feature views read assets (versioned tables): declare an asset over the source, e.g. asset('${view.source}_table', { sql: (c) => \`SELECT * FROM \${c.ref('${view.source}')}\` })`, { view: view.name });
     }
     const knownEntity = entities.get(view.entity.name);
     if (knownEntity !== undefined && knownEntity !== view.entity && JSON.stringify(knownEntity.keys) !== JSON.stringify(view.entity.keys)) {

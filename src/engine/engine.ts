@@ -13,6 +13,9 @@ export interface EngineOptions {
 
 export type Row = Record<string, unknown>;
 
+/** A value the appender takes (see Session.appendRows). */
+export type AppendValue = null | boolean | number | bigint | string;
+
 export interface ColumnInfo {
   readonly name: string;
   readonly type: string;
@@ -56,6 +59,28 @@ export class Session {
     const result = await this.#connection.stream(sql);
     for await (const rows of result.yieldRowObjectJs()) {
       if (rows.length > 0) yield rows;
+    }
+  }
+
+  /**
+   * Append rows to a table (of the default schema) with DuckDB's appender, values in the table's column order:
+   * null, boolean, number (appended as DOUBLE), bigint (as BIGINT) or string; DuckDB casts to the column type.
+   */
+  async appendRows(table: string, rows: readonly (readonly AppendValue[])[]): Promise<void> {
+    const appender = await this.#connection.createAppender(table);
+    try {
+      for (const row of rows) {
+        for (const value of row) {
+          if (value === null) appender.appendNull();
+          else if (typeof value === 'boolean') appender.appendBoolean(value);
+          else if (typeof value === 'number') appender.appendDouble(value);
+          else if (typeof value === 'bigint') appender.appendBigInt(value);
+          else appender.appendVarchar(value);
+        }
+        appender.endRow();
+      }
+    } finally {
+      appender.closeSync();
     }
   }
 

@@ -1,0 +1,212 @@
+// The serving HTTP API (Fastify): POST /v1/features over readOnlineFeatures, GET /health, GET /metrics.
+// A thin shell: it authenticates, checks the body's shape, calls the feature layer and maps errors to status
+// codes; every rule about lookups lives in features/online-read.ts.
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Project } from '../define/project.ts';
+import { SluiceError } from '../errors.ts';
+import { readOnlineFeaturesCounted, type OnlineFeaturesRequest } from '../features/online-read.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import type { OnlineStore } from '../store/online/online-store.ts';
+import { hashKey, parseApiKeys, unknownServices, type ApiKeyConfig, type KeyGrant } from './api-keys.ts';
+import { createServingMetrics } from './metrics.ts';
+
+export interface ServerOptions {
+  readonly project: Project;
+  /** The caller opened the store and closes it after the server. */
+  readonly store: OnlineStore;
+  /** Parsed keys, or the raw `key=svc1|svc2,key2=*` text; none (or empty): the API is open to anyone. */
+  readonly apiKeys?: ApiKeyConfig | string | undefined;
+  /** Default: warnings and errors to stderr. */
+  readonly logger?: Logger | undefined;
+  /** Largest number of entities in one lookup (default 1000). */
+  readonly maxEntities?: number | undefined;
+  /** Also export Node's process metrics (CPU, memory, event loop lag) on /metrics (default true). */
+  readonly processMetrics?: boolean | undefined;
+}
+
+/** An HTTP error the server raises itself (authentication, routing), with the code clients see. */
+class HttpError extends Error {
+  constructor(readonly statusCode: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** performance.now() when the request arrived, for the latency histogram. */
+    sluiceStart: number;
+    /** What the request's API key grants; '*' when the server has no keys. */
+    sluiceGrant: KeyGrant;
+  }
+}
+
+// The body's shape only; keys, types, batch size and request fields are checked per service by the feature
+// layer, which can name the service's keys in its messages.
+const lookupSchema = {
+  type: 'object',
+  required: ['service', 'entities'],
+  additionalProperties: false,
+  properties: {
+    service: { type: 'string', minLength: 1 },
+    entities: { type: 'array', minItems: 1, items: { type: 'object' } },
+    request: { type: 'object' },
+    features: { type: 'array', minItems: 1, items: { type: 'string' } },
+  },
+} as const;
+
+const ROUTES = 'POST /v1/features, GET /health, GET /metrics';
+
+/** Build the API (not listening): for `app.inject` in tests, or `startServer`. */
+export function buildServer(options: ServerOptions): FastifyInstance {
+  const { project, store } = options;
+  const logger = options.logger ?? createLogger('warn');
+  const keys = typeof options.apiKeys === 'string' ? parseApiKeys(options.apiKeys) : options.apiKeys ?? { grants: new Map<string, KeyGrant>() };
+  const missing = unknownServices(keys, project.featureServices);
+  if (missing.length > 0) {
+    throw new SluiceError('CONFIG_INVALID', `SLUICE_API_KEYS grants services that project "${project.name}" does not define: ${missing.join(', ')}; its services: ${[...project.featureServices.keys()].join(', ') || '(none)'}`);
+  }
+  const open = keys.grants.size === 0;
+  if (open) logger.warn('no API keys configured (SLUICE_API_KEYS): the feature API is open to anyone who can reach it');
+  const metrics = createServingMetrics({ defaultMetrics: options.processMetrics !== false });
+  const serviceLabel = (name: unknown): string => (typeof name === 'string' && project.featureServices.has(name) ? name : 'unknown');
+
+  // Fastify's own logger stays off: no per-request child loggers or request lines on the hot path.
+  const app = Fastify({
+    logger: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  app.decorateRequest('sluiceStart', 0);
+  app.decorateRequest('sluiceGrant', '*');
+
+  // Callback-style hooks: no promise per request on the hot path.
+  const authenticate = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
+    request.sluiceStart = performance.now();
+    if (open) return done();
+    const key = presentedKey(request);
+    if (key === undefined) return done(new HttpError(401, 'UNAUTHORIZED', 'an API key is required: send it in the x-api-key header or as Authorization: Bearer <key>'));
+    const grant = keys.grants.get(hashKey(key));
+    if (grant === undefined) return done(new HttpError(401, 'UNAUTHORIZED', 'the API key is not valid'));
+    request.sluiceGrant = grant;
+    done();
+  };
+
+  app.post<{ Body: OnlineFeaturesRequest }>('/v1/features', {
+    schema: { body: lookupSchema },
+    onRequest: authenticate,
+    onResponse: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      const service = serviceLabel((request.body as { service?: unknown } | undefined)?.service);
+      metrics.observeRequest(service, reply.statusCode, (performance.now() - request.sluiceStart) / 1000);
+      done();
+    },
+  }, async (request) => {
+    const grant = request.sluiceGrant;
+    const service = request.body.service;
+    if (grant !== '*' && !grant.has(service)) {
+      throw new HttpError(403, 'FORBIDDEN', `this API key may not read feature service "${service}"`);
+    }
+    const { response, counts } = await readOnlineFeaturesCounted(project, store, request.body, { maxEntities: options.maxEntities });
+    metrics.countLookups(response.service, counts);
+    return response;
+  });
+
+  app.get('/health', (_request, reply) => {
+    void reply.send({ status: 'ok', store: store.kind, services: [...project.featureServices.keys()] });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    void reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    return reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}; routes: ${ROUTES}` });
+  });
+
+  app.setErrorHandler(async (error: unknown, request, reply) => {
+    const { statusCode, body } = errorResponse(error);
+    if (request.routeOptions.url === '/v1/features') {
+      metrics.countError(serviceLabel((request.body as { service?: unknown } | undefined)?.service), body.error);
+    }
+    if (statusCode >= 500) logger.error({ err: error, url: request.url, statusCode }, 'feature request failed');
+    else logger.debug({ url: request.url, statusCode, error: body.message }, 'feature request rejected');
+    return reply.code(statusCode).send(body);
+  });
+
+  return app;
+}
+
+function presentedKey(request: FastifyRequest): string | undefined {
+  const header = request.headers['x-api-key'];
+  if (typeof header === 'string' && header !== '') return header;
+  const authorization = request.headers.authorization;
+  if (authorization !== undefined && /^bearer\s+/i.test(authorization)) {
+    const token = authorization.replace(/^bearer\s+/i, '').trim();
+    return token === '' ? undefined : token;
+  }
+  return undefined;
+}
+
+/** Status and body for an error: clients see what they can fix, never internals. */
+function errorResponse(error: unknown): { statusCode: number; body: { error: string; message: string } } {
+  if (error instanceof HttpError) return { statusCode: error.statusCode, body: { error: error.code, message: error.message } };
+  if (error instanceof SluiceError) {
+    if (error.code === 'FEATURE_REQUEST' || error.code === 'FEATURE_NOT_FOUND') return { statusCode: 400, body: { error: error.code, message: error.message } };
+    if (error.code === 'ONLINE_STORE' || error.transient) {
+      return { statusCode: 503, body: { error: 'ONLINE_STORE', message: 'the online store could not be read; retry shortly' } };
+    }
+    return { statusCode: 500, body: { error: 'INTERNAL', message: 'internal error; the server log has the details' } };
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  if (fastifyError.validation !== undefined) {
+    return { statusCode: 400, body: { error: 'FEATURE_REQUEST', message: validationMessage(fastifyError.validation) } };
+  }
+  const status = fastifyError.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    if (fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fastifyError.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      return { statusCode: 400, body: { error: 'FEATURE_REQUEST', message: `the request body is not valid JSON: ${fastifyError.message ?? ''}` } };
+    }
+    const name = (STATUS_CODES[status] ?? 'Bad Request').toUpperCase().replace(/[^A-Z]+/g, '_');
+    return { statusCode: status, body: { error: name, message: fastifyError.message ?? name } };
+  }
+  return { statusCode: 500, body: { error: 'INTERNAL', message: 'internal error; the server log has the details' } };
+}
+
+type ValidationIssue = NonNullable<FastifyError['validation']>[number];
+
+function validationMessage(issues: readonly ValidationIssue[]): string {
+  const issue = issues[0];
+  if (issue === undefined) return 'the request body is not a valid lookup';
+  const where = `body${issue.instancePath.replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.')}`;
+  const shape = 'a lookup is { "service": "<name>", "entities": [{ <keys> }, ...], "request"?: { ... }, "features"?: ["<feature>", ...] }';
+  const params = issue.params;
+  if (issue.keyword === 'additionalProperties') return `${where} has an unknown field "${String(params['additionalProperty'])}"; ${shape}`;
+  if (issue.keyword === 'required') return `${where} is missing "${String(params['missingProperty'])}"; ${shape}`;
+  return `${where} ${issue.message ?? 'is invalid'}; ${shape}`;
+}
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  /** http://host:port, with the port actually bound (useful with port 0). */
+  readonly url: string;
+  /** Stop accepting requests and wait for those in flight; the store stays open (its opener closes it). */
+  close(): Promise<void>;
+}
+
+/** Build the API and listen. */
+export async function startServer(options: ServerOptions & { readonly host?: string; readonly port?: number }): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger('info');
+  const app = buildServer({ ...options, logger });
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await app.listen({ host, port: options.port ?? 8080 });
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port ?? 8080;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ url, services: [...options.project.featureServices.keys()], store: options.store.kind }, 'feature server listening');
+  return { app, url, close: () => app.close() };
+}
