@@ -85,7 +85,7 @@ run(['features', 'training-set', '--spine', 'data/spine.parquet', '--service', '
 run(['features', 'materialize']);
 
 // Serve: start `sluice serve` on a free port, look two users up over HTTP, stop it.
-const server = spawn(process.execPath, [sluice, 'serve', '--port', '0'], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, [sluice, 'serve', '--port', '0'], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error' } });
 const address = await new Promise((resolve, reject) => {
   let seen = '';
   server.stdout.on('data', (chunk) => {
@@ -99,7 +99,11 @@ const lookup = { service: 'churn_model_v1', entities: [{ user_id: 1 }, { user_id
 process.stdout.write(`\n$ sluice serve --port 0   (${address})\n$ curl -s -X POST ${address}/v1/features -H 'content-type: application/json' -d '${JSON.stringify(lookup)}'\n`);
 const response = await fetch(`${address}/v1/features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(lookup) });
 const served = await response.json();
-process.stdout.write(`${JSON.stringify(served.results[0], null, 1).split('\n').slice(0, 14).join('\n')}\n  ...\n`);
+for (const result of served.results) {
+  const parts = Object.entries(result.features).map(([name, f]) => `${name}=${typeof f.value === 'number' && !Number.isInteger(f.value) ? f.value.toFixed(3) : f.value}${f.status === 'present' ? '' : ` (${f.status})`}`);
+  process.stdout.write(`user ${result.entity.user_id}: ${parts.join(', ')}\n`);
+}
+process.stdout.write(`(each feature also carries its status and event timestamp, e.g. logins_7d: ${JSON.stringify(served.results[0].features.logins_7d)})\n`);
 server.kill('SIGTERM');
 run(['features', 'skew', '--service', 'churn_model_v1', '--sample', '500']);
 process.stdout.write(`
