@@ -161,4 +161,49 @@ describe('churn example', () => {
     const feature = detail.steps.find((s) => s.asset === 'user_features');
     expect(feature).toMatchObject({ partition: D, status: 'success', rowsOut: 3 });
   });
+  it('serves its feature service: a point-in-time training set, materialisation and an online lookup', async () => {
+    // Spine: the moment D's features become final (D+1 00:00) and noon before it; a label column rides along.
+    const spine = path.join(dir, 'spine.csv');
+    fs.writeFileSync(spine, [
+      'user_id,event_timestamp,plan_price,churned',
+      `1,${D} 12:00:00,10.0,false`,
+      '1,2026-12-01 00:00:00,10.0,false',
+      '2,2026-12-01 12:00:00,0.0,true',
+      '3,2026-12-01 12:00:00,5.0,true',
+    ].join('\n'));
+    const out = path.join(dir, 'train.parquet');
+    const made = await runCli(['features', 'training-set', '--spine', spine, '--service', 'churn_model_v1', '--out', out, '-p', dir]);
+    expect(made.stderr).toBe('');
+    expect(made.stdout).toMatch(/wrote 4 rows x 18 columns/);
+    const rows = await duck<Record<string, unknown>>(`SELECT * FROM read_parquet('${out}')`);
+    const features = await duck<Record<string, unknown>>(`SELECT * FROM read_parquet(${JSON.stringify(partitionFiles(stateDir, 'user_features', D)).replaceAll('"', "'")}) ORDER BY user_id`);
+    const user1 = features.find((r) => Number(r['user_id']) === 1) as Record<string, unknown>;
+    const user2 = features.find((r) => Number(r['user_id']) === 2) as Record<string, unknown>;
+    // Noon of D: D's row is not final yet and D-1 was never built, so nothing is known.
+    expect(rows[0]).toMatchObject({ user_id: 1n, churned: false, logins_7d: null, plan: null, logins_7d_share: null });
+    // At D+1 00:00 (equal to feature_time) D's row is visible.
+    expect(rows[1]).toMatchObject({ logins_7d: user1['logins_7d'], logins_30d: user1['logins_30d'], plan: 'pro', tenure_days: user1['tenure_days'] });
+    expect(rows[1]?.['logins_7d_share']).toBeCloseTo(Number(user1['logins_7d']) / Number(user1['logins_30d']), 12);
+    expect(rows[1]?.['price_per_active_day']).toBeCloseTo(10 / Number(user1['days_active_30d']), 12);
+    // recent_activity for user 1 as of its latest activity row (11-30 06:00): days 11-24, 11-29, 11-30 in 14 days.
+    expect(rows[1]).toMatchObject({ active_days_14d: 3n, logins_max_14d: 1n });
+    expect(rows[1]?.['actions_avg_14d']).toBeCloseTo(1, 12);
+    expect(rows[2]).toMatchObject({ user_id: 2n, churned: true, logins_7d: user2['logins_7d'] });
+    // User 3 has no row in the window: nulls, the spine row stays.
+    expect(rows[3]).toMatchObject({ user_id: 3n, churned: true, logins_7d: null, active_days_14d: null });
+
+    const materialized = await runCli(['features', 'materialize', '--to', '2026-12-02', '--json', '-p', dir]);
+    expect(materialized.stderr).toBe('');
+    const views = (JSON.parse(materialized.stdout) as { views: { view: string; written: number }[] }).views;
+    expect(views).toEqual([expect.objectContaining({ view: 'user_profile', written: 3 }), expect.objectContaining({ view: 'recent_activity', written: 3 })]);
+    const lookup = await runCli(['features', 'get', '--service', 'churn_model_v1', '--entity', '{"user_id":1}', '--entity', '{"user_id":99}', '--request', '{"plan_price":10}', '--json', '-p', dir]);
+    expect(lookup.stderr).toBe('');
+    const served = JSON.parse(lookup.stdout) as { results: { entity: Record<string, unknown>; features: Record<string, { value: unknown; status: string; eventTimestamp: string | null }> }[] };
+    expect(served.results[0]?.features['logins_7d']).toEqual({ value: Number(user1['logins_7d']), status: 'present', eventTimestamp: '2026-12-01T00:00:00.000Z' });
+    expect(served.results[0]?.features['plan']?.value).toBe('pro');
+    expect(served.results[0]?.features['price_per_active_day']?.value).toBeCloseTo(10 / Number(user1['days_active_30d']), 12);
+    expect(served.results[1]?.features['logins_7d']).toEqual({ value: null, status: 'missing', eventTimestamp: null });
+    const skew = await runCli(['features', 'skew', '--service', 'churn_model_v1', '-p', dir]);
+    expect(skew.code, skew.stderr).toBe(0);
+  });
 });
