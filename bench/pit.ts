@@ -3,7 +3,8 @@
 // the TTL, then ROW_NUMBER() = 1 per spine row), both on the same DuckDB through runPointInTime.
 // Usage: npm run bench:pit -- [--rows 10000000] [--entities 1000000] [--spine 1000000] [--repeat 3] [--seed 42]
 // Each mode runs in its own process (peak RSS is its own). Prints a table and writes bench/results/pit.json
-// (other scales: pit-r<rows>-s<spine>.json). Data is generated once per scale into bench/data/ (git-ignored).
+// (other scales: pit-r<rows>-e<entities>-s<spine>.json). Data is generated once per scale into bench/data/
+// (git-ignored). The machine may be shared: the JSON records the load average and each mode's CPU seconds.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -94,18 +95,19 @@ async function worker(mode: Mode, dataDir: string, out: string): Promise<void> {
   }
 }
 
-interface Sample { ms: number; processMs: number; maxRssMb: number; rowCount: number }
+interface Sample { ms: number; processMs: number; cpuSeconds: number; maxRssMb: number; rowCount: number }
 
 /** Run a mode in a child process under GNU time: its own wall time and peak RSS. */
 function measure(mode: Mode, dataDir: string, out: string): Sample {
   fs.rmSync(out, { force: true });
   const t0 = performance.now();
-  const run = spawnSync('/usr/bin/time', ['-f', '__RSS_KB=%M', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--worker', mode, dataDir, out], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const run = spawnSync('/usr/bin/time', ['-f', '__RSS_KB=%M __CPU=%U+%S', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--worker', mode, dataDir, out], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const processMs = performance.now() - t0;
   if (run.status !== 0) throw new Error(`${mode} failed:\n${run.stderr}`);
   const rss = /__RSS_KB=(\d+)/.exec(run.stderr);
+  const cpu = /__CPU=([\d.]+)\+([\d.]+)/.exec(run.stderr);
   const line = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { ms: number; rowCount: number };
-  return { ms: line.ms, processMs, maxRssMb: Number(rss?.[1] ?? NaN) / 1024, rowCount: line.rowCount };
+  return { ms: line.ms, processMs, cpuSeconds: Number(cpu?.[1] ?? NaN) + Number(cpu?.[2] ?? NaN), maxRssMb: Number(rss?.[1] ?? NaN) / 1024, rowCount: line.rowCount };
 }
 
 /** Row count and an order-sensitive checksum over every column (row position included). */
@@ -138,6 +140,7 @@ async function main(): Promise<void> {
     await generate(dataDir, shape);
     process.stderr.write(`generated in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }
+  const loadBefore = os.loadavg()[0];
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-pit-'));
   try {
     const samples: Record<Mode, Sample[]> = { asof: [], row_number: [] };
@@ -149,9 +152,10 @@ async function main(): Promise<void> {
     }
     const sums = { asof: await checksum(path.join(scratch, 'asof.parquet')), row_number: await checksum(path.join(scratch, 'row_number.parquet')) };
     const agree = sums.asof.rows === shape.spine && sums.asof.rows === sums.row_number.rows && sums.asof.checksum === sums.row_number.checksum;
-    const summary = (mode: Mode): { ms: number; processMs: number; maxRssMb: number; samplesMs: number[] } => ({
+    const summary = (mode: Mode): { ms: number; processMs: number; cpuSeconds: number; maxRssMb: number; samplesMs: number[] } => ({
       ms: median(samples[mode].map((s) => s.ms)),
       processMs: median(samples[mode].map((s) => s.processMs)),
+      cpuSeconds: median(samples[mode].map((s) => s.cpuSeconds)),
       maxRssMb: Math.max(...samples[mode].map((s) => s.maxRssMb)),
       samplesMs: samples[mode].map((s) => Math.round(s.ms)),
     });
@@ -161,25 +165,25 @@ async function main(): Promise<void> {
     const result = {
       benchmark: 'pit',
       date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+      machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage1m: { before: loadBefore, after: os.loadavg()[0] } },
       shape: { views: 3, featureRowsPerView: shape.rows, entities: shape.entities, spineRows: shape.spine, seed: shape.seed, ttls: ['7d', '30d', 'none'], repeat },
-      what: 'runPointInTime over Parquet sources: spine into a temp table, each view deduplicated per entity and time, the join, the training set written to Parquet (zstd)',
+      what: 'runPointInTime over Parquet sources, each mode in its own process: spine into a temp table, the point-in-time join of 3 views, the training set written to Parquet (zstd)',
       modes: {
-        asof: { ...asof, note: 'one chain of ASOF LEFT JOINs, TTL as a CASE on the matched row' },
-        row_number: { ...baseline, note: 'Feast-style: per view, join on key with feature_ts <= spine_ts within the TTL, ROW_NUMBER() OVER (PARTITION BY spine row ORDER BY feature_ts DESC) = 1, joined back to the spine' },
+        asof: { ...asof, note: "one chain of ASOF LEFT JOINs over each view's (key, event time) pairs for the spine's entities, TTL as a CASE on the matched time; feature values then read (viewRowsSql's tie rule) only at the matched (key, time) pairs" },
+        row_number: { ...baseline, note: "Feast-style: per view, join the spine on key to the view's rows (viewRowsSql: the source deduplicated per entity and time) with feature_ts <= spine_ts within the TTL, ROW_NUMBER() OVER (PARTITION BY spine row ORDER BY feature_ts DESC) = 1, joined back to the spine" },
       },
       speedup: { row_number_over_asof: speedup, goal: '>= 5' },
       outputsAgree: { agree, asof: sums.asof, row_number: sums.row_number },
     };
     fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
     const isDefault = shape.rows === 10_000_000 && shape.entities === 1_000_000 && shape.spine === 1_000_000;
-    const name = isDefault ? 'pit.json' : `pit-r${shape.rows}-s${shape.spine}.json`;
+    const name = isDefault ? 'pit.json' : `pit-r${shape.rows}-e${shape.entities}-s${shape.spine}.json`;
     fs.writeFileSync(path.join(root, 'bench', 'results', name), `${JSON.stringify(result, null, 2)}\n`);
 
     const rows = [
-      ['mode', 'wall ms (median)', 'process ms', 'peak RSS MB', 'runs ms', 'ratio'],
-      ['sluice ASOF', asof.ms.toFixed(0), asof.processMs.toFixed(0), asof.maxRssMb.toFixed(0), asof.samplesMs.join(' / '), '1.00'],
-      ['Feast-style ROW_NUMBER', baseline.ms.toFixed(0), baseline.processMs.toFixed(0), baseline.maxRssMb.toFixed(0), baseline.samplesMs.join(' / '), speedup.toFixed(2)],
+      ['mode', 'wall ms (median)', 'process ms', 'CPU s', 'peak RSS MB', 'runs ms', 'ratio'],
+      ['sluice ASOF', asof.ms.toFixed(0), asof.processMs.toFixed(0), asof.cpuSeconds.toFixed(1), asof.maxRssMb.toFixed(0), asof.samplesMs.join(' / '), '1.00'],
+      ['Feast-style ROW_NUMBER', baseline.ms.toFixed(0), baseline.processMs.toFixed(0), baseline.cpuSeconds.toFixed(1), baseline.maxRssMb.toFixed(0), baseline.samplesMs.join(' / '), speedup.toFixed(2)],
     ];
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
     process.stdout.write(`pit: 3 views x ${shape.rows.toLocaleString('en-US')} feature rows over ${shape.entities.toLocaleString('en-US')} entities, ${shape.spine.toLocaleString('en-US')} spine rows, median of ${repeat}\n`);

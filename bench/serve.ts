@@ -3,7 +3,7 @@
 // baselines measured in the same run: the raw store round trip (better-sqlite3 point SELECT, ioredis HMGET),
 // sluice's in-process client on the same keys, a hand-written minimal HTTP service doing the raw store read, and
 // an HTTP floor (same Fastify, canned response). Usage:
-//   npm run bench:serve -- [--entities 100000] [--duration 10] [--samples 20000] [--skip redis|sqlite]
+//   npm run bench:serve -- [--entities 100000] [--duration 5] [--repeat 3] [--samples 20000] [--skip redis|sqlite]
 // Prints a table and writes bench/results/serve.json.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -36,8 +36,9 @@ function flag(name: string, fallback: number): number {
 }
 
 const ENTITIES = flag('entities', 100_000);
-const DURATION = flag('duration', 10);
+const DURATION = flag('duration', 5);
 const SAMPLES = flag('samples', 20_000);
+const REPEAT = flag('repeat', 3);
 const BATCH = 100;
 const FEATURES = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(2, '0')}`);
 const VIEW = 'user_features';
@@ -135,16 +136,44 @@ function percentiles(ms: number[]): Latency {
   return { p50: at(50), p99: at(99), mean: ms.reduce((a, b) => a + b, 0) / ms.length, n: ms.length };
 }
 
-/** Sequential calls, each timed: the latency of one caller with nothing else running. */
-async function timeCalls(n: number, call: (i: number) => unknown): Promise<Latency> {
-  for (let i = 0; i < Math.min(2000, n); i++) await call(i); // warm up
-  const ms: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await call(i);
-    ms.push(performance.now() - t0);
+/**
+ * Sequential calls, each timed, of two functions taking turns (a, b, a, b...): the latency of one caller,
+ * with any drift in machine load shared by both.
+ */
+async function timePair(n: number, a: () => unknown, b: () => unknown): Promise<[Latency, Latency]> {
+  for (let i = 0; i < Math.min(2000, n); i++) {
+    await a();
+    await b();
   }
-  return percentiles(ms);
+  const msA: number[] = [];
+  const msB: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let t0 = performance.now();
+    await a();
+    msA.push(performance.now() - t0);
+    t0 = performance.now();
+    await b();
+    msB.push(performance.now() - t0);
+  }
+  return [percentiles(msA), percentiles(msB)];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+/** Per metric, the median over repeated runs. */
+function medianRun(runs: LoadResult[]): LoadResult {
+  const m = (pick: (r: LoadResult) => number): number => median(runs.map(pick));
+  return {
+    latency: { p50: m((r) => r.latency.p50), p99: m((r) => r.latency.p99), mean: m((r) => r.latency.mean), n: runs.reduce((t, r) => t + r.latency.n, 0) },
+    autocannonMs: { p50: m((r) => r.autocannonMs.p50), p99: m((r) => r.autocannonMs.p99) },
+    requestsPerSecond: m((r) => r.requestsPerSecond),
+    non2xx: runs.reduce((t, r) => t + r.non2xx, 0),
+    errors: runs.reduce((t, r) => t + r.errors, 0),
+    repeats: runs.map((r) => ({ p50: r.latency.p50, p99: r.latency.p99, requestsPerSecond: r.requestsPerSecond })),
+  };
 }
 
 function makeValues(id: number): Record<string, unknown> {
@@ -174,7 +203,15 @@ async function load(store: OnlineStore, keys: readonly { name: string; type: 'in
   return performance.now() - t0;
 }
 
-interface LoadResult { latency: Latency; autocannonMs: { p50: number; p99: number }; requestsPerSecond: number; non2xx: number; errors: number }
+interface LoadResult {
+  latency: Latency;
+  autocannonMs: { p50: number; p99: number };
+  requestsPerSecond: number;
+  non2xx: number;
+  errors: number;
+  /** Each repeat's figures, when this is a median over repeats. */
+  repeats?: { p50: number; p99: number; requestsPerSecond: number }[];
+}
 
 /** One autocannon run; latencies are taken per response at microsecond resolution (autocannon's own histogram has 1 ms). */
 function cannon(url: string, body: (random: () => number) => string, options: { rate?: number; connections: number; seconds: number }): Promise<LoadResult> {
@@ -254,24 +291,24 @@ async function benchBackend(target: Target): Promise<BackendResult> {
     process.stderr.write(`${target.backend}: written in ${(loadMs / 1000).toFixed(1)} s; raw and in-process latencies ...\n`);
 
     // Raw store round trips in this process: what the store costs with no sluice code at all (values decoded).
+    // Raw store round trips (no sluice code, values decoded) and sluice's in-process client, taking turns.
     const reader = rawReader(target);
+    const client = createFeatureClient({ project, store });
+    const lookup = (n: number): OnlineFeaturesRequest => ({ service: SERVICE, entities: ids(n).map((user_id) => ({ user_id })) });
     try {
+      const [rawSingle, clientSingle] = await timePair(SAMPLES, () => reader.read(ids(1)), () => client.getOnlineFeatures(lookup(1)));
+      const [rawBatch, clientBatch] = await timePair(SAMPLES / 10, () => reader.read(ids(BATCH)), () => client.getOnlineFeatures(lookup(BATCH)));
       raw = {
-        single: await timeCalls(SAMPLES, () => reader.read(ids(1))),
-        batch100: await timeCalls(SAMPLES / 10, () => reader.read(ids(BATCH))),
+        single: rawSingle,
+        batch100: rawBatch,
         note: target.backend === 'sqlite'
           ? 'better-sqlite3 prepared point SELECT event_micros, vals ... WHERE entity_key = ? per entity, JSON.parse of vals'
           : 'ioredis HMGET __ts + 20 fields per entity (a pipeline of 100 for the batch: one round trip), JSON.parse per field',
       };
+      inProcess = { single: clientSingle, batch100: clientBatch };
     } finally {
       await reader.close();
     }
-    const client = createFeatureClient({ project, store });
-    const lookup = (n: number): OnlineFeaturesRequest => ({ service: SERVICE, entities: ids(n).map((user_id) => ({ user_id })) });
-    inProcess = {
-      single: await timeCalls(SAMPLES, () => client.getOnlineFeatures(lookup(1))),
-      batch100: await timeCalls(SAMPLES / 10, () => client.getOnlineFeatures(lookup(BATCH))),
-    };
   } finally {
     await store.close();
   }
@@ -298,17 +335,32 @@ async function benchBackend(target: Target): Promise<BackendResult> {
       batch100_200_rps: { body: body(BATCH), rate: 200, connections: 1 },
       batch100_max: { body: body(BATCH), connections: 10 },
     } as const;
-    for (const [server, serverUrl] of Object.entries(servers)) {
-      await cannon(serverUrl, body(1), { connections: 10, seconds: 2 }); // warm up the JIT and caches
-      const runs: Record<string, LoadResult> = {};
-      http[server] = runs;
+    for (const serverUrl of Object.values(servers)) await cannon(serverUrl, body(1), { connections: 10, seconds: 2 }); // warm up JIT and caches
+    // Servers take turns within each scenario, in a rotating order, and the whole round repeats, so that load
+    // from elsewhere on the machine and the garbage a previous run left in the (shared) server process hit all
+    // of them alike; each measured run follows a discarded second of the same load. The table shows medians.
+    const samples = new Map<string, LoadResult[]>();
+    const serverList = Object.entries(servers);
+    for (let round = 0; round < REPEAT; round++) {
+      const order = [...serverList.slice(round % serverList.length), ...serverList.slice(0, round % serverList.length)];
       for (const [scenario, s] of Object.entries(scenarios)) {
-        if (server === 'http_floor' && scenario !== 'single_1k_rps' && scenario !== 'single_max') continue;
-        process.stderr.write(`${target.backend}: ${server} ${scenario} (${DURATION} s) ...\n`);
-        const result = await cannon(serverUrl, s.body, { connections: s.connections, seconds: DURATION, ...('rate' in s ? { rate: s.rate } : {}) });
-        if (result.non2xx > 0 || result.errors > 0) throw new Error(`${server} ${scenario}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
-        runs[scenario] = result;
+        for (const [server, serverUrl] of order) {
+          if (server === 'http_floor' && scenario.includes('burst')) continue;
+          process.stderr.write(`${target.backend}: round ${round + 1}/${REPEAT} ${scenario} ${server} (${DURATION} s) ...\n`);
+          const load = { connections: s.connections, ...('rate' in s ? { rate: s.rate } : {}) };
+          await cannon(serverUrl, s.body, { ...load, seconds: 1 });
+          const result = await cannon(serverUrl, s.body, { ...load, seconds: DURATION });
+          if (result.non2xx > 0 || result.errors > 0) throw new Error(`${server} ${scenario}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
+          const key = `${server}\u0000${scenario}`;
+          samples.set(key, [...(samples.get(key) ?? []), result]);
+        }
       }
+    }
+    for (const [key, results] of samples) {
+      const [server = '', scenario = ''] = key.split('\u0000');
+      const runs = http[server] ?? {};
+      runs[scenario] = medianRun(results);
+      http[server] = runs;
     }
   } finally {
     await stopChild(child);
@@ -375,7 +427,7 @@ async function main(): Promise<void> {
     benchmark: 'serve',
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-    shape: { entities: ENTITIES, features: FEATURES.length, batch: BATCH, durationSeconds: DURATION, sequentialSamples: SAMPLES },
+    shape: { entities: ENTITIES, features: FEATURES.length, batch: BATCH, durationSeconds: DURATION, repeats: REPEAT, sequentialSamples: SAMPLES },
     scenarios: {
       single_1k_rps: '1 entity per request, autocannon overallRate 1000, 1 connection',
       single_1k_rps_burst10: '1 entity, overallRate 1000 over 10 connections (autocannon sends each second\'s share in bursts of 10 concurrent requests)',
@@ -384,7 +436,7 @@ async function main(): Promise<void> {
       batch100_max: '100 entities, 10 connections, no rate limit',
     },
     method: {
-      http: 'autocannon 9 in this process against servers in one child process (sluice startServer; a hand-written Fastify service doing the raw store read; an HTTP floor returning a canned response of the same shape). Random entities from a seeded PRNG. Latency per 200 response from autocannon\'s response event (microsecond resolution; autocannon\'s own histogram rounds to 1 ms and is kept as autocannonMs).',
+      http: 'autocannon 9 in this process against servers in one child process (sluice startServer; a hand-written Fastify service doing the raw store read; an HTTP floor returning a canned response of the same shape), taking turns per scenario in rotating order, each run after 1 s of discarded warm-up load; medians of the repeats. Random entities from a seeded PRNG. Latency per 200 response from autocannon\'s response event (microsecond resolution; autocannon\'s own histogram rounds to 1 ms and is kept as autocannonMs).',
       raw: 'the store read with no sluice code, sequential calls in this process, values decoded',
       inProcess: 'createFeatureClient().getOnlineFeatures, sequential calls in this process on the same store',
       overhead: 'like for like: sluice in process vs the raw read in process (both sequential, same keys), and sluice over HTTP vs the hand-written service over HTTP (same client, transport, rate). http_sluice_over_raw_store_p50 compares an HTTP round trip with an in-process call and is given for completeness.',
@@ -396,7 +448,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(root, 'bench', 'results', 'serve.json'), `${JSON.stringify(result, null, 2)}\n`);
 
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-  process.stdout.write(`serve: ${ENTITIES.toLocaleString('en-US')} entities x ${FEATURES.length} features, ${DURATION} s per HTTP run, ${os.cpus().length} CPUs\n`);
+  process.stdout.write(`serve: ${ENTITIES.toLocaleString('en-US')} entities x ${FEATURES.length} features, HTTP runs of ${DURATION} s, median of ${REPEAT}, ${os.cpus().length} CPUs\n`);
   for (const row of rows) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')}\n`);
   for (const [backend, s] of Object.entries(summary)) process.stdout.write(`${backend}: ${JSON.stringify(s)}\n`);
 }

@@ -46,9 +46,9 @@ export interface HistoricalFeaturesOptions {
   readonly spine: string | { readonly sql: string };
   readonly service: string | FeatureService;
   /** The spine's event-time column (default `event_timestamp`). */
-  readonly timestampColumn?: string;
+  readonly timestampColumn?: string | undefined;
   /** Write the training set here as Parquet (zstd) instead of returning its rows. */
-  readonly out?: string;
+  readonly out?: string | undefined;
 }
 
 /** The training set of a feature service for a spine, from each view's latest asset version. */
@@ -110,7 +110,7 @@ export interface PointInTimeView {
 export interface PointInTimeRequest {
   /** A relation (a full SELECT) whose rows are the spine, in order. */
   readonly spine: string;
-  readonly timestampColumn?: string;
+  readonly timestampColumn?: string | undefined;
   readonly views: readonly PointInTimeView[];
   /** `asof` (default) or `row_number`, the Feast-style baseline (same result; for benchmarks and tests). */
   readonly method?: 'asof' | 'row_number';
@@ -156,7 +156,7 @@ export async function preparePointInTime(session: Session, request: PointInTimeR
 }
 
 /** The training set for a spine relation and view sources: written to `out` (Parquet, zstd) or returned. */
-export async function runPointInTime(session: Session, request: PointInTimeRequest & { readonly out?: string }): Promise<TrainingSet> {
+export async function runPointInTime(session: Session, request: PointInTimeRequest & { readonly out?: string | undefined }): Promise<TrainingSet> {
   const prepared = await preparePointInTime(session, request);
   try {
     return await writeOrQuery(session, prepared.sql, request.out);
@@ -224,12 +224,6 @@ function listColumns(columns: readonly ColumnInfo[]): string {
   return columns.map((c) => c.name).join(', ');
 }
 
-/** The spine time as a TIMESTAMP in UTC (the session's zone), from any time type or ISO text. */
-function spineTimeSql(column: string, type: string): string {
-  const ref = quoteIdent(column);
-  return type === 'VARCHAR' ? `CAST(CAST(${ref} AS TIMESTAMPTZ) AS TIMESTAMP)` : `CAST(${ref} AS TIMESTAMP)`;
-}
-
 /** The first non-null value of a spine column that does not cast to `type`, if any. */
 async function firstUncastable(session: Session, column: string, type: string): Promise<unknown> {
   const ref = quoteIdent(column);
@@ -246,64 +240,72 @@ async function prepareJoin(session: Session, request: JoinRequest): Promise<Prep
   const release = async (): Promise<void> => session.run(`DROP TABLE IF EXISTS ${SPINE_TABLE}`);
   try {
     const spineColumns = await session.describe(`SELECT * FROM ${SPINE_TABLE}`);
-    const types = new Map(spineColumns.map((c) => [c.name, c.type]));
-    for (const column of spineColumns) {
-      if (column.name.startsWith(RESERVED_PREFIX) || column.name.toLowerCase() === 'rowid') {
-        throw new SluiceError('FEATURE_REQUEST', `spine column "${column.name}": names starting with ${RESERVED_PREFIX} and "rowid" are reserved; rename it`, { column: column.name });
-      }
-      if (request.outputNames.includes(column.name)) {
-        throw new SluiceError('FEATURE_REQUEST', `spine column "${column.name}" has the name of a feature the training set adds; rename or drop it`, { column: column.name });
-      }
-    }
-    const ts = request.timestampColumn;
-    const tsType = types.get(ts);
-    if (tsType === undefined) {
-      throw new SluiceError('FEATURE_REQUEST', `the spine has no timestamp column "${ts}"; its columns are ${listColumns(spineColumns)} (name the column with timestampColumn)`, { column: ts });
-    }
-    if (!TIME_TYPES.test(tsType) && tsType !== 'VARCHAR') {
-      throw new SluiceError('FEATURE_REQUEST', `spine timestamp column "${ts}" is ${tsType}; it must be a TIMESTAMP, DATE or ISO timestamp text`, { column: ts });
-    }
-    if (tsType === 'VARCHAR') {
-      const bad = await firstUncastable(session, ts, 'TIMESTAMPTZ');
-      if (bad !== null) throw new SluiceError('FEATURE_REQUEST', `spine timestamp column "${ts}" holds ${JSON.stringify(bad)}, which is not a timestamp`, { column: ts });
-    }
-    const pitViews: PitViewSql[] = [];
-    const spine = `SELECT rowid AS ${PIT_ROW}, *, ${spineTimeSql(ts, tsType)} AS ${PIT_TS} FROM ${SPINE_TABLE}`;
+    const spine = await spineSql(session, spineColumns, request);
     const [range] = await session.query<{ lo: bigint | null; hi: bigint | null }>(`SELECT epoch_us(min(${PIT_TS})) AS lo, epoch_us(max(${PIT_TS})) AS hi FROM (${spine})`);
-    const lo = range?.lo ?? null;
-    const hi = range?.hi ?? null;
+    const views: PitViewSql[] = [];
     for (const { view, relation, columns } of request.views) {
-      const keyCasts: Record<string, string> = {};
-      for (const key of view.entity.keys) {
-        const spineType = types.get(key.name);
-        if (spineType === undefined) {
-          throw new SluiceError('FEATURE_REQUEST', `the spine has no column "${key.name}", a key of entity "${view.entity.name}" (feature view "${view.name}"); its columns are ${listColumns(spineColumns)}`, { column: key.name, view: view.name });
-        }
-        const viewType = columns.find((c) => c.name === key.name)?.type as string;
-        if (spineType === viewType) continue;
-        const fits = INTEGER_TYPES.test(spineType) || spineType === 'VARCHAR';
-        if (!fits) {
-          throw new SluiceError('FEATURE_REQUEST', `spine column "${key.name}" is ${spineType}; entity "${view.entity.name}" keys it by ${key.type === 'int' ? 'integers' : 'strings'}`, { column: key.name, view: view.name });
-        }
-        if (key.type === 'int' && spineType === 'VARCHAR') {
-          const bad = await firstUncastable(session, key.name, viewType);
-          if (bad !== null) throw new SluiceError('FEATURE_REQUEST', `spine column "${key.name}" holds ${JSON.stringify(bad)}, which is not an integer key of entity "${view.entity.name}"`, { column: key.name, view: view.name });
-        }
-        keyCasts[key.name] = viewType;
-      }
       // Rows after the last spine time can never match, nor rows older than the first spine time minus the
       // TTL (they would be expired for every spine row): reading only the rest gives the same result.
-      const toMicros = hi === null ? undefined : Number(hi);
-      const fromMicros = lo === null || view.ttlMs === undefined ? undefined : Number(lo) - view.ttlMs * 1000;
-      pitViews.push({ view, source: relation, range: { fromMicros, toMicros }, keyCasts });
+      const toMicros = range?.hi == null ? undefined : Number(range.hi);
+      const fromMicros = range?.lo == null || view.ttlMs === undefined ? undefined : Number(range.lo) - view.ttlMs * 1000;
+      views.push({ view, source: relation, range: { fromMicros, toMicros }, keyCasts: await keyCasts(session, view, columns, spineColumns) });
     }
-    const join = { spine: { relation: spine, columns: spineColumns.map((c) => c.name) }, views: pitViews, select: request.select, keepRowId: request.keepRowId };
-    const sql = request.method === 'asof' ? asofJoinSql(join) : rowNumberJoinSql(join);
-    return { sql, spineColumns, release };
+    const join = { spine: { relation: spine, columns: spineColumns.map((c) => c.name) }, views, select: request.select, keepRowId: request.keepRowId };
+    return { sql: request.method === 'asof' ? asofJoinSql(join) : rowNumberJoinSql(join), spineColumns, release };
   } catch (error) {
     await release();
     throw error;
   }
+}
+
+/** Check the spine's column names and time column; the spine relation with its row number and UTC time. */
+async function spineSql(session: Session, spineColumns: readonly ColumnInfo[], request: JoinRequest): Promise<string> {
+  for (const column of spineColumns) {
+    // The row number is the spine table's rowid, which a column of that name would hide.
+    if (column.name.startsWith(RESERVED_PREFIX) || column.name.toLowerCase() === 'rowid') {
+      throw new SluiceError('FEATURE_REQUEST', `spine column "${column.name}": names starting with ${RESERVED_PREFIX} and "rowid" are reserved; rename it`, { column: column.name });
+    }
+    if (request.outputNames.includes(column.name)) {
+      throw new SluiceError('FEATURE_REQUEST', `spine column "${column.name}" has the name of a feature the training set adds; rename or drop it`, { column: column.name });
+    }
+  }
+  const ts = request.timestampColumn;
+  const type = spineColumns.find((c) => c.name === ts)?.type;
+  if (type === undefined) {
+    throw new SluiceError('FEATURE_REQUEST', `the spine has no timestamp column "${ts}"; its columns are ${listColumns(spineColumns)} (name the column with timestampColumn)`, { column: ts });
+  }
+  if (!TIME_TYPES.test(type) && type !== 'VARCHAR') {
+    throw new SluiceError('FEATURE_REQUEST', `spine timestamp column "${ts}" is ${type}; it must be a TIMESTAMP, DATE or ISO timestamp text`, { column: ts });
+  }
+  if (type === 'VARCHAR') {
+    const bad = await firstUncastable(session, ts, 'TIMESTAMPTZ');
+    if (bad !== null) throw new SluiceError('FEATURE_REQUEST', `spine timestamp column "${ts}" holds ${JSON.stringify(bad)}, which is not a timestamp`, { column: ts });
+  }
+  // Text goes through TIMESTAMPTZ so that an explicit offset is honoured; the session zone is UTC.
+  const time = type === 'VARCHAR' ? `CAST(CAST(${quoteIdent(ts)} AS TIMESTAMPTZ) AS TIMESTAMP)` : `CAST(${quoteIdent(ts)} AS TIMESTAMP)`;
+  return `SELECT rowid AS ${PIT_ROW}, *, ${time} AS ${PIT_TS} FROM ${SPINE_TABLE}`;
+}
+
+/** Per key column whose spine type differs from the source's, the source's type (see PitViewSql.keyCasts). */
+async function keyCasts(session: Session, view: FeatureView, sourceColumns: readonly ColumnInfo[], spineColumns: readonly ColumnInfo[]): Promise<Record<string, string>> {
+  const casts: Record<string, string> = {};
+  for (const key of view.entity.keys) {
+    const spineType = spineColumns.find((c) => c.name === key.name)?.type;
+    if (spineType === undefined) {
+      throw new SluiceError('FEATURE_REQUEST', `the spine has no column "${key.name}", a key of entity "${view.entity.name}" (feature view "${view.name}"); its columns are ${listColumns(spineColumns)}`, { column: key.name, view: view.name });
+    }
+    const viewType = sourceColumns.find((c) => c.name === key.name)?.type as string;
+    if (spineType === viewType) continue;
+    if (!INTEGER_TYPES.test(spineType) && spineType !== 'VARCHAR') {
+      throw new SluiceError('FEATURE_REQUEST', `spine column "${key.name}" is ${spineType}; entity "${view.entity.name}" keys it by ${key.type === 'int' ? 'integers' : 'strings'}`, { column: key.name, view: view.name });
+    }
+    if (key.type === 'int' && spineType === 'VARCHAR') {
+      const bad = await firstUncastable(session, key.name, viewType);
+      if (bad !== null) throw new SluiceError('FEATURE_REQUEST', `spine column "${key.name}" holds ${JSON.stringify(bad)}, which is not an integer key of entity "${view.entity.name}"`, { column: key.name, view: view.name });
+    }
+    casts[key.name] = viewType;
+  }
+  return casts;
 }
 
 async function writeOrQuery(session: Session, sql: string, out: string | undefined): Promise<TrainingSet> {

@@ -78,15 +78,23 @@ function eventTime(view: FeatureView): string {
   return `CAST(${quoteIdent(view.timestamp)} AS TIMESTAMP)`;
 }
 
-/** Every (key, event time) of a view's source in range, duplicates included: what ASOF needs to find a time. */
-function eventTimesSql(view: PitViewSql, spine: string): string {
+/**
+ * The source's rows for the entities the spine names. Every view value depends on its own entity's rows only
+ * (windows are per entity too), so the rest can be dropped before any sorting or aggregation.
+ */
+function sourceForSpine(view: PitViewSql, spine: string): string {
+  const keys = view.view.entity.keys.map((k) => quoteIdent(k.name));
+  const spineKeys = `SELECT DISTINCT ${view.view.entity.keys.map((k) => `${spineKey(view, k.name, S)} AS ${quoteIdent(k.name)}`).join(', ')} FROM (${spine}) ${S}`;
+  return `SELECT __src.* FROM (${view.source}) __src SEMI JOIN (${spineKeys}) __k ON ${keys.map((k) => `__src.${k} = __k.${k}`).join(' AND ')}`;
+}
+
+/** Every (key, event time) of a source in range, duplicates included: all ASOF needs to find the time. */
+function eventTimesSql(view: PitViewSql, source: string): string {
   const keys = view.view.entity.keys.map((k) => quoteIdent(k.name));
   const filters = [`${quoteIdent(view.view.timestamp)} IS NOT NULL`, ...keys.map((k) => `${k} IS NOT NULL`)];
   if (view.range.fromMicros !== undefined) filters.push(`${eventTime(view.view)} >= ${timestampSql(view.range.fromMicros)}`);
   if (view.range.toMicros !== undefined) filters.push(`${eventTime(view.view)} <= ${timestampSql(view.range.toMicros)}`);
-  const spineKeys = `SELECT DISTINCT ${view.view.entity.keys.map((k) => `${spineKey(view, k.name, S)} AS ${quoteIdent(k.name)}`).join(', ')} FROM (${spine}) ${S}`;
-  const on = keys.map((k) => `__e.${k} = __k.${k}`).join(' AND ');
-  return `SELECT __e.* FROM (SELECT ${keys.join(', ')}, ${eventTime(view.view)} AS ${EVENT_TS} FROM (${view.source}) WHERE ${filters.join(' AND ')}) __e SEMI JOIN (${spineKeys}) __k ON ${on}`;
+  return `SELECT ${keys.join(', ')}, ${eventTime(view.view)} AS ${EVENT_TS} FROM (${source}) WHERE ${filters.join(' AND ')}`;
 }
 
 function spineColumnList(spine: PitSpineSql, spineAlias: string, keepRowId: boolean): string[] {
@@ -101,15 +109,15 @@ function spineColumnList(spine: PitSpineSql, spineAlias: string, keepRowId: bool
  * Plain-column views join their source's (key, event time) pairs only, not deduplicated rows: every row at
  * the matched time has that time, so the answer is the same. The feature values are then read, with
  * viewRowsSql and its tie rule, from just the source rows at matched (key, time) pairs, and joined back on
- * (key, time), which is unique there. This avoids deduplicating the whole source (an aggregate over every
- * row) when a spine touches a small share of its rows. Windowed views join their full view rows, since each
- * value aggregates the entity's earlier events.
+ * (key, time), which is unique there: the whole source is never deduplicated (an aggregate over every row),
+ * only the rows some spine row takes. Windowed views join their view rows, computed for the spine's entities.
  */
 export function asofJoinSql(join: PitJoinSql): string {
   const isPlain = (i: number): boolean => join.views[i]?.view.type === 'columns';
   const asofs = join.views.map((view, i) => {
     const v = alias(i);
-    const right = isPlain(i) ? eventTimesSql(view, join.spine.relation) : viewRowsSql(view.view, view.source, view.range);
+    const source = sourceForSpine(view, join.spine.relation);
+    const right = isPlain(i) ? eventTimesSql(view, source) : viewRowsSql(view.view, source, view.range);
     return `ASOF LEFT JOIN (${right}) ${v} ON ${keyMatch(view, v, S)} AND ${S}.${PIT_TS} >= ${v}.${EVENT_TS}`;
   });
   // Per plain view its matched event time; per windowed view its selected features (both NULL past the TTL).
