@@ -84,6 +84,13 @@ export interface ColumnFeatureView<N extends string = string> extends FeatureVie
 export interface WindowedFeatureView<N extends string = string> extends FeatureViewBase<N> {
   readonly type: 'windowed';
   readonly aggregations: readonly Aggregation[];
+  /**
+   * Tile size, for windows a stream keeps as pre-aggregated buckets. With a tile, a window at e covers whole
+   * tiles: the events in [tileStart(e) - window + tile, e], where tileStart(e) is e rounded down to the tile
+   * (UTC epoch). Every window must be a whole number of tiles. Without one, windows are exact: (e - window, e].
+   */
+  readonly tile: Duration | undefined;
+  readonly tileMs: number | undefined;
 }
 
 export type FeatureView<N extends string = string> = ColumnFeatureView<N> | WindowedFeatureView<N>;
@@ -103,6 +110,8 @@ export interface ColumnFeatureViewOptions extends FeatureViewOptionsBase {
 
 export interface WindowedFeatureViewOptions extends FeatureViewOptionsBase {
   readonly aggregations: Readonly<Record<string, AggregationInput>>;
+  /** Pre-aggregation bucket (e.g. '1m'); windows then cover whole tiles. */
+  readonly tile?: Duration;
 }
 
 export function featureView<const N extends string>(name: N, options: ColumnFeatureViewOptions | WindowedFeatureViewOptions): FeatureView<N> {
@@ -143,7 +152,22 @@ export function featureView<const N extends string>(name: N, options: ColumnFeat
       return Object.freeze({ name: feature, function: input.function, column: input.column, window: input.window, windowMs: parseDuration(input.window, `${where} feature "${feature}" window`) });
     });
     if (aggregations.length === 0) throw new SluiceError('DEFINITION_INVALID', `${where}: no aggregations`);
-    return Object.freeze({ ...base, type: 'windowed', aggregations: Object.freeze(aggregations), features: Object.freeze(aggregations.map((a) => a.name)) });
+    const tileMs = options.tile === undefined ? undefined : parseDuration(options.tile, `${where} tile`);
+    if (tileMs !== undefined) {
+      for (const aggregation of aggregations) {
+        if (aggregation.windowMs % tileMs !== 0) {
+          throw new SluiceError('DEFINITION_INVALID', `${where} feature "${aggregation.name}": window ${aggregation.window} is not a whole number of ${options.tile as string} tiles`);
+        }
+      }
+    }
+    return Object.freeze({
+      ...base,
+      type: 'windowed',
+      aggregations: Object.freeze(aggregations),
+      features: Object.freeze(aggregations.map((a) => a.name)),
+      tile: options.tile,
+      tileMs,
+    });
   }
   const features = [...(options.features ?? [])];
   for (const feature of features) checkFeatureName(feature);

@@ -89,7 +89,8 @@ function windowedExpression(aggregation: Aggregation): string {
 }
 
 /**
- * Windowed aggregations: per event, a RANGE frame over the entity's events in (e - window, e] (the frame
+ * Windowed aggregations: per event, a RANGE frame over the entity's events in (e - window, e], or with a
+ * tile over whole tiles [tileStart(e) - window + tile, e] (the frame
  * includes every event at time e, so events at the same time get the same values); then one row per entity
  * and event time. `last` is the value of the latest event, the greatest non-null one among events at that time.
  */
@@ -98,8 +99,14 @@ function windowedRowsSql(view: WindowedFeatureView, sourceRelation: string, opti
   const longest = Math.max(...view.aggregations.map((a) => a.windowMs));
   // Events older than `from` still count in the windows of rows at or after it.
   const readFrom = options.fromMicros === undefined ? undefined : options.fromMicros - longest * 1000;
-  const windows = [...new Set(view.aggregations.map((a) => a.windowMs))].map((ms) =>
-    `__w_${ms} AS (PARTITION BY ${keys} ORDER BY ${EVENT_TS} RANGE BETWEEN ${intervalSql(ms * 1000 - 1)} PRECEDING AND CURRENT ROW)`);
+  const windows = [...new Set(view.aggregations.map((a) => a.windowMs))].map((ms) => {
+    if (view.tileMs === undefined) {
+      return `__w_${ms} AS (PARTITION BY ${keys} ORDER BY ${EVENT_TS} RANGE BETWEEN ${intervalSql(ms * 1000 - 1)} PRECEDING AND CURRENT ROW)`;
+    }
+    // Whole tiles: from tileStart(e) - window + tile, a per-row offset of (e mod tile) + window - tile.
+    const tileUs = view.tileMs * 1000;
+    return `__w_${ms} AS (PARTITION BY ${keys} ORDER BY epoch_us(${EVENT_TS}) RANGE BETWEEN (epoch_us(${EVENT_TS}) % ${tileUs} + ${ms * 1000 - tileUs}) PRECEDING AND CURRENT ROW)`;
+  });
   const columns = [...new Set(view.aggregations.flatMap((a) => (a.column === undefined ? [] : [a.column])))];
   const perEvent = view.aggregations.map((a) => `${windowedExpression(a)} AS ${quoteIdent(a.name)}`).join(',\n    ');
   const collapsed = view.aggregations.map((a) =>
