@@ -228,6 +228,16 @@ describe.each(stores)('feature store on $name', ({ url }) => {
     const all = latestProfiles([...firstRows, ...newRows], -Infinity, to2);
     const stored = await readAll('profile', [...all.keys()], ['score', 'tier']);
     for (const [u, row] of all) expect(stored.get(u)).toEqual({ ts: row.ts, values: { score: row.score, tier: row.tier } });
+
+    // Rows land late: event times before the last end. Plain incremental misses them; a lookback finds them.
+    const lateRows = Array.from({ length: 3 }, (_, i) => ({ user_id: 1000 + i, ts: to2 - (i + 1) * HOUR, score: 1, tier: 'late' }));
+    await build([...firstRows, ...newRows, ...lateRows], makeTxns(6, 5, 50));
+    const [missed] = await materialize(ws, store, { views: ['profile'], incremental: true, toMicros: (to2 + HOUR) * MICROS });
+    expect(missed?.written).toBe(0);
+    const [caught] = await materialize(ws, store, { views: ['profile'], incremental: true, lookbackMs: 4 * HOUR, toMicros: (to2 + HOUR) * MICROS });
+    expect(caught?.fromMicros).toBe((to2 - 3 * HOUR) * MICROS);
+    expect(caught?.written).toBe(3);
+    expect((await readAll('profile', [1000, 1001, 1002], ['tier'])).get(1002)?.values).toEqual({ tier: 'late' });
   });
 
   it('measures zero skew after materialisation, and finds an injected skew feature by feature', async () => {

@@ -21,6 +21,11 @@ export interface MaterializeOptions {
   /** Epoch microseconds; default: now. */
   readonly toMicros?: number;
   readonly incremental?: boolean;
+  /**
+   * With `incremental`, start this many milliseconds before where the last run ended, so rows that landed
+   * late (with event times before that end) are picked up; rewrites are harmless.
+   */
+  readonly lookbackMs?: number;
   /** Records per store write (default 5000). */
   readonly batchSize?: number;
 }
@@ -60,8 +65,8 @@ export async function materialize(ws: Workspace, store: OnlineStore, options: Ma
 async function materializeView(ws: Workspace, store: OnlineStore, view: FeatureView, toMicros: number, options: MaterializeOptions): Promise<ViewMaterialization> {
   const started = new Date();
   const previous = options.incremental === true ? await ws.catalog.lastMaterialization(view.name, store.location) : undefined;
-  // Incremental runs start at the previous end, inclusive: values at exactly that time are rewritten, harmlessly.
-  const fromMicros = previous?.toMicros ?? options.fromMicros;
+  // Incremental runs start at the previous end (minus the lookback), inclusive: rewrites are harmless.
+  const fromMicros = previous === undefined ? options.fromMicros : previous.toMicros - (options.lookbackMs ?? 0) * 1000;
   const batchSize = options.batchSize ?? 5000;
   let written = 0;
   let stale = 0;

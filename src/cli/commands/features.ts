@@ -1,6 +1,7 @@
 // `sluice features ...`: list definitions, build a training set, materialise to the online store, look
 // features up, and measure online/offline skew. Thin shells over src/features.
 import type { Command } from 'commander';
+import { parseDuration } from '../../define/duration.ts';
 import { SluiceError } from '../../errors.ts';
 import { materialize, isoMicros, parseTimeArg } from '../../features/materialize.ts';
 import { measureSkew } from '../../features/skew.ts';
@@ -14,7 +15,7 @@ import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { printJson, renderTable } from '../render.ts';
 
 export async function withOnlineStore<T>(ws: Workspace, fn: (store: OnlineStore) => Promise<T>): Promise<T> {
-  const store = await openOnlineStore(ws.settings.onlineUrl);
+  const store = await openOnlineStore(ws.settings.onlineUrl, { defaultPrefix: `sluice:${ws.project.name}:` });
   try {
     return await fn(store);
   } finally {
@@ -129,16 +130,19 @@ export function registerFeatures(program: Command): void {
     .option('--from <time>', 'event times from (a date, an ISO timestamp, or now); default: the beginning')
     .option('--to <time>', 'event times up to (default: now)')
     .option('--incremental', 'start where the last materialisation into this store ended')
+    .option('--lookback <duration>', 'with --incremental, start this much earlier (late rows), e.g. 2h or 1d')
     .option('--view <name>', 'only this view (repeatable)', collect)
     .option('--service <name>', "only this service's views")
-    .action(async (options: { from?: string; to?: string; incremental?: boolean; view?: string[]; service?: string }, command: Command) => {
+    .action(async (options: { from?: string; to?: string; incremental?: boolean; lookback?: string; view?: string[]; service?: string }, command: Command) => {
       const g = globals(command);
+      if (options.lookback !== undefined && options.incremental !== true) throw new SluiceError('CONFIG_INVALID', '--lookback only applies with --incremental');
       if (options.incremental === true && options.from !== undefined) throw new SluiceError('CONFIG_INVALID', '--incremental and --from exclude each other: incremental runs start where the last one ended');
       await withWorkspace(g, async (ws) => withOnlineStore(ws, async (store) => {
         const results = await materialize(ws, store, {
           ...(options.from === undefined ? {} : { fromMicros: parseTimeArg(options.from, '--from') }),
           ...(options.to === undefined ? {} : { toMicros: parseTimeArg(options.to, '--to') }),
           ...(options.incremental === true ? { incremental: true } : {}),
+          ...(options.lookback === undefined ? {} : { lookbackMs: parseDuration(options.lookback, '--lookback') }),
           ...(options.view === undefined ? {} : { views: options.view }),
           ...(options.service === undefined ? {} : { service: options.service }),
         });

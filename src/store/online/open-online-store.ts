@@ -1,5 +1,6 @@
 // Opens the online store named by a URL: `sqlite:<path>` (one file, created with its directories) or
-// `redis://[user:password@]host:port[/db][?prefix=p:]` (`rediss://` for TLS; the prefix defaults to `sluice:`).
+// `redis://[user:password@]host:port[/db][?prefix=p:]` (`rediss://` for TLS; the prefix defaults to `sluice:`,
+// and to `sluice:<project>:` when a command opens it for a project, so projects sharing a Redis do not collide).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { SluiceError, errorMessage, isTransient } from '../../errors.ts';
@@ -10,9 +11,14 @@ import { SqliteOnlineStore } from './sqlite-online-store.ts';
 const DEFAULT_PREFIX = 'sluice:';
 const DEFAULT_REDIS_PORT = 6379;
 
-export async function openOnlineStore(url: string): Promise<OnlineStore> {
+export interface OpenOnlineStoreOptions {
+  /** Redis key prefix when the URL gives none (default `sluice:`); commands pass `sluice:<project>:`. */
+  readonly defaultPrefix?: string;
+}
+
+export async function openOnlineStore(url: string, options: OpenOnlineStoreOptions = {}): Promise<OnlineStore> {
   if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
-  if (/^rediss?:\/\//.test(url)) return openRedis(url);
+  if (/^rediss?:\/\//.test(url)) return openRedis(url, options.defaultPrefix ?? DEFAULT_PREFIX);
   throw new SluiceError(
     'CONFIG_INVALID',
     `online store URL ${JSON.stringify(redact(url))} is not supported; use sqlite:<path> (for example sqlite:.sluice/online.db) ` +
@@ -34,8 +40,8 @@ function openSqlite(file: string): OnlineStore {
   }
 }
 
-async function openRedis(url: string): Promise<OnlineStore> {
-  const options = parseRedisUrl(url);
+async function openRedis(url: string, defaultPrefix: string): Promise<OnlineStore> {
+  const options = parseRedisUrl(url, defaultPrefix);
   try {
     return await RedisOnlineStore.connect(options);
   } catch (error) {
@@ -43,7 +49,7 @@ async function openRedis(url: string): Promise<OnlineStore> {
   }
 }
 
-function parseRedisUrl(url: string): Parameters<typeof RedisOnlineStore.connect>[0] {
+function parseRedisUrl(url: string, defaultPrefix: string): Parameters<typeof RedisOnlineStore.connect>[0] {
   const invalid = (reason: string): SluiceError =>
     new SluiceError('CONFIG_INVALID', `online store URL ${redact(url)}: ${reason}; expected redis://[user:password@]host:port[/db][?prefix=p:]`, {
       url: redact(url),
@@ -60,7 +66,7 @@ function parseRedisUrl(url: string): Parameters<typeof RedisOnlineStore.connect>
   for (const name of parsed.searchParams.keys()) {
     if (name !== 'prefix') throw invalid(`unknown parameter "${name}" (only prefix is supported)`);
   }
-  const prefix = parsed.searchParams.get('prefix') ?? DEFAULT_PREFIX;
+  const prefix = parsed.searchParams.get('prefix') ?? defaultPrefix;
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
   if (host === '') throw invalid('no host');
   const port = parsed.port === '' ? DEFAULT_REDIS_PORT : Number(parsed.port);
