@@ -1,6 +1,11 @@
-// `sluice generate churn`: deterministic synthetic data for the churn example.
+// `sluice generate churn` and `sluice generate transactions`: deterministic synthetic data for the examples.
+import fs from 'node:fs';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { SluiceError } from '../../errors.ts';
 import { generateChurn } from '../../generate/churn.ts';
+import { transactions } from '../../generate/transactions.ts';
 import { globals, parseInteger } from '../context.ts';
 import { formatBytes, formatMs, printJson } from '../render.ts';
 
@@ -20,5 +25,50 @@ export function registerGenerate(program: Command): void {
       if (g.json) return printJson(summary);
       process.stdout.write(`wrote ${summary.totalEvents.toLocaleString('en-US')} events over ${summary.eventsPerDay.length} days (${summary.startDate}..${summary.endDate}) and ${summary.userRows.toLocaleString('en-US')} user rows (${summary.duplicateRows} duplicates, ${summary.malformedLines} malformed) to ${summary.out}: ${formatBytes(summary.totalBytes)} in ${formatMs(summary.elapsedMs)}\n`);
       return undefined;
+    });
+
+  generate
+    .command('transactions')
+    .description('card transactions as NDJSON (txn_id, card_id, merchant_id, amount, ts) for the fraud example')
+    .option('--rate <n>', 'events per second (of event time; with --live, of wall-clock time)', parseInteger('--rate'), 1000)
+    .option('--cards <n>', 'number of cards', parseInteger('--cards'), 10_000)
+    .option('--count <n>', 'stop after this many events (default: 60 s worth; with --live: run until stopped)', parseInteger('--count'))
+    .option('--seed <n>', 'random seed (same seed, same events)', parseInteger('--seed'), 42)
+    .option('--start <time>', 'event time of the first event (ISO); default now', undefined)
+    .option('--live', 'pace events in real time, event time = now')
+    .option('--out <file>', 'NDJSON file, or - for stdout', '-')
+    .action(async (options: { rate: number; cards: number; count?: number; seed: number; start?: string; live?: boolean; out: string }) => {
+      if (options.rate <= 0 || options.cards <= 0) throw new SluiceError('CONFIG_INVALID', '--rate and --cards must be positive');
+      const startMs = options.start === undefined ? Date.now() : Date.parse(options.start);
+      if (!Number.isFinite(startMs)) throw new SluiceError('CONFIG_INVALID', `--start: ${JSON.stringify(options.start)} is not an ISO timestamp`);
+      const live = options.live === true;
+      const limit = options.count ?? (live ? Infinity : options.rate * 60);
+      const out = options.out === '-' ? process.stdout : fs.createWriteStream(options.out);
+      const began = Date.now();
+      let written = 0;
+      let buffer = '';
+      for (const event of transactions({ cards: options.cards, seed: options.seed, startMs, rate: options.rate })) {
+        if (written >= limit) break;
+        buffer += `${JSON.stringify(event)}\n`;
+        written += 1;
+        if (live) {
+          // Release each event when its event time comes (batched per few milliseconds).
+          const wait = Date.parse(event.ts) - Date.now();
+          if (wait > 2) {
+            if (!out.write(buffer)) await once(out, 'drain');
+            buffer = '';
+            await sleep(wait);
+          }
+        } else if (buffer.length > 1 << 16) {
+          if (!out.write(buffer)) await once(out, 'drain');
+          buffer = '';
+        }
+      }
+      if (buffer !== '') out.write(buffer);
+      if (out !== process.stdout) {
+        (out as fs.WriteStream).end();
+        await once(out, 'finish');
+        process.stderr.write(`wrote ${written.toLocaleString('en-US')} transactions to ${options.out} in ${Date.now() - began} ms\n`);
+      }
     });
 }
