@@ -12,6 +12,8 @@ export type {
   OnDemandFeature, ValueType, WindowedFeatureView,
 } from './define/features.ts';
 export type { Duration } from './define/duration.ts';
+export { eventStream } from './define/stream.ts';
+export type { EventFieldType, EventStream, EventStreamOptions } from './define/stream.ts';
 export { parseSuite, suite } from './define/expect.ts';
 export type { ExpectationConfig, Severity, Suite } from './define/checks.ts';
 export type { ValidationResult, ExpectationResult } from './quality/types.ts';
