@@ -328,6 +328,18 @@ for (const kind of BACKENDS) {
       expect(await catalog.listChecks({ runId: 'big' })).toEqual(checks);
     });
 
+    it('saves stream checkpoints per job partition and never rolls one back', async () => {
+      expect(await catalog.loadCheckpoint('job', 'p0')).toBeUndefined();
+      expect(await catalog.saveCheckpoint({ job: 'job', partition: 'p0', sequence: 10, state: { keys: { a: [1, 2] } } })).toBe(true);
+      expect(await catalog.saveCheckpoint({ job: 'job', partition: 'p1', sequence: 3, state: null })).toBe(true);
+      expect(await catalog.saveCheckpoint({ job: 'job', partition: 'p0', sequence: 25, state: { keys: { a: [3] } } })).toBe(true);
+      // A worker that fell behind cannot overwrite newer progress.
+      expect(await catalog.saveCheckpoint({ job: 'job', partition: 'p0', sequence: 20, state: { stale: true } })).toBe(false);
+      expect(await catalog.loadCheckpoint('job', 'p0')).toMatchObject({ sequence: 25, state: { keys: { a: [3] } } });
+      expect(await catalog.loadCheckpoint('job', 'p1')).toMatchObject({ sequence: 3, state: null });
+      expect(await catalog.loadCheckpoint('other', 'p0')).toBeUndefined();
+    });
+
     it('keeps its data when closed and opened again', async () => {
       await catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args: { force: true } });
       await catalog.createStep({ id: 's1', runId: 'r1', asset: 'orders', partition: '', status: 'pending' });

@@ -126,6 +126,15 @@ export interface MaterializationRecord {
   readonly endedAt: string;
 }
 
+/** Where a stream job partition got to: the last source sequence applied, and its state at that point. */
+export interface StreamCheckpoint {
+  readonly job: string;
+  readonly partition: string;
+  readonly sequence: number;
+  readonly state: unknown;
+  readonly updatedAt: string;
+}
+
 export interface Catalog {
   /** Which backend this is, for messages: 'sqlite' | 'postgres'. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -156,6 +165,13 @@ export interface Catalog {
   recordMaterialization(record: MaterializationRecord): Promise<void>;
   /** The materialisation of a view into a store that reached furthest, if any. */
   lastMaterialization(view: string, store: string): Promise<MaterializationRecord | undefined>;
+
+  /**
+   * Save a checkpoint, replacing the previous one of the job partition only if `sequence` is not behind it, so
+   * a stale worker cannot roll a partition back. Returns whether it was saved.
+   */
+  saveCheckpoint(checkpoint: Omit<StreamCheckpoint, 'updatedAt'>): Promise<boolean>;
+  loadCheckpoint(job: string, partition: string): Promise<StreamCheckpoint | undefined>;
 
   close(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import type {
   CheckRecord,
   LineageEdge,
   MaterializationRecord,
+  StreamCheckpoint,
   RunFilter,
   RunRecord,
   RunStatus,
@@ -215,6 +216,31 @@ export class KyselyCatalog implements Catalog {
       startedAt: row.started_at,
       endedAt: row.ended_at,
     };
+  }
+
+  async saveCheckpoint(checkpoint: Omit<StreamCheckpoint, 'updatedAt'>): Promise<boolean> {
+    const row = {
+      job: checkpoint.job,
+      partition_key: checkpoint.partition,
+      sequence: checkpoint.sequence,
+      state: JSON.stringify(checkpoint.state),
+      updated_at: new Date().toISOString(),
+    };
+    const result = await this.#execute('save stream checkpoint', { job: checkpoint.job, partition: checkpoint.partition }, (db) =>
+      db.insertInto('stream_checkpoints').values(row)
+        .onConflict((oc) => oc.columns(['job', 'partition_key']).doUpdateSet({ sequence: row.sequence, state: row.state, updated_at: row.updated_at })
+          .where('stream_checkpoints.sequence', '<=', row.sequence))
+        .executeTakeFirst(),
+    );
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async loadCheckpoint(job: string, partition: string): Promise<StreamCheckpoint | undefined> {
+    const row = await this.#execute('load stream checkpoint', { job, partition }, (db) =>
+      db.selectFrom('stream_checkpoints').selectAll().where('job', '=', job).where('partition_key', '=', partition).executeTakeFirst(),
+    );
+    if (row === undefined) return undefined;
+    return { job: row.job, partition: row.partition_key, sequence: Number(row.sequence), state: JSON.parse(row.state) as unknown, updatedAt: row.updated_at };
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 1, up: createInitialTables },
   { version: 2, up: createCheckResults },
   { version: 3, up: createMaterializations },
+  { version: 4, up: createStreamCheckpoints },
 ];
 
 export interface MigrateOptions {
@@ -168,4 +169,15 @@ async function createMaterializations(db: Kysely<Database>, dialect: CatalogDial
     .addColumn('ended_at', 'text', (col) => col.notNull())
     .execute();
   await db.schema.createIndex('materializations_view_store').ifNotExists().on('materializations').columns(['view_name', 'store', 'to_micros']).execute();
+}
+
+async function createStreamCheckpoints(db: Kysely<Database>): Promise<void> {
+  await db.schema.createTable('stream_checkpoints').ifNotExists()
+    .addColumn('job', 'text', (col) => col.notNull())
+    .addColumn('partition_key', 'text', (col) => col.notNull())
+    .addColumn('sequence', 'bigint', (col) => col.notNull())
+    .addColumn('state', 'text', (col) => col.notNull())
+    .addColumn('updated_at', 'text', (col) => col.notNull())
+    .addPrimaryKeyConstraint('stream_checkpoints_pk', ['job', 'partition_key'])
+    .execute();
 }

@@ -103,6 +103,16 @@ export interface MaterializationsTable {
   ended_at: string;
 }
 
+/** A stream job's checkpoint for one partition: the source position and the operator state, together. */
+export interface StreamCheckpointsTable {
+  job: string;
+  partition_key: string;
+  sequence: Int64;
+  /** JSON. */
+  state: string;
+  updated_at: string;
+}
+
 export interface Database {
   sluice_migrations: MigrationsTable;
   runs: RunsTable;
@@ -111,4 +121,5 @@ export interface Database {
   lineage: LineageTable;
   check_results: CheckResultsTable;
   materializations: MaterializationsTable;
+  stream_checkpoints: StreamCheckpointsTable;
 }
