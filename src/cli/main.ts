@@ -8,6 +8,7 @@ import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
 import { registerRuns } from './commands/runs.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerStream } from './commands/stream.ts';
 import { registerShow } from './commands/show.ts';
 import { registerValidate } from './commands/validate.ts';
 import { reportError } from './context.ts';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerFeatures(program);
   registerServe(program);
+  registerStream(program);
   registerGenerate(program);
   return program;
 }

@@ -5,6 +5,7 @@ import { SluiceError } from '../errors.ts';
 import { isValidName } from '../sql/identifiers.ts';
 import type { Dataset } from './asset.ts';
 import { parseDuration, type Duration } from './duration.ts';
+import type { EventStream } from './stream.ts';
 
 /** Types an entity key column may have: requests are checked against it. */
 export type KeyType = 'int' | 'string';
@@ -91,6 +92,8 @@ export interface WindowedFeatureView<N extends string = string> extends FeatureV
    */
   readonly tile: Duration | undefined;
   readonly tileMs: number | undefined;
+  /** The event stream that updates this view online (`sluice stream`); the batch path reads `source`. */
+  readonly stream: EventStream | undefined;
 }
 
 export type FeatureView<N extends string = string> = ColumnFeatureView<N> | WindowedFeatureView<N>;
@@ -112,6 +115,8 @@ export interface WindowedFeatureViewOptions extends FeatureViewOptionsBase {
   readonly aggregations: Readonly<Record<string, AggregationInput>>;
   /** Pre-aggregation bucket (e.g. '1m'); windows then cover whole tiles. */
   readonly tile?: Duration;
+  /** An event stream with the same fields as the source, to update the view in real time (needs a tile). */
+  readonly stream?: EventStream;
 }
 
 export function featureView<const N extends string>(name: N, options: ColumnFeatureViewOptions | WindowedFeatureViewOptions): FeatureView<N> {
@@ -160,8 +165,22 @@ export function featureView<const N extends string>(name: N, options: ColumnFeat
         }
       }
     }
+    const stream = options.stream;
+    if (stream !== undefined) {
+      if (stream.kind !== 'eventStream') throw new SluiceError('DEFINITION_INVALID', `${where}: stream must be made with eventStream()`);
+      if (tileMs === undefined) throw new SluiceError('DEFINITION_INVALID', `${where}: a view updated by a stream needs a tile (e.g. tile: '1m'), so its windows are whole tiles in batch and stream alike`);
+      if (stream.timestamp !== options.timestamp) throw new SluiceError('DEFINITION_INVALID', `${where}: timestamp "${options.timestamp}" differs from stream "${stream.name}"'s event time "${stream.timestamp}"`);
+      const needed = [...options.entity.keys.map((k) => k.name), ...aggregations.flatMap((a) => (a.column === undefined ? [] : [a.column]))];
+      for (const field of needed) {
+        if (stream.fields[field] === undefined) throw new SluiceError('DEFINITION_INVALID', `${where}: field "${field}" is not declared by stream "${stream.name}" (${Object.keys(stream.fields).join(', ')})`);
+      }
+      for (const key of options.entity.keys) {
+        if (stream.fields[key.name] !== key.type) throw new SluiceError('DEFINITION_INVALID', `${where}: key "${key.name}" is ${key.type} in entity "${options.entity.name}" but ${stream.fields[key.name] as string} in stream "${stream.name}"`);
+      }
+    }
     return Object.freeze({
       ...base,
+      stream,
       type: 'windowed',
       aggregations: Object.freeze(aggregations),
       features: Object.freeze(aggregations.map((a) => a.name)),

@@ -10,6 +10,7 @@ import { validateExpectation } from './expect.ts';
 import { isStatistical, parseStatisticalKwargs } from './expect-statistical.ts';
 import type { FileSource } from './source.ts';
 import type { Entity, FeatureService, FeatureView } from './features.ts';
+import type { EventStream } from './stream.ts';
 import { isTemplated } from './source.ts';
 
 export interface DependencyRef {
@@ -55,6 +56,8 @@ export interface Project {
   readonly entities: ReadonlyMap<string, Entity>;
   readonly featureViews: ReadonlyMap<string, FeatureView>;
   readonly featureServices: ReadonlyMap<string, FeatureService>;
+  /** Event streams that feed feature views. */
+  readonly eventStreams: ReadonlyMap<string, EventStream>;
   readonly settings: ProjectSettings;
 }
 
@@ -293,8 +296,9 @@ export function defineProject(input: ProjectInput): Project {
   });
 }
 
-function collectFeatures(input: ProjectInput, datasets: ReadonlyMap<string, Dataset>): Pick<Project, 'entities' | 'featureViews' | 'featureServices'> {
+function collectFeatures(input: ProjectInput, datasets: ReadonlyMap<string, Dataset>): Pick<Project, 'entities' | 'featureViews' | 'featureServices' | 'eventStreams'> {
   const entities = new Map<string, Entity>();
+  const eventStreams = new Map<string, EventStream>();
   const featureViews = new Map<string, FeatureView>();
   const featureServices = new Map<string, FeatureService>();
   const addView = (view: FeatureView, origin: string): void => {
@@ -313,6 +317,11 @@ function collectFeatures(input: ProjectInput, datasets: ReadonlyMap<string, Data
     }
     entities.set(view.entity.name, knownEntity ?? view.entity);
     featureViews.set(view.name, view);
+    if (view.type === 'windowed' && view.stream !== undefined) {
+      const known = eventStreams.get(view.stream.name);
+      if (known !== undefined && known !== view.stream) throw new SluiceError('DEFINITION_INVALID', `two different event streams are named "${view.stream.name}" (feature view "${view.name}")`);
+      eventStreams.set(view.stream.name, view.stream);
+    }
   };
   for (const view of input.featureViews ?? []) addView(view, 'featureViews');
   for (const service of input.featureServices ?? []) {
@@ -320,7 +329,7 @@ function collectFeatures(input: ProjectInput, datasets: ReadonlyMap<string, Data
     for (const view of service.views) addView(view, `feature service "${service.name}"`);
     featureServices.set(service.name, service);
   }
-  return { entities, featureViews, featureServices };
+  return { entities, featureViews, featureServices, eventStreams };
 }
 
 export function getFeatureService(project: Project, serviceName: string): FeatureService {
