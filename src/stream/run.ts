@@ -1,6 +1,6 @@
 // Running a stream job over a sequence of raw events (NDJSON lines from a file or stdin, in embedded use):
 // events are processed in order; every `flushEvents` events or `flushMs` the changed values are written to the
-// online store (batched per view), rejected events go to the dead-letter store, and then the source position
+// online store (batched per view), rejected events (invalid, late) go to the dead-letter store, and then the source position
 // and the whole state are checkpointed together in the catalog. A restarted job loads the checkpoint, skips
 // the events up to its position and goes on: no event is lost, none is counted twice, and writes repeated
 // after a crash rewrite the same values (the store is guarded by event time).
@@ -100,7 +100,8 @@ export async function runStreamLines(ws: Workspace, store: OnlineStore, stream: 
     processed += 1;
     if (line.trim() === '') continue;
     const result = processor.process(line);
-    if (result.status !== 'applied') {
+    // Redeliveries are counted, not dead-lettered: they are expected, and the first copy was applied.
+    if (result.status !== 'applied' && result.status !== 'duplicate') {
       dead.push(`${JSON.stringify({ source: stream.name, sequence: position, status: result.status, field: result.field, reason: result.reason, raw: line })}\n`);
     }
     sinceFlush += 1;

@@ -1,5 +1,6 @@
 // `sluice generate churn` and `sluice generate transactions`: deterministic synthetic data for the examples.
 import fs from 'node:fs';
+import path from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
@@ -43,6 +44,7 @@ export function registerGenerate(program: Command): void {
       if (!Number.isFinite(startMs)) throw new SluiceError('CONFIG_INVALID', `--start: ${JSON.stringify(options.start)} is not an ISO timestamp`);
       const live = options.live === true;
       const limit = options.count ?? (live ? Infinity : options.rate * 60);
+      if (options.out !== '-') fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
       const out = options.out === '-' ? process.stdout : fs.createWriteStream(options.out);
       const began = Date.now();
       let written = 0;
