@@ -55,58 +55,107 @@ export function getEventStream(ws: Workspace, name: string): EventStream {
   return stream;
 }
 
+/**
+ * One job partition: a processor restored from the partition's checkpoint, the pending dead letters, and the
+ * flush that writes values, then dead letters, then the checkpoint (position and state together).
+ */
+export class StreamJob {
+  readonly job: string;
+  readonly partition: string;
+  /** Position of the checkpoint the job started from (0: none). */
+  readonly resumedFrom: number;
+  position: number;
+  written = 0;
+  flushes = 0;
+  deadLetters = 0;
+  private dead: string[] = [];
+  private readonly deadFile: string;
+
+  private constructor(
+    private readonly ws: Workspace,
+    private readonly store: OnlineStore,
+    readonly stream: EventStream,
+    private readonly processor: StreamProcessor,
+    job: string,
+    partition: string,
+    resumedFrom: number,
+  ) {
+    this.job = job;
+    this.partition = partition;
+    this.resumedFrom = resumedFrom;
+    this.position = resumedFrom;
+    this.deadFile = path.join(deadLetterDir(ws.stateDir, stream.name), `${job}-${partition}.ndjson`);
+  }
+
+  static async open(ws: Workspace, store: OnlineStore, stream: EventStream, options: { job?: string | undefined; partition?: string | undefined } = {}): Promise<StreamJob> {
+    const job = options.job ?? stream.name;
+    const partition = options.partition ?? 'all';
+    const checkpoint = await ws.catalog.loadCheckpoint(job, partition);
+    const processor = new StreamProcessor(stream, viewsOfStream(ws, stream), checkpoint?.state as ProcessorSnapshot | undefined);
+    return new StreamJob(ws, store, stream, processor, job, partition, checkpoint?.sequence ?? 0);
+  }
+
+  get counts(): ProcessorCounts {
+    return { ...this.processor.counts };
+  }
+
+  /** Process the event at `position` (positions increase); events the checkpoint covers are skipped. */
+  handle(raw: string | Uint8Array, position: number): void {
+    if (position <= this.resumedFrom) return;
+    this.position = position;
+    const result = this.processor.process(raw);
+    // Redeliveries are counted, not dead-lettered: they are expected, and the first copy was applied.
+    if (result.status !== 'applied' && result.status !== 'duplicate') {
+      const text = typeof raw === 'string' ? raw : new TextDecoder().decode(raw);
+      this.dead.push(`${JSON.stringify({ source: this.stream.name, sequence: position, status: result.status, field: result.field, reason: result.reason, raw: text })}\n`);
+    }
+  }
+
+  async flush(): Promise<void> {
+    for (const { view, records } of this.processor.drain()) {
+      if (records.length > 0) this.written += (await this.store.write(view.name, records, { ttlMs: view.ttlMs })).written;
+    }
+    if (this.dead.length > 0) {
+      await fs.mkdir(path.dirname(this.deadFile), { recursive: true });
+      await fs.appendFile(this.deadFile, this.dead.join(''));
+      this.deadLetters += this.dead.length;
+      this.dead = [];
+    }
+    await this.ws.catalog.saveCheckpoint({ job: this.job, partition: this.partition, sequence: this.position, state: this.processor.snapshot() });
+    this.flushes += 1;
+  }
+
+  summary(): StreamRunSummary {
+    return { job: this.job, partition: this.partition, resumedFrom: this.resumedFrom, position: this.position, counts: this.counts, written: this.written, flushes: this.flushes, deadLetters: this.deadLetters };
+  }
+}
+
+/** Run a job over NDJSON lines (position = line number), flushing every `flushEvents` events or `flushMs`. */
 export async function runStreamLines(ws: Workspace, store: OnlineStore, stream: EventStream, lines: AsyncIterable<string>, options: StreamRunOptions = {}): Promise<StreamRunSummary> {
-  const job = options.job ?? stream.name;
-  const partition = options.partition ?? 'all';
+  const job = await StreamJob.open(ws, store, stream, options);
   const flushEvents = options.flushEvents ?? 1000;
   const flushMs = options.flushMs ?? 200;
-  const views = viewsOfStream(ws, stream);
-  const checkpoint = await ws.catalog.loadCheckpoint(job, partition);
-  const resumedFrom = checkpoint?.sequence ?? 0;
-  const processor = new StreamProcessor(stream, views, checkpoint?.state as ProcessorSnapshot | undefined);
-  const deadFile = path.join(deadLetterDir(ws.stateDir, stream.name), `${job}-${partition}.ndjson`);
-  let dead: string[] = [];
-  let deadLetters = 0;
-  let written = 0;
-  let flushes = 0;
-  let position = 0;
+  let line = 0;
   let processed = 0;
   let sinceFlush = 0;
   let lastFlush = performance.now();
-
-  const flush = async (): Promise<void> => {
-    for (const { view, records } of processor.drain()) {
-      if (records.length > 0) written += (await store.write(view.name, records, { ttlMs: view.ttlMs })).written;
-    }
-    if (dead.length > 0) {
-      await fs.mkdir(path.dirname(deadFile), { recursive: true });
-      await fs.appendFile(deadFile, dead.join(''));
-      deadLetters += dead.length;
-      dead = [];
-    }
-    await ws.catalog.saveCheckpoint({ job, partition, sequence: position, state: processor.snapshot() });
-    flushes += 1;
-    sinceFlush = 0;
-    lastFlush = performance.now();
-  };
-
-  for await (const line of lines) {
-    position += 1;
-    if (position <= resumedFrom) continue;
-    if (options.limit !== undefined && processed >= options.limit) {
-      position -= 1;
-      break;
-    }
+  for await (const text of lines) {
+    line += 1;
+    if (line <= job.resumedFrom) continue;
+    if (options.limit !== undefined && processed >= options.limit) break;
     processed += 1;
-    if (line.trim() === '') continue;
-    const result = processor.process(line);
-    // Redeliveries are counted, not dead-lettered: they are expected, and the first copy was applied.
-    if (result.status !== 'applied' && result.status !== 'duplicate') {
-      dead.push(`${JSON.stringify({ source: stream.name, sequence: position, status: result.status, field: result.field, reason: result.reason, raw: line })}\n`);
+    if (text.trim() === '') {
+      job.position = line;
+      continue;
     }
+    job.handle(text, line);
     sinceFlush += 1;
-    if (sinceFlush >= flushEvents || performance.now() - lastFlush >= flushMs) await flush();
+    if (sinceFlush >= flushEvents || performance.now() - lastFlush >= flushMs) {
+      await job.flush();
+      sinceFlush = 0;
+      lastFlush = performance.now();
+    }
   }
-  await flush();
-  return { job, partition, resumedFrom, position, counts: { ...processor.counts }, written, flushes, deadLetters };
+  await job.flush();
+  return job.summary();
 }
