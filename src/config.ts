@@ -20,6 +20,10 @@ const envSchema = z.object({
   SLUICE_API_KEYS: z.string().optional(),
   /** Redis used by tests that need it. */
   SLUICE_TEST_REDIS_URL: z.string().min(1).optional(),
+  /** NATS with JetStream for `sluice stream`: `nats://[user:pass@]host:port`. */
+  SLUICE_NATS_URL: z.string().regex(/^(nats|tls):\/\//, 'nats://host:port').optional(),
+  /** NATS used by tests that need it. */
+  SLUICE_TEST_NATS_URL: z.string().min(1).optional(),
 });
 
 export interface Settings {
@@ -37,6 +41,8 @@ export interface Settings {
   readonly onlineUrl: string;
   /** Raw SLUICE_API_KEYS, parsed by the server. */
   readonly apiKeys: string | undefined;
+  /** NATS JetStream for stream sources, `nats://127.0.0.1:4222` by default. */
+  readonly natsUrl: string;
 }
 
 export interface SettingsOverrides {
@@ -73,6 +79,7 @@ export function resolveSettings(projectDir: string, overrides: SettingsOverrides
     alertWebhooks: (e.SLUICE_ALERT_WEBHOOKS ?? '').split(',').map((u) => u.trim()).filter((u) => u !== ''),
     onlineUrl: overrides.onlineUrl ?? e.SLUICE_ONLINE_URL ?? `sqlite:${path.join(stateDir, 'online.db')}`,
     apiKeys: e.SLUICE_API_KEYS,
+    natsUrl: e.SLUICE_NATS_URL ?? 'nats://127.0.0.1:4222',
   };
 }
 
@@ -84,4 +91,9 @@ export function testPostgresUrl(env: NodeJS.ProcessEnv = process.env): string {
 /** Redis used by tests that need it; a user can point it elsewhere. */
 export function testRedisUrl(env: NodeJS.ProcessEnv = process.env): string {
   return readEnv(env).SLUICE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+/** NATS (with JetStream) used by tests that need it; a user can point it elsewhere. */
+export function testNatsUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return readEnv(env).SLUICE_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 }

@@ -27,6 +27,12 @@ export interface EventStream<N extends string = string> {
   readonly allowedLatenessMs: number;
   /** How long event ids are remembered for deduplication. */
   readonly dedupeHorizonMs: number;
+  /**
+   * Key partitions: events go to subject `<subject>.<i>`, i = hash(partitionBy) mod partitions, and each
+   * `sluice stream --partition i/n` worker consumes one. 1 (the default): one subject, one worker.
+   */
+  readonly partitions: number;
+  readonly partitionBy: string | undefined;
   readonly description: string | undefined;
 }
 
@@ -40,6 +46,9 @@ export interface EventStreamOptions {
   readonly allowedDisorder?: Duration;
   readonly allowedLateness?: Duration;
   readonly dedupeHorizon?: Duration;
+  readonly partitions?: number;
+  /** The field whose value picks the partition (an entity key of the views the stream feeds). */
+  readonly partitionBy?: string;
   readonly description?: string;
 }
 
@@ -59,6 +68,10 @@ export function eventStream<const N extends string>(name: N, options: EventStrea
   for (const field of options.required ?? []) known(field, 'required field');
   const subject = options.subject ?? name;
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subject)) throw new SluiceError('DEFINITION_INVALID', `${where}: subject ${JSON.stringify(subject)} must be dot-separated tokens of letters, digits, - and _`);
+  const partitions = options.partitions ?? 1;
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) throw new SluiceError('DEFINITION_INVALID', `${where}: partitions must be a whole number from 1 to 1024`);
+  if (partitions > 1 && options.partitionBy === undefined) throw new SluiceError('DEFINITION_INVALID', `${where}: ${partitions} partitions need partitionBy, the field that picks an event's partition`);
+  if (options.partitionBy !== undefined) known(options.partitionBy, 'partitionBy field');
   const required = [...new Set([options.timestamp, ...(options.id === undefined ? [] : [options.id]), ...(options.required ?? [])])];
   return Object.freeze({
     kind: 'eventStream',
@@ -71,6 +84,25 @@ export function eventStream<const N extends string>(name: N, options: EventStrea
     allowedDisorderMs: options.allowedDisorder === undefined ? 0 : parseDuration(options.allowedDisorder, `${where} allowedDisorder`),
     allowedLatenessMs: options.allowedLateness === undefined ? 0 : parseDuration(options.allowedLateness, `${where} allowedLateness`),
     dedupeHorizonMs: options.dedupeHorizon === undefined ? 3_600_000 : parseDuration(options.dedupeHorizon, `${where} dedupeHorizon`),
+    partitions,
+    partitionBy: options.partitionBy,
     description: options.description,
   });
+}
+
+/** The partition of an event: FNV-1a of its partitionBy value's text, modulo the partitions (stable everywhere). */
+export function partitionOf(stream: EventStream, record: Readonly<Record<string, unknown>>): number {
+  if (stream.partitions === 1 || stream.partitionBy === undefined) return 0;
+  const text = String(record[stream.partitionBy]);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % stream.partitions;
+}
+
+/** The subject an event is published to. */
+export function subjectOf(stream: EventStream, record: Readonly<Record<string, unknown>>): string {
+  return stream.partitions === 1 ? stream.jetStream.subject : `${stream.jetStream.subject}.${partitionOf(stream, record)}`;
 }

@@ -1,0 +1,70 @@
+// Running a stream job from NATS JetStream: a durable pull consumer per job partition, each batch processed in
+// order (position = stream sequence), flushed to the online store, checkpointed, and only then acked. After a
+// crash JetStream redelivers what was not acked, and the job skips what its checkpoint already covers, so
+// effects happen once.
+import type { EventStream } from '../define/stream.ts';
+import { SluiceError } from '../errors.ts';
+import { ensureStream } from '../connectors/jetstream-stream.ts';
+import type { JetStreamHandle } from '../connectors/nats-connection.ts';
+import { JetStreamSource } from '../connectors/jetstream-source.ts';
+import type { OnlineStore } from '../store/online/online-store.ts';
+import type { Workspace } from '../workspace.ts';
+import { StreamJob, type StreamRunSummary } from './run.ts';
+
+export interface JetStreamRunOptions {
+  readonly job?: string;
+  /** This worker's partition, `i/n` (default: the whole stream as partition `all`). */
+  readonly partition?: { readonly index: number; readonly count: number };
+  /** Most events per batch (and per flush); default 1000. */
+  readonly flushEvents?: number;
+  /** Stop when this signal aborts (SIGTERM), or after `idleStopMs` without messages. */
+  readonly signal?: AbortSignal;
+  readonly idleStopMs?: number;
+  /** Called after every flush, with the job's progress. */
+  readonly onFlush?: (summary: StreamRunSummary) => void;
+}
+
+/** The subjects of a stream: `<subject>` unpartitioned, `<subject>.<i>` for partition i. */
+export function streamSubjects(stream: EventStream): string[] {
+  return [stream.jetStream.subject, `${stream.jetStream.subject}.>`];
+}
+
+export async function runStreamJetStream(ws: Workspace, store: OnlineStore, stream: EventStream, handle: JetStreamHandle, options: JetStreamRunOptions = {}): Promise<StreamRunSummary> {
+  if (options.partition !== undefined && options.partition.count !== stream.partitions) {
+    throw new SluiceError('CONFIG_INVALID', `stream "${stream.name}" has ${stream.partitions} partition(s); --partition ${options.partition.index}/${options.partition.count} does not match`);
+  }
+  if (options.partition === undefined && stream.partitions > 1) {
+    throw new SluiceError('CONFIG_INVALID', `stream "${stream.name}" has ${stream.partitions} partitions: start one worker per partition with --partition i/${stream.partitions}`);
+  }
+  const partition = options.partition === undefined ? 'all' : `${options.partition.index}of${options.partition.count}`;
+  const job = await StreamJob.open(ws, store, stream, { job: options.job, partition });
+  await ensureStream(handle, { stream: stream.jetStream.stream, subjects: streamSubjects(stream) });
+  const source = await JetStreamSource.open(handle, {
+    stream: stream.jetStream.stream,
+    durable: `${job.job}-${partition}`,
+    ...(options.partition === undefined ? {} : { filterSubject: `${stream.jetStream.subject}.${options.partition.index}` }),
+    startSequence: job.resumedFrom + 1,
+  });
+  const stop = (): void => {
+    void source.stop();
+  };
+  options.signal?.addEventListener('abort', stop, { once: true });
+  let idleSince = performance.now();
+  try {
+    for await (const batch of source.batches({ maxMessages: options.flushEvents ?? 1000, expiresMs: 1000 })) {
+      if (batch.messages.length === 0) {
+        if (options.idleStopMs !== undefined && performance.now() - idleSince >= options.idleStopMs) break;
+        continue;
+      }
+      idleSince = performance.now();
+      for (const message of batch.messages) job.handle(message.data, message.streamSequence);
+      await job.flush();
+      await batch.ack();
+      options.onFlush?.(job.summary());
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', stop);
+    await source.stop();
+  }
+  return job.summary();
+}
