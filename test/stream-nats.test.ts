@@ -16,7 +16,7 @@ import type { OnlineStore } from '../src/store/online/online-store.ts';
 import { publishToStream } from '../src/stream/publish.ts';
 import { runStreamJetStream } from '../src/stream/run-jetstream.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
-import { makeTempDir } from './helpers/temp.ts';
+import { makeTempDir, runCli } from './helpers/temp.ts';
 
 const run = `sluice_test_${randomBytes(4).toString('hex')}`;
 const txnStream = eventStream('transactions', {
@@ -94,5 +94,29 @@ describe('stream job on NATS JetStream', () => {
     const skew = await measureSkew(ws, store, { service: 'fraud', sample: 1000 });
     expect(skew.views[0]?.sampled).toBe(new Set(lines.map((l) => (JSON.parse(l) as { card_id: number }).card_id)).size);
     for (const f of skew.features) expect([f.feature, f.mismatches, f.missing, f.extra]).toEqual([f.feature, 0, 0, 0]);
+  });
+  it('runs from the CLI: sluice publish, then sluice stream --nats until idle', async () => {
+    const cliRun = `${run}_cli`;
+    const config = fs.readFileSync(path.join(import.meta.dirname, 'fixtures', 'fraud.config.ts'), 'utf8')
+      .replace("allowedLateness: '10s',", `allowedLateness: '10s', jetStream: '${cliRun}', subject: '${cliRun}.txns',`);
+    expect(config).toContain(cliRun);
+    const cliDir = path.join(dir, 'cli');
+    fs.mkdirSync(path.join(cliDir, 'data'), { recursive: true });
+    fs.writeFileSync(path.join(cliDir, 'sluice.config.ts'), config);
+    fs.writeFileSync(path.join(cliDir, 'data', 'txns.ndjson'), `${lines.slice(0, 3000).join('\n')}\n`);
+    try {
+      const published = await runCli(['publish', 'transactions', '--input', path.join(cliDir, 'data', 'txns.ndjson'), '-p', cliDir]);
+      expect(published.code, published.stderr).toBe(0);
+      expect(published.stdout).toMatch(/^published 3,000 event\(s\) to .*_cli\.txns at nats:\/\/127\.0\.0\.1:4222/);
+      const streamed = await runCli(['stream', 'transactions', '--nats', '--idle-stop', '1500', '--json', '-p', cliDir]);
+      expect(streamed.code, streamed.stderr).toBe(0);
+      const unique = new Set(lines.slice(0, 3000).map((l) => (JSON.parse(l) as { txn_id: string }).txn_id)).size;
+      expect((JSON.parse(streamed.stdout) as { counts: { applied: number } }).counts.applied).toBe(unique);
+      expect((await runCli(['run', '-p', cliDir])).code).toBe(0);
+      const skew = await runCli(['features', 'skew', '--service', 'fraud', '-p', cliDir]);
+      expect(skew.code, skew.stdout + skew.stderr).toBe(0);
+    } finally {
+      await deleteStream(handle, cliRun).catch(() => false);
+    }
   });
 });
