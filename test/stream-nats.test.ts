@@ -15,6 +15,7 @@ import { openOnlineStore } from '../src/store/online/open-online-store.ts';
 import type { OnlineStore } from '../src/store/online/online-store.ts';
 import { publishToStream } from '../src/stream/publish.ts';
 import { runStreamJetStream } from '../src/stream/run-jetstream.ts';
+import { buildServer } from '../src/server/server.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { makeTempDir, runCli } from './helpers/temp.ts';
 
@@ -117,6 +118,30 @@ describe('stream job on NATS JetStream', () => {
       expect(skew.code, skew.stdout + skew.stderr).toBe(0);
     } finally {
       await deleteStream(handle, cliRun).catch(() => false);
+    }
+  });
+  it('ingests events over HTTP (POST /v1/events/<stream>) into the stream, checked against its schema', async () => {
+    const app = buildServer({ project, store, apiKeys: 'ingest-key=transactions,reader=fraud', ingest: (stream, events) => publishToStream(handle, stream, events), processMetrics: false });
+    try {
+      const post = (body: unknown, key = 'ingest-key', stream = 'transactions') => app.inject({ method: 'POST', url: `/v1/events/${stream}`, headers: { 'x-api-key': key }, payload: body as Record<string, unknown> });
+      const now = Date.now();
+      const events = [0, 1, 2].map((i) => ({ txn_id: `http-${now}-${i}`, card_id: 5000 + i, merchant_id: 'm1', amount: 10 + i, ts: new Date(now).toISOString() }));
+      const accepted = await post(events);
+      expect(accepted.statusCode, accepted.body).toBe(202);
+      expect(accepted.json()).toEqual({ stream: 'transactions', accepted: 3 });
+      const bad = await post([events[0], { ...events[1], card_id: 'x' }]);
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ error: 'EVENT_INVALID', rejected: [{ index: 1, field: 'card_id', reason: 'field "card_id": expected int, got the string "x"' }] });
+      expect((await post(events[0], 'reader')).statusCode).toBe(403);
+      expect((await post(events[0], 'nope')).statusCode).toBe(401);
+      expect((await post(events[0], 'ingest-key', 'transactionz')).json()).toMatchObject({ error: 'NOT_FOUND', message: expect.stringMatching(/no event stream "transactionz".*streams: transactions/) });
+      // The stream job picks them up; the served features show the three new cards.
+      await Promise.all([0, 1].map((index) => runStreamJetStream(ws, store, txnStream, handle, { partition: { index, count: 2 }, idleStopMs: 1500 })));
+      const lookup = await app.inject({ method: 'POST', url: '/v1/features', headers: { 'x-api-key': 'reader' }, payload: { service: 'fraud', entities: events.map((e) => ({ card_id: e.card_id })) } });
+      const results = (lookup.json() as { results: { features: Record<string, { value: unknown; status: string }> }[] }).results;
+      expect(results.map((r) => [r.features['txn_count_1h']?.status, r.features['txn_amount_sum_1h']?.value])).toEqual([['present', 10], ['present', 11], ['present', 12]]);
+    } finally {
+      await app.close();
     }
   });
 });

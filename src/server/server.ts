@@ -6,6 +6,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Project } from '../define/project.ts';
 import { SluiceError } from '../errors.ts';
 import { readOnlineFeaturesCounted, type OnlineFeaturesRequest } from '../features/online-read.ts';
+import type { EventStream } from '../define/stream.ts';
+import { parseEvent } from '../stream/event-schema.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import { hashKey, parseApiKeys, unknownServices, type ApiKeyConfig, type KeyGrant } from './api-keys.ts';
@@ -23,6 +25,11 @@ export interface ServerOptions {
   readonly maxEntities?: number | undefined;
   /** Also export Node's process metrics (CPU, memory, event loop lag) on /metrics (default true). */
   readonly processMetrics?: boolean | undefined;
+  /**
+   * Turns on `POST /v1/events/<stream>`: checked events are handed here (e.g. published to the stream's
+   * JetStream subjects); returns how many were accepted.
+   */
+  readonly ingest?: ((stream: EventStream, events: readonly string[]) => Promise<number>) | undefined;
 }
 
 /** An HTTP error the server raises itself (authentication, routing), with the code clients see. */
@@ -55,16 +62,19 @@ const lookupSchema = {
   },
 } as const;
 
-const ROUTES = 'POST /v1/features, GET /health, GET /metrics';
+const ROUTES = 'POST /v1/features, POST /v1/events/<stream>, GET /health, GET /metrics';
+/** Most events in one ingest request. */
+const MAX_INGEST_EVENTS = 10_000;
 
 /** Build the API (not listening): for `app.inject` in tests, or `startServer`. */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { project, store } = options;
   const logger = options.logger ?? createLogger('warn');
   const keys = typeof options.apiKeys === 'string' ? parseApiKeys(options.apiKeys) : options.apiKeys ?? { grants: new Map<string, KeyGrant>() };
-  const missing = unknownServices(keys, project.featureServices);
+  // A key grants feature services (to read) and event streams (to send events to), by name.
+  const missing = unknownServices(keys, new Set([...project.featureServices.keys(), ...project.eventStreams.keys()]));
   if (missing.length > 0) {
-    throw new SluiceError('CONFIG_INVALID', `SLUICE_API_KEYS grants services that project "${project.name}" does not define: ${missing.join(', ')}; its services: ${[...project.featureServices.keys()].join(', ') || '(none)'}`);
+    throw new SluiceError('CONFIG_INVALID', `SLUICE_API_KEYS grants services that project "${project.name}" does not define: ${missing.join(', ')}; its services: ${[...project.featureServices.keys()].join(', ') || '(none)'}; its event streams: ${[...project.eventStreams.keys()].join(', ') || '(none)'}`);
   }
   const open = keys.grants.size === 0;
   if (open) logger.warn('no API keys configured (SLUICE_API_KEYS): the feature API is open to anyone who can reach it');
@@ -108,6 +118,31 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const { response, counts } = await readOnlineFeaturesCounted(project, store, request.body, { maxEntities: options.maxEntities });
     metrics.countLookups(response.service, counts);
     return response;
+  });
+
+  app.post<{ Params: { stream: string }; Body: unknown }>('/v1/events/:stream', { onRequest: authenticate }, async (request, reply) => {
+    const name = request.params.stream;
+    const stream = project.eventStreams.get(name);
+    if (stream === undefined) {
+      throw new HttpError(404, 'NOT_FOUND', `no event stream "${name}" in project "${project.name}"; streams: ${[...project.eventStreams.keys()].join(', ') || '(none)'}`);
+    }
+    const grant = request.sluiceGrant;
+    if (grant !== '*' && !grant.has(name)) throw new HttpError(403, 'FORBIDDEN', `this API key may not send events to stream "${name}"`);
+    if (options.ingest === undefined) throw new HttpError(503, 'INGEST_OFF', 'event ingest is off: start the server with `sluice serve --ingest` (it publishes to NATS JetStream, SLUICE_NATS_URL)');
+    const body = request.body;
+    const events = Array.isArray(body) ? body : [body];
+    if (events.length === 0 || events.length > MAX_INGEST_EVENTS) throw new HttpError(400, 'EVENT_INVALID', `send 1 to ${MAX_INGEST_EVENTS} events: one JSON object, or an array of them`);
+    const lines = events.map((event) => JSON.stringify(event));
+    const rejected = lines.flatMap((line, index) => {
+      const parsed = parseEvent(stream, line);
+      return parsed.ok ? [] : [{ index, field: parsed.field, reason: parsed.reason }];
+    });
+    if (rejected.length > 0) {
+      // Nothing is published: the client sees every reason and can resend the batch fixed.
+      return reply.code(400).send({ error: 'EVENT_INVALID', message: `${rejected.length} of ${lines.length} event(s) do not fit stream "${name}"; none was accepted; first: event ${rejected[0]?.index ?? 0}: ${rejected[0]?.reason ?? ''}`, rejected: rejected.slice(0, 100) });
+    }
+    const accepted = await options.ingest(stream, lines);
+    return reply.code(202).send({ stream: name, accepted });
   });
 
   app.get('/health', (_request, reply) => {

@@ -1,6 +1,9 @@
 // `sluice serve`: the HTTP API over the online store until SIGINT or SIGTERM.
 import type { Command } from 'commander';
+import { openJetStream } from '../../connectors/nats.ts';
+import type { EventStream } from '../../define/stream.ts';
 import { startServer } from '../../server/server.ts';
+import { publishToStream } from '../../stream/publish.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { withOnlineStore } from './features.ts';
 
@@ -10,12 +13,15 @@ export function registerServe(program: Command): void {
     .description('serve features over HTTP: POST /v1/features, GET /health, GET /metrics (API keys: SLUICE_API_KEYS)')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0: any free port)', parseInteger('--port'), 8080)
-    .action(async (options: { host: string; port: number }, command: Command) => {
+    .option('--ingest', 'also accept events at POST /v1/events/<stream> and publish them to NATS JetStream (SLUICE_NATS_URL)')
+    .action(async (options: { host: string; port: number; ingest?: boolean }, command: Command) => {
       const g = globals(command);
       await withWorkspace(g, async (ws) => withOnlineStore(ws, async (store) => {
         const fromProject = Object.entries(ws.project.settings.apiKeys ?? {}).map(([key, services]) => `${key}=${services === '*' ? '*' : services.join('|')}`);
         const apiKeys = [ws.settings.apiKeys ?? '', ...fromProject].filter((part) => part.trim() !== '').join(',');
-        const server = await startServer({ project: ws.project, store, apiKeys, logger: ws.logger, host: options.host, port: options.port });
+        const nats = options.ingest === true ? await openJetStream(ws.settings.natsUrl) : undefined;
+        const ingest = nats === undefined ? undefined : (stream: EventStream, events: readonly string[]) => publishToStream(nats, stream, events);
+        const server = await startServer({ project: ws.project, store, apiKeys, logger: ws.logger, host: options.host, port: options.port, ingest });
         process.stdout.write(`listening on ${server.url} (online store: ${store.location})\n`);
         await new Promise<void>((resolve) => {
           const stop = (): void => {
@@ -27,6 +33,7 @@ export function registerServe(program: Command): void {
           process.on('SIGTERM', stop);
         });
         await server.close();
+        await nats?.close();
       }));
     });
 }
