@@ -138,7 +138,7 @@ describe('stream job on NATS JetStream', () => {
       // The stream job picks them up; the served features show the three new cards.
       await Promise.all([0, 1].map((index) => runStreamJetStream(ws, store, txnStream, handle, { partition: { index, count: 2 }, idleStopMs: 1500 })));
       const lookup = await app.inject({ method: 'POST', url: '/v1/features', headers: { 'x-api-key': 'reader' }, payload: { service: 'fraud', entities: events.map((e) => ({ card_id: e.card_id })) } });
-      const results = (lookup.json() as { results: { features: Record<string, { value: unknown; status: string }> }[] }).results;
+      const results = lookup.json<{ results: { features: Record<string, { value: unknown; status: string }> }[] }>().results;
       expect(results.map((r) => [r.features['txn_count_1h']?.status, r.features['txn_amount_sum_1h']?.value])).toEqual([['present', 10], ['present', 11], ['present', 12]]);
     } finally {
       await app.close();
