@@ -1,7 +1,9 @@
 // The stream job on the real NATS JetStream: events published by key partition, two workers (one per
 // partition) consuming at once, the online values equal to the batch computation (skew 0), and a worker
 // restarted on its durable consumer resuming without losing or doubling events.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +19,8 @@ import { publishToStream } from '../src/stream/publish.ts';
 import { runStreamJetStream } from '../src/stream/run-jetstream.ts';
 import { buildServer } from '../src/server/server.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
-import { makeTempDir, runCli } from './helpers/temp.ts';
+import { openCatalog } from '../src/store/catalog/open-catalog.ts';
+import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
 
 const run = `sluice_test_${randomBytes(4).toString('hex')}`;
 const txnStream = eventStream('transactions', {
@@ -142,6 +145,44 @@ describe('stream job on NATS JetStream', () => {
       expect(results.map((r) => [r.features['txn_count_1h']?.status, r.features['txn_amount_sum_1h']?.value])).toEqual([['present', 10], ['present', 11], ['present', 12]]);
     } finally {
       await app.close();
+    }
+  });
+  it('survives kill -9 of a NATS stream worker: the restart resumes from its checkpoint, nothing lost or doubled', async () => {
+    const k9 = `${run}_k9`;
+    const config = fs.readFileSync(path.join(import.meta.dirname, 'fixtures', 'fraud.config.ts'), 'utf8')
+      .replace("allowedLateness: '10s',", `allowedLateness: '10s', jetStream: '${k9}', subject: '${k9}.txns',`);
+    const k9Dir = path.join(dir, 'k9');
+    fs.mkdirSync(path.join(k9Dir, 'data'), { recursive: true });
+    fs.writeFileSync(path.join(k9Dir, 'sluice.config.ts'), config);
+    fs.writeFileSync(path.join(k9Dir, 'data', 'txns.ndjson'), `${lines.join('\n')}\n`);
+    const env = { ...process.env, SLUICE_LOG_LEVEL: 'error' };
+    try {
+      expect((await runCli(['publish', 'transactions', '--input', path.join(k9Dir, 'data', 'txns.ndjson'), '-p', k9Dir])).code).toBe(0);
+      const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'stream', 'transactions', '--nats', '--flush-events', '100', '-p', k9Dir], { env, stdio: 'ignore' });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      const catalog = await openCatalog(`sqlite:${path.join(k9Dir, '.sluice', 'catalog.db')}`);
+      let checkpointed = 0;
+      try {
+        for (let i = 0; i < 600 && checkpointed < 2000; i++) {
+          await sleep(25);
+          checkpointed = (await catalog.loadCheckpoint('transactions', 'all'))?.sequence ?? 0;
+        }
+      } finally {
+        child.kill('SIGKILL');
+        await catalog.close();
+      }
+      expect(await exited).toBe('SIGKILL');
+      expect(checkpointed).toBeGreaterThanOrEqual(2000);
+      const restart = await runCli(['stream', 'transactions', '--nats', '--idle-stop', '1500', '--json', '-p', k9Dir], { env });
+      expect(restart.code, restart.stderr).toBe(0);
+      const summary = JSON.parse(restart.stdout) as { resumedFrom: number; position: number };
+      expect(summary.resumedFrom).toBeGreaterThanOrEqual(checkpointed);
+      expect((await runCli(['run', '-p', k9Dir])).code).toBe(0);
+      const skew = await runCli(['features', 'skew', '--service', 'fraud', '--json', '-p', k9Dir]);
+      const report = JSON.parse(skew.stdout) as { features: { feature: string; mismatches: number; missing: number; extra: number }[] };
+      for (const f of report.features) expect([f.feature, f.mismatches, f.missing, f.extra]).toEqual([f.feature, 0, 0, 0]);
+    } finally {
+      await deleteStream(handle, k9).catch(() => false);
     }
   });
 });

@@ -6,7 +6,7 @@ import type { EventStream } from '../define/stream.ts';
 import { SluiceError } from '../errors.ts';
 import { ensureStream } from '../connectors/jetstream-stream.ts';
 import type { JetStreamHandle } from '../connectors/nats-connection.ts';
-import { JetStreamSource } from '../connectors/jetstream-source.ts';
+import { deleteConsumer, JetStreamSource } from '../connectors/jetstream-source.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import type { Workspace } from '../workspace.ts';
 import { StreamJob, type StreamRunSummary } from './run.ts';
@@ -39,6 +39,9 @@ export async function runStreamJetStream(ws: Workspace, store: OnlineStore, stre
   const partition = options.partition === undefined ? 'all' : `${options.partition.index}of${options.partition.count}`;
   const job = await StreamJob.open(ws, store, stream, { job: options.job, partition });
   await ensureStream(handle, { stream: stream.jetStream.stream, subjects: streamSubjects(stream) });
+  // The checkpoint, not the consumer, is where the job is: start the durable afresh from it, so messages a
+  // crashed run had in flight (unacked) come first and in order, not after the ack wait behind newer ones.
+  await deleteConsumer(handle, stream.jetStream.stream, `${job.job}-${partition}`);
   const source = await JetStreamSource.open(handle, {
     stream: stream.jetStream.stream,
     durable: `${job.job}-${partition}`,
