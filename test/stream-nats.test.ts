@@ -1,6 +1,6 @@
-// The stream job on the real NATS JetStream: events published by key partition, two workers (one per
-// partition) consuming at once, the online values equal to the batch computation (skew 0), and a worker
-// restarted on its durable consumer resuming without losing or doubling events.
+// The stream job on the real NATS JetStream and Redis: events published by key partition, two workers (one per
+// partition) consuming at once, the online values equal to the batch computation (skew 0), workers restarted
+// (or killed) resuming from their checkpoints without losing or doubling events, and HTTP ingest.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asset, defineProject, entity, eventStream, featureService, featureView, fileSource } from '../src/index.ts';
 import { runAssets } from '../src/batch/runner.ts';
-import { testNatsUrl } from '../src/config.ts';
+import { testNatsUrl, testRedisUrl } from '../src/config.ts';
 import { deleteStream, openJetStream, type JetStreamHandle } from '../src/connectors/nats.ts';
 import { measureSkew } from '../src/features/skew.ts';
 import { transactions } from '../src/generate/transactions.ts';
@@ -64,12 +64,14 @@ describe('stream job on NATS JetStream', () => {
     fs.mkdirSync(path.join(dir, 'data'));
     fs.writeFileSync(path.join(dir, 'data', 'txns.ndjson'), `${lines.join('\n')}\n`);
     ws = await openWorkspace(project, dir);
-    store = await openOnlineStore(`sqlite:${path.join(dir, 'online.db')}`);
+    // The online store is the real Redis here (the embedded SQLite store is covered by stream-replay.test.ts).
+    store = await openOnlineStore(`${testRedisUrl()}?prefix=${encodeURIComponent(`${run}:`)}`);
     handle = await openJetStream(testNatsUrl());
   });
   afterAll(async () => {
     await deleteStream(handle, run).catch(() => false);
     await handle.close();
+    await store.dropView('card_activity');
     await store.close();
     await ws.close();
     cleanup();
