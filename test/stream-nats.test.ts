@@ -160,7 +160,7 @@ describe('stream job on NATS JetStream', () => {
     const env = { ...process.env, SLUICE_LOG_LEVEL: 'error' };
     try {
       expect((await runCli(['publish', 'transactions', '--input', path.join(k9Dir, 'data', 'txns.ndjson'), '-p', k9Dir])).code).toBe(0);
-      const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'stream', 'transactions', '--nats', '--flush-events', '100', '-p', k9Dir], { env, stdio: 'ignore' });
+      const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'stream', 'transactions', '--nats', '--flush-events', '100', '--checkpoint-ms', '20', '-p', k9Dir], { env, stdio: 'ignore' });
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
       const catalog = await openCatalog(`sqlite:${path.join(k9Dir, '.sluice', 'catalog.db')}`);
       let checkpointed = 0;

@@ -129,7 +129,7 @@ describe('stream and batch agree', () => {
     const env = { ...process.env, SLUICE_ONLINE_URL: `sqlite:${path.join(dir, 'k9-online.db')}`, SLUICE_LOG_LEVEL: 'error' };
     const file = path.join(dir, 'data', 'txns.ndjson');
     const onTime = fs.readFileSync(file, 'utf8').trim().split('\n');
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'stream', 'transactions', '--input', '-', '--job', 'k9', '--flush-events', '200', '-p', dir], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'stream', 'transactions', '--input', '-', '--job', 'k9', '--flush-events', '200', '--checkpoint-ms', '20', '-p', dir], { env, stdio: ['pipe', 'ignore', 'pipe'] });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
     // Writes still buffered when the worker dies fail with EPIPE: expected, the restart reads the file instead.
     child.stdin.on('error', () => undefined);

@@ -15,8 +15,10 @@ export interface JetStreamRunOptions {
   readonly job?: string;
   /** This worker's partition, `i/n` (default: the whole stream as partition `all`). */
   readonly partition?: { readonly index: number; readonly count: number };
-  /** Most events per batch (and per flush); default 1000. */
+  /** Most events per batch (each batch's values are written at once); default 1000. */
   readonly flushEvents?: number;
+  /** Checkpoint (and ack what it covers) at most this often; default 1000 ms. */
+  readonly checkpointMs?: number;
   /** Stop when this signal aborts (SIGTERM), or after `idleStopMs` without messages. */
   readonly signal?: AbortSignal;
   readonly idleStopMs?: number;
@@ -47,24 +49,40 @@ export async function runStreamJetStream(ws: Workspace, store: OnlineStore, stre
     durable: `${job.job}-${partition}`,
     ...(options.partition === undefined ? {} : { filterSubject: `${stream.jetStream.subject}.${options.partition.index}` }),
     startSequence: job.resumedFrom + 1,
+    // Batches stay unacked until a checkpoint covers them (every checkpointMs): room for that many seconds.
+    maxAckPending: 200_000,
   });
   const stop = (): void => {
     void source.stop();
   };
   options.signal?.addEventListener('abort', stop, { once: true });
   let idleSince = performance.now();
+  const checkpointMs = options.checkpointMs ?? 1000;
+  let lastCheckpoint = performance.now();
+  let unacked: { ack(): Promise<void> }[] = [];
+  // Ack only what a saved checkpoint covers: after a crash the rest is delivered again and replayed from it.
+  const checkpointAndAck = async (): Promise<void> => {
+    await job.checkpoint();
+    lastCheckpoint = performance.now();
+    const covered = unacked;
+    unacked = [];
+    for (const batch of covered) await batch.ack();
+  };
   try {
     for await (const batch of source.batches({ maxMessages: options.flushEvents ?? 1000, expiresMs: 1000 })) {
       if (batch.messages.length === 0) {
+        if (unacked.length > 0 && performance.now() - lastCheckpoint >= checkpointMs) await checkpointAndAck();
         if (options.idleStopMs !== undefined && performance.now() - idleSince >= options.idleStopMs) break;
         continue;
       }
       idleSince = performance.now();
       for (const message of batch.messages) job.handle(message.data, message.streamSequence);
-      await job.flush();
-      await batch.ack();
+      await job.writeValues();
+      unacked.push(batch);
+      if (performance.now() - lastCheckpoint >= checkpointMs) await checkpointAndAck();
       options.onFlush?.(job.summary());
     }
+    await checkpointAndAck();
   } finally {
     options.signal?.removeEventListener('abort', stop);
     await source.stop();

@@ -22,6 +22,8 @@ export interface StreamRunOptions {
   readonly partition?: string;
   readonly flushEvents?: number;
   readonly flushMs?: number;
+  /** Checkpoint at most this often (default 1000 ms), and at the end. */
+  readonly checkpointMs?: number;
   /** Stop after this many new events (for tests and batch-style replays). */
   readonly limit?: number;
 }
@@ -36,6 +38,7 @@ export interface StreamRunSummary {
   readonly counts: ProcessorCounts;
   readonly written: number;
   readonly flushes: number;
+  readonly checkpoints: number;
   readonly deadLetters: number;
 }
 
@@ -67,6 +70,7 @@ export class StreamJob {
   position: number;
   written = 0;
   flushes = 0;
+  checkpoints = 0;
   deadLetters = 0;
   private dead: string[] = [];
   private readonly deadFile: string;
@@ -111,10 +115,20 @@ export class StreamJob {
     }
   }
 
-  async flush(): Promise<void> {
+  /** Write the values changed since the last write to the online store (cheap: changed keys only). */
+  async writeValues(): Promise<void> {
     for (const { view, records } of this.processor.drain()) {
       if (records.length > 0) this.written += (await this.store.write(view.name, records, { ttlMs: view.ttlMs })).written;
     }
+    this.flushes += 1;
+  }
+
+  /**
+   * Write pending dead letters, then save position and state together. The snapshot covers every key, so
+   * runners checkpoint on a timer, not per batch; values written since the last checkpoint are recomputed
+   * identically from it after a crash, and the store is guarded by event time.
+   */
+  async checkpoint(): Promise<void> {
     if (this.dead.length > 0) {
       await fs.mkdir(path.dirname(this.deadFile), { recursive: true });
       await fs.appendFile(this.deadFile, this.dead.join(''));
@@ -122,11 +136,16 @@ export class StreamJob {
       this.dead = [];
     }
     await this.ws.catalog.saveCheckpoint({ job: this.job, partition: this.partition, sequence: this.position, state: this.processor.snapshot() });
-    this.flushes += 1;
+    this.checkpoints += 1;
+  }
+
+  async flush(): Promise<void> {
+    await this.writeValues();
+    await this.checkpoint();
   }
 
   summary(): StreamRunSummary {
-    return { job: this.job, partition: this.partition, resumedFrom: this.resumedFrom, position: this.position, counts: this.counts, written: this.written, flushes: this.flushes, deadLetters: this.deadLetters };
+    return { job: this.job, partition: this.partition, resumedFrom: this.resumedFrom, position: this.position, counts: this.counts, written: this.written, flushes: this.flushes, checkpoints: this.checkpoints, deadLetters: this.deadLetters };
   }
 }
 
@@ -139,6 +158,8 @@ export async function runStreamLines(ws: Workspace, store: OnlineStore, stream: 
   let processed = 0;
   let sinceFlush = 0;
   let lastFlush = performance.now();
+  const checkpointMs = options.checkpointMs ?? 1000;
+  let lastCheckpoint = performance.now();
   for await (const text of lines) {
     line += 1;
     if (line <= job.resumedFrom) continue;
@@ -151,7 +172,11 @@ export async function runStreamLines(ws: Workspace, store: OnlineStore, stream: 
     job.handle(text, line);
     sinceFlush += 1;
     if (sinceFlush >= flushEvents || performance.now() - lastFlush >= flushMs) {
-      await job.flush();
+      await job.writeValues();
+      if (performance.now() - lastCheckpoint >= checkpointMs) {
+        await job.checkpoint();
+        lastCheckpoint = performance.now();
+      }
       sinceFlush = 0;
       lastFlush = performance.now();
     }

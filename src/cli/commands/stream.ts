@@ -24,8 +24,9 @@ export function registerStream(program: Command): void {
     .option('--job <name>', 'checkpoint name (default: the stream name)')
     .option('--flush-events <n>', 'write and checkpoint every n events', parseInteger('--flush-events'), 1000)
     .option('--flush-ms <ms>', '... or every ms milliseconds', parseInteger('--flush-ms'), 200)
+    .option('--checkpoint-ms <ms>', 'checkpoint position and state at most this often', parseInteger('--checkpoint-ms'), 1000)
     .option('--limit <n>', 'stop after n new events', parseInteger('--limit'))
-    .action(async (name: string, options: { input: string; nats?: boolean; partition?: string; idleStop?: number; job?: string; flushEvents: number; flushMs: number; limit?: number }, command: Command) => {
+    .action(async (name: string, options: { input: string; nats?: boolean; partition?: string; idleStop?: number; job?: string; flushEvents: number; flushMs: number; checkpointMs: number; limit?: number }, command: Command) => {
       const g = globals(command);
       await withWorkspace(g, async (ws) => withOnlineStore(ws, async (store) => {
         const stream = getEventStream(ws, name);
@@ -39,6 +40,7 @@ export function registerStream(program: Command): void {
         const lines = readline.createInterface({ input, crlfDelay: Infinity });
         const summary = await runStreamLines(ws, store, stream, lines, {
           flushEvents: options.flushEvents,
+          checkpointMs: options.checkpointMs,
           flushMs: options.flushMs,
           ...(options.job === undefined ? {} : { job: options.job }),
           ...(options.limit === undefined ? {} : { limit: options.limit }),
@@ -90,7 +92,7 @@ function describe(name: string, summary: StreamRunSummary, location: string): st
 
 async function consumeNats(
   url: string,
-  { ws, store, stream, options }: { ws: Parameters<typeof runStreamJetStream>[0]; store: Parameters<typeof runStreamJetStream>[1]; stream: Parameters<typeof runStreamJetStream>[2]; options: { partition?: string; idleStop?: number; job?: string; flushEvents: number } },
+  { ws, store, stream, options }: { ws: Parameters<typeof runStreamJetStream>[0]; store: Parameters<typeof runStreamJetStream>[1]; stream: Parameters<typeof runStreamJetStream>[2]; options: { partition?: string; idleStop?: number; job?: string; flushEvents: number; checkpointMs: number } },
 ): Promise<StreamRunSummary> {
   let partition: { index: number; count: number } | undefined;
   if (options.partition !== undefined) {
@@ -107,6 +109,7 @@ async function consumeNats(
     return await runStreamJetStream(ws, store, stream, handle, {
       signal: abort.signal,
       flushEvents: options.flushEvents,
+      checkpointMs: options.checkpointMs,
       ...(partition === undefined ? {} : { partition }),
       ...(options.job === undefined ? {} : { job: options.job }),
       ...(options.idleStop === undefined ? {} : { idleStopMs: options.idleStop }),
