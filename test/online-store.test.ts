@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../src/config.ts';
+import { seededRandom } from '../src/quality/stats.ts';
 import { SluiceError } from '../src/errors.ts';
 import type { OnlineRecord, OnlineStore, StoredValues } from '../src/store/online/online-store.ts';
 import { openOnlineStore } from '../src/store/online/open-online-store.ts';
@@ -42,18 +43,6 @@ afterAll(async () => {
     redis.disconnect();
   }
 });
-
-/** mulberry32: a small seeded generator, so shuffles are reproducible. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const copy = [...items];
@@ -126,7 +115,7 @@ describe.each(backends)('online store on $name', (backend) => {
   });
 
   it('ends in the same state whatever order the records arrive in', async () => {
-    const random = seeded(42);
+    const random = seededRandom(42);
     const records: OnlineRecord[] = [];
     for (let k = 0; k < 30; k++) {
       // Distinct event times per key: with ties the last write wins, which is order dependent by design.

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asset, defineProject, entity, eventStream, featureService, featureView, fileSource } from '../src/index.ts';
+import type { EventStream } from '../src/index.ts';
 import { runAssets } from '../src/batch/runner.ts';
 import { testNatsUrl, testRedisUrl } from '../src/config.ts';
 import { deleteStream, openJetStream, type JetStreamHandle } from '../src/connectors/nats.ts';
@@ -20,32 +20,12 @@ import { runStreamJetStream } from '../src/stream/run-jetstream.ts';
 import { buildServer } from '../src/server/server.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
+import { fraudProject, writeFraudConfig } from './helpers/fraud-project.ts';
 import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
 
 const run = `sluice_test_${randomBytes(4).toString('hex')}`;
-const txnStream = eventStream('transactions', {
-  fields: { txn_id: 'string', card_id: 'int', merchant_id: 'string', amount: 'float', ts: 'timestamp' },
-  timestamp: 'ts',
-  id: 'txn_id',
-  allowedDisorder: '5s',
-  allowedLateness: '10s',
-  jetStream: run,
-  subject: `${run}.txns`,
-  partitions: 2,
-  partitionBy: 'card_id',
-});
-const card = entity('card', { keys: { card_id: 'int' } });
-const raw = fileSource('txns_raw', { format: 'ndjson', path: 'data/txns.ndjson', columns: { txn_id: 'VARCHAR', card_id: 'BIGINT', merchant_id: 'VARCHAR', amount: 'DOUBLE', ts: 'TIMESTAMP' } });
-const txns = asset('transactions', { sql: ({ ref }) => `SELECT * FROM ${ref(raw)} QUALIFY row_number() OVER (PARTITION BY txn_id ORDER BY ts) = 1` });
-const view = featureView('card_activity', {
-  entity: card, source: txns, stream: txnStream, timestamp: 'ts', tile: '1m', ttl: '30d',
-  aggregations: {
-    txn_count_1h: { function: 'count', window: '1h' },
-    txn_amount_sum_1h: { function: 'sum', column: 'amount', window: '1h' },
-    distinct_merchants_24h: { function: 'count_distinct', column: 'merchant_id', window: '24h' },
-  },
-});
-const project = defineProject({ name: 'fraud_nats', assets: [txns], featureServices: [featureService('fraud', { features: [view] })] });
+const project = fraudProject({ jetStream: run, subject: `${run}.txns`, partitions: 2 });
+const txnStream = project.eventStreams.get('transactions') as EventStream;
 
 describe('stream job on NATS JetStream', () => {
   let dir: string;
@@ -103,12 +83,9 @@ describe('stream job on NATS JetStream', () => {
   });
   it('runs from the CLI: sluice publish, then sluice stream --nats until idle', async () => {
     const cliRun = `${run}_cli`;
-    const config = fs.readFileSync(path.join(import.meta.dirname, 'fixtures', 'fraud.config.ts'), 'utf8')
-      .replace("allowedLateness: '10s',", `allowedLateness: '10s', jetStream: '${cliRun}', subject: '${cliRun}.txns',`);
-    expect(config).toContain(cliRun);
     const cliDir = path.join(dir, 'cli');
     fs.mkdirSync(path.join(cliDir, 'data'), { recursive: true });
-    fs.writeFileSync(path.join(cliDir, 'sluice.config.ts'), config);
+    writeFraudConfig(cliDir, { jetStream: cliRun, subject: `${cliRun}.txns` });
     fs.writeFileSync(path.join(cliDir, 'data', 'txns.ndjson'), `${lines.slice(0, 3000).join('\n')}\n`);
     try {
       const published = await runCli(['publish', 'transactions', '--input', path.join(cliDir, 'data', 'txns.ndjson'), '-p', cliDir]);
@@ -151,11 +128,9 @@ describe('stream job on NATS JetStream', () => {
   });
   it('survives kill -9 of a NATS stream worker: the restart resumes from its checkpoint, nothing lost or doubled', async () => {
     const k9 = `${run}_k9`;
-    const config = fs.readFileSync(path.join(import.meta.dirname, 'fixtures', 'fraud.config.ts'), 'utf8')
-      .replace("allowedLateness: '10s',", `allowedLateness: '10s', jetStream: '${k9}', subject: '${k9}.txns',`);
     const k9Dir = path.join(dir, 'k9');
     fs.mkdirSync(path.join(k9Dir, 'data'), { recursive: true });
-    fs.writeFileSync(path.join(k9Dir, 'sluice.config.ts'), config);
+    writeFraudConfig(k9Dir, { jetStream: k9, subject: `${k9}.txns` });
     fs.writeFileSync(path.join(k9Dir, 'data', 'txns.ndjson'), `${lines.join('\n')}\n`);
     const env = { ...process.env, SLUICE_LOG_LEVEL: 'error' };
     try {

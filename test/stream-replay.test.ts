@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asset, defineProject, entity, eventStream, featureService, featureView, fileSource } from '../src/index.ts';
 import { runAssets } from '../src/batch/runner.ts';
 import { transactions } from '../src/generate/transactions.ts';
 import { measureSkew } from '../src/features/skew.ts';
@@ -16,40 +15,10 @@ import type { OnlineStore } from '../src/store/online/online-store.ts';
 import { getEventStream, runStreamLines } from '../src/stream/run.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
+import { fraudProject, writeFraudConfig } from './helpers/fraud-project.ts';
 import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
 
-const txnStream = eventStream('transactions', {
-  fields: { txn_id: 'string', card_id: 'int', merchant_id: 'string', amount: 'float', ts: 'timestamp' },
-  timestamp: 'ts',
-  id: 'txn_id',
-  allowedDisorder: '5s',
-  allowedLateness: '10s',
-});
-const card = entity('card', { keys: { card_id: 'int' } });
-const raw = fileSource('txns_raw', {
-  format: 'ndjson',
-  path: 'data/txns.ndjson',
-  columns: { txn_id: 'VARCHAR', card_id: 'BIGINT', merchant_id: 'VARCHAR', amount: 'DOUBLE', ts: 'TIMESTAMP' },
-  badRecords: 'dead-letter',
-});
-// The batch log: one row per transaction (redeliveries removed, as the stream's dedupe does).
-const txns = asset('transactions', { sql: ({ ref }) => `SELECT * FROM ${ref(raw)} QUALIFY row_number() OVER (PARTITION BY txn_id ORDER BY ts) = 1` });
-const cardActivity = featureView('card_activity', {
-  entity: card,
-  source: txns,
-  stream: txnStream,
-  timestamp: 'ts',
-  tile: '1m',
-  ttl: '30d',
-  aggregations: {
-    txn_count_1h: { function: 'count', window: '1h' },
-    txn_amount_sum_1h: { function: 'sum', column: 'amount', window: '1h' },
-    txn_amount_avg_24h: { function: 'avg', column: 'amount', window: '24h' },
-    distinct_merchants_24h: { function: 'count_distinct', column: 'merchant_id', window: '24h' },
-    last_merchant: { function: 'last', column: 'merchant_id', window: '1h' },
-  },
-});
-const project = defineProject({ name: 'fraud', assets: [txns], featureServices: [featureService('fraud', { features: [cardActivity] })] });
+const project = fraudProject();
 
 describe('stream and batch agree', () => {
   let dir: string;
@@ -113,7 +82,7 @@ describe('stream and batch agree', () => {
   });
 
   it('runs from the CLI over a file, and resumes from its checkpoint', async () => {
-    fs.writeFileSync(path.join(dir, 'sluice.config.ts'), fs.readFileSync(path.join(import.meta.dirname, 'fixtures', 'fraud.config.ts'), 'utf8'));
+    writeFraudConfig(dir);
     const env = { SLUICE_ONLINE_URL: `sqlite:${path.join(dir, 'cli-online.db')}` };
     const file = path.join(dir, 'data', 'txns.ndjson');
     const part = await runCli(['stream', 'transactions', '--input', file, '--job', 'cli', '--limit', '5000', '-p', dir], { env });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver } from 'kysely';
 import type { DatabaseConnection, Driver, SqliteDialectConfig } from 'kysely';
-import { SluiceError, errorMessage, isTransient } from '../../errors.ts';
+import { SluiceError, errorMessage, isTransient, redactUrl } from '../../errors.ts';
 import type { Catalog } from './catalog.ts';
 import { KyselyCatalog } from './kysely-catalog.ts';
 import { migrate } from './migrations.ts';
@@ -21,9 +21,9 @@ export async function openCatalog(url: string): Promise<Catalog> {
   if (/^postgres(ql)?:\/\//.test(url)) return openPostgresCatalog(url);
   throw new SluiceError(
     'CONFIG_INVALID',
-    `catalog URL ${redact(url)} is not supported; use sqlite:<path> (for example sqlite:.sluice/catalog.db) ` +
+    `catalog URL ${redactUrl(url)} is not supported; use sqlite:<path> (for example sqlite:.sluice/catalog.db) ` +
       'or postgres://user@host:5432/database (postgresql:// also works; add ?schema=name to use a schema other than public)',
-    { url: redact(url) },
+    { url: redactUrl(url) },
   );
 }
 
@@ -51,8 +51,8 @@ async function openPostgresCatalog(url: string): Promise<Catalog> {
   const parsed = new URL(url);
   const schema = parsed.searchParams.get('schema') ?? undefined;
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
-    throw new SluiceError('CONFIG_INVALID', `catalog URL ${redact(url)}: schema "${schema}" must be letters, digits and _, not starting with a digit`, {
-      url: redact(url),
+    throw new SluiceError('CONFIG_INVALID', `catalog URL ${redactUrl(url)}: schema "${schema}" must be letters, digits and _, not starting with a digit`, {
+      url: redactUrl(url),
     });
   }
   parsed.searchParams.delete('schema');
@@ -68,7 +68,7 @@ async function openPostgresCatalog(url: string): Promise<Catalog> {
       ...(schema === undefined ? {} : { onCreateConnection: (connection) => setSearchPath(connection, schema) }),
     }),
   });
-  return openMigrated(db, 'postgres', redact(url), schema);
+  return openMigrated(db, 'postgres', redactUrl(url), schema);
 }
 
 async function setSearchPath(connection: DatabaseConnection, schema: string): Promise<void> {
@@ -94,18 +94,6 @@ function openFailure(url: string, error: unknown): SluiceError {
     cause: error,
     transient: isTransient(error),
   });
-}
-
-/** The URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === '') return url;
-    parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
 
 // Kysely's SQLite driver opens transactions with a plain (deferred) BEGIN: a transaction that reads before

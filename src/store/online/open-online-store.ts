@@ -3,7 +3,7 @@
 // and to `sluice:<project>:` when a command opens it for a project, so projects sharing a Redis do not collide).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { SluiceError, errorMessage, isTransient } from '../../errors.ts';
+import { SluiceError, errorMessage, isTransient, redactUrl } from '../../errors.ts';
 import type { OnlineStore } from './online-store.ts';
 import { RedisOnlineStore } from './redis-online-store.ts';
 import { SqliteOnlineStore } from './sqlite-online-store.ts';
@@ -21,9 +21,9 @@ export async function openOnlineStore(url: string, options: OpenOnlineStoreOptio
   if (/^rediss?:\/\//.test(url)) return openRedis(url, options.defaultPrefix ?? DEFAULT_PREFIX);
   throw new SluiceError(
     'CONFIG_INVALID',
-    `online store URL ${JSON.stringify(redact(url))} is not supported; use sqlite:<path> (for example sqlite:.sluice/online.db) ` +
+    `online store URL ${JSON.stringify(redactUrl(url))} is not supported; use sqlite:<path> (for example sqlite:.sluice/online.db) ` +
       'or redis://host:6379/0?prefix=sluice: (rediss:// for TLS) in SLUICE_ONLINE_URL',
-    { url: redact(url) },
+    { url: redactUrl(url) },
   );
 }
 
@@ -51,8 +51,8 @@ async function openRedis(url: string, defaultPrefix: string): Promise<OnlineStor
 
 function parseRedisUrl(url: string, defaultPrefix: string): Parameters<typeof RedisOnlineStore.connect>[0] {
   const invalid = (reason: string): SluiceError =>
-    new SluiceError('CONFIG_INVALID', `online store URL ${redact(url)}: ${reason}; expected redis://[user:password@]host:port[/db][?prefix=p:]`, {
-      url: redact(url),
+    new SluiceError('CONFIG_INVALID', `online store URL ${redactUrl(url)}: ${reason}; expected redis://[user:password@]host:port[/db][?prefix=p:]`, {
+      url: redactUrl(url),
     });
   let parsed: URL;
   try {
@@ -98,16 +98,4 @@ function describeError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (message !== '') return message;
   return code ?? 'unknown error';
-}
-
-/** The URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === '') return url;
-    parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
