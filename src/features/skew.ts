@@ -1,14 +1,15 @@
 // Online/offline skew: sample entities from the online store, read their values and event times, recompute
-// the same features offline as of those event times (the same view SQL training sets use), and compare
+// the same features offline as of those event times (the training-set query itself), and compare
 // feature by feature. Disagreements are counted as mismatches (both sides have a value and they differ),
 // missing (offline has a value, online has none) and extra (online has a value, offline has none).
 import type { FeatureView } from '../define/features.ts';
 import { getFeatureService } from '../define/project.ts';
 import { SluiceError } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
-import { EVENT_TS, timestampSql, viewRowsSql } from '../sql/features-sql.ts';
+import { timestampSql } from '../sql/features-sql.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import type { Workspace } from '../workspace.ts';
+import { preparePointInTime } from './historical.ts';
 import { decodeKey } from './keys.ts';
 import { openViewSource } from './view-source.ts';
 
@@ -87,20 +88,21 @@ async function offlineAsOf(ws: Workspace, view: FeatureView, features: readonly 
       return `(${i}, ${keyNames.map((k) => literal(decoded[k] as number | string)).join(', ')}, ${timestampSql(p.micros)})`;
     });
     const columns = ['__i', ...keyNames, '__at'].map(quoteIdent).join(', ');
-    await session.run(`CREATE OR REPLACE TEMP TABLE __skew_points AS SELECT * FROM (VALUES ${tuples.join(', ')}) AS t(${columns})`);
-    const on = keyNames.map((k) => `r.${quoteIdent(k)} = p.${quoteIdent(k)}`).join(' AND ');
-    // Only the sampled entities' history is read, so windowed views stay cheap.
-    const sampled = `SELECT r.* FROM (${source.relation}) r SEMI JOIN __skew_points p ON ${on}`;
-    const rows = viewRowsSql(view, sampled);
-    const vOn = keyNames.map((k) => `p.${quoteIdent(k)} = v.${quoteIdent(k)}`).join(' AND ');
-    const packed = features.map((f) => `${quoteIdent(f)} := v.${quoteIdent(f)}`).join(', ');
-    const result = await session.query<{ __i: number; __found: boolean; __values: string }>(
-      `SELECT p.__i, v.${EVENT_TS} IS NOT NULL AS __found, to_json(struct_pack(${packed}))::VARCHAR AS __values
-       FROM __skew_points p ASOF LEFT JOIN (${rows}) v ON ${vOn} AND p.__at >= v.${EVENT_TS} ORDER BY p.__i`,
-    );
-    await session.run('DROP TABLE __skew_points');
+    // The training-set path itself, with the online event times as the spine: what a training row would get.
+    const prepared = await preparePointInTime(session, {
+      spine: `SELECT * FROM (VALUES ${tuples.join(', ')}) AS t(${columns})`,
+      timestampColumn: '__at',
+      views: [{ view, sourceRelation: source.relation, features }],
+    });
+    let result: { __i: number; __values: string }[];
+    try {
+      const packed = features.map((f) => `${quoteIdent(f)} := ${quoteIdent(f)}`).join(', ');
+      result = await session.query<{ __i: number; __values: string }>(`SELECT __i, to_json(struct_pack(${packed}))::VARCHAR AS __values FROM (${prepared.sql})`);
+    } finally {
+      await prepared.release();
+    }
     const values: (Record<string, unknown> | undefined)[] = points.map(() => undefined);
-    for (const row of result) values[Number(row.__i)] = row.__found ? JSON.parse(row.__values) as Record<string, unknown> : undefined;
+    for (const row of result) values[Number(row.__i)] = JSON.parse(row.__values) as Record<string, unknown>;
     return { values, source };
   });
 }
