@@ -15,8 +15,8 @@ import { seededRandom } from '../src/quality/stats.ts';
 import { openOnlineStore } from '../src/store/online/open-online-store.ts';
 import type { OnlineStore } from '../src/store/online/online-store.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
+import { deleteRedisPrefix } from './helpers/redis.ts';
 import { makeTempDir, runCli, writeParquet } from './helpers/temp.ts';
-import { Redis } from 'ioredis';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 10, 1);
@@ -122,10 +122,7 @@ const stores = [
 ];
 
 afterAll(async () => {
-  const redis = new Redis(testRedisUrl());
-  const keys = await redis.keys(`${redisPrefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
+  await deleteRedisPrefix(redisPrefix);
 });
 
 describe.each(stores)('feature store on $name', ({ url }) => {

@@ -10,6 +10,7 @@ import { seededRandom } from '../src/quality/stats.ts';
 import { SluiceError } from '../src/errors.ts';
 import type { OnlineRecord, OnlineStore, StoredValues } from '../src/store/online/online-store.ts';
 import { openOnlineStore } from '../src/store/online/open-online-store.ts';
+import { deleteRedisPrefix } from './helpers/redis.ts';
 import { makeTempDir, repoRoot } from './helpers/temp.ts';
 
 const temp = makeTempDir('sluice-online-');
@@ -30,18 +31,7 @@ const backends: Backend[] = [
 
 afterAll(async () => {
   temp.cleanup();
-  const redis = new Redis(testRedisUrl(), { lazyConnect: true });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${runPrefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await deleteRedisPrefix(runPrefix);
 });
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {

@@ -2,7 +2,6 @@
 // statuses and TTLs, batches, key types, on-demand features, errors and their messages, keys, health, metrics.
 // Records are written straight into the store; nothing is built.
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { asset } from '../src/define/asset.ts';
@@ -18,6 +17,7 @@ import { buildServer, startServer } from '../src/server/server.ts';
 import type { OnlineRecord, OnlineStore, ReadRequest } from '../src/store/online/online-store.ts';
 import { openOnlineStore } from '../src/store/online/open-online-store.ts';
 import { thrownSluiceError } from './helpers/errors.ts';
+import { deleteRedisPrefix } from './helpers/redis.ts';
 import { makeTempDir } from './helpers/temp.ts';
 
 // ---- the project
@@ -135,18 +135,7 @@ const backends: Backend[] = [
             await store.close();
           }
           // Whatever else the run left under its prefix goes too.
-          const redis = new Redis(testRedisUrl(), { lazyConnect: true });
-          try {
-            await redis.connect();
-            let cursor = '0';
-            do {
-              const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-              if (keys.length > 0) await redis.del(...keys);
-              cursor = next;
-            } while (cursor !== '0');
-          } finally {
-            redis.disconnect();
-          }
+          await deleteRedisPrefix(prefix);
         },
       };
     },
