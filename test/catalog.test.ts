@@ -340,6 +340,56 @@ for (const kind of BACKENDS) {
       expect(await catalog.loadCheckpoint('other', 'p0')).toBeUndefined();
     });
 
+    it('gives a run key to exactly one of many concurrent claimants, and lists keys by prefix', async () => {
+      const claims = await Promise.all(Array.from({ length: 8 }, (_, i) =>
+        catalog.claimRunKey({ key: 'schedule:daily:2026-11-26', runId: `r${i}`, job: 'daily', partition: '2026-11-26', origin: 'schedule' })));
+      const winners = claims.filter((c) => c.claimed);
+      expect(winners).toHaveLength(1);
+      expect(new Set(claims.map((c) => c.runId))).toEqual(new Set([winners[0]?.runId]));
+      await catalog.claimRunKey({ key: 'schedule:daily:2026-11-27', runId: 'r9', job: 'daily', partition: '2026-11-27', origin: 'schedule' });
+      await catalog.claimRunKey({ key: 'schedule:daily_x:2026-11-27', runId: 'r10', job: 'daily_x', partition: '2026-11-27', origin: 'schedule' });
+      expect((await catalog.listRunKeys('schedule:daily:')).map((k) => k.partition)).toEqual(['2026-11-26', '2026-11-27']);
+      expect(await catalog.getRunKey('schedule:daily:2026-11-27')).toMatchObject({ runId: 'r9', job: 'daily', origin: 'schedule' });
+      expect(await catalog.getRunKey('nope')).toBeUndefined();
+    });
+
+    it('grants a lease to one holder until it is released or goes stale', async () => {
+      expect(await catalog.acquireLease('asset:a/2026-11-01', 'w1', 60_000)).toBe(true);
+      expect(await catalog.acquireLease('asset:a/2026-11-01', 'w2', 60_000)).toBe(false);
+      expect(await catalog.acquireLease('asset:a/2026-11-01', 'w1', 60_000)).toBe(true); // renewal
+      expect(await catalog.getLease('asset:a/2026-11-01')).toMatchObject({ holder: 'w1' });
+      await catalog.releaseLease('asset:a/2026-11-01', 'w2'); // not the holder: no effect
+      expect(await catalog.acquireLease('asset:a/2026-11-01', 'w2', 60_000)).toBe(false);
+      await catalog.releaseLease('asset:a/2026-11-01', 'w1');
+      expect(await catalog.acquireLease('asset:a/2026-11-01', 'w2', 1)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(await catalog.acquireLease('asset:a/2026-11-01', 'w3', 60_000)).toBe(true); // w2's went stale
+      expect(await catalog.getLease('asset:a/2026-11-01')).toMatchObject({ holder: 'w3' });
+    });
+
+    it('keeps cursors, with compare-and-set', async () => {
+      expect(await catalog.getCursor('sensor:files')).toBeUndefined();
+      expect(await catalog.setCursor('sensor:files', 'a', { expected: null })).toBe(true);
+      expect(await catalog.setCursor('sensor:files', 'b', { expected: null })).toBe(false);
+      expect(await catalog.setCursor('sensor:files', 'c', { expected: 'x' })).toBe(false);
+      expect(await catalog.setCursor('sensor:files', 'c', { expected: 'a' })).toBe(true);
+      expect(await catalog.setCursor('source:users', '42')).toBe(true);
+      expect(await catalog.setCursor('source:users', '43')).toBe(true);
+      expect(await catalog.getCursor('sensor:files')).toMatchObject({ value: 'c' });
+      expect((await catalog.listCursors('source:')).map((c) => [c.name, c.value])).toEqual([['source:users', '43']]);
+    });
+
+    it('opens a backfill once and keeps its partitions\' progress when opened again', async () => {
+      const bf = await catalog.openBackfill({ id: 'bf1', job: 'daily', from: '2026-11-01', to: '2026-11-03' }, ['2026-11-01', '2026-11-02', '2026-11-03']);
+      expect(bf).toMatchObject({ id: 'bf1', job: 'daily', from: '2026-11-01', to: '2026-11-03' });
+      await catalog.updateBackfillPartition('bf1', '2026-11-02', { status: 'success', runId: 'r2', attempts: 1 });
+      await catalog.updateBackfillPartition('bf1', '2026-11-03', { status: 'failed', runId: 'r3', error: 'boom', attempts: 1 });
+      await catalog.openBackfill({ id: 'bf1', job: 'daily', from: '2026-11-01', to: '2026-11-03' }, ['2026-11-01', '2026-11-02', '2026-11-03']);
+      expect((await catalog.listBackfillPartitions('bf1')).map((p) => [p.partition, p.status, p.runId, p.error])).toEqual([
+        ['2026-11-01', 'pending', null, null], ['2026-11-02', 'success', 'r2', null], ['2026-11-03', 'failed', 'r3', 'boom'],
+      ]);
+    });
+
     it('keeps its data when closed and opened again', async () => {
       await catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args: { force: true } });
       await catalog.createStep({ id: 's1', runId: 'r1', asset: 'orders', partition: '', status: 'pending' });

@@ -135,6 +135,56 @@ export interface StreamCheckpoint {
   readonly updatedAt: string;
 }
 
+/** How a run was launched, for idempotency: a run key names one launch (a schedule tick, a sensor event). */
+export interface RunKeyClaim {
+  readonly key: string;
+  readonly runId: string;
+  readonly job: string;
+  readonly partition: string;
+  readonly origin: 'schedule' | 'sensor' | 'backfill' | 'manual';
+}
+
+export interface RunKeyRecord extends RunKeyClaim {
+  readonly createdAt: string;
+}
+
+/** A time-limited exclusive claim on a resource (an asset partition being written). */
+export interface LeaseRecord {
+  readonly resource: string;
+  readonly holder: string;
+  readonly acquiredAt: string;
+  /** Epoch milliseconds after which the lease is stale and anyone may take it. */
+  readonly expiresAtMs: number;
+}
+
+/** A named position: a sensor's cursor, a schedule's last tick, a source's high-water mark. */
+export interface CursorRecord {
+  readonly name: string;
+  readonly value: string;
+  readonly updatedAt: string;
+}
+
+export type BackfillPartitionStatus = 'pending' | 'running' | 'success' | 'failed';
+
+export interface BackfillRecord {
+  /** Deterministic for a job and range, so invoking the same backfill again continues it. */
+  readonly id: string;
+  readonly job: string;
+  readonly from: string;
+  readonly to: string;
+  readonly createdAt: string;
+}
+
+export interface BackfillPartitionRecord {
+  readonly backfillId: string;
+  readonly partition: string;
+  readonly status: BackfillPartitionStatus;
+  readonly runId: string | null;
+  readonly attempts: number;
+  readonly updatedAt: string;
+  readonly error: string | null;
+}
+
 export interface Catalog {
   /** Which backend this is, for messages: 'sqlite' | 'postgres'. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -172,6 +222,38 @@ export interface Catalog {
    */
   saveCheckpoint(checkpoint: Omit<StreamCheckpoint, 'updatedAt'>): Promise<boolean>;
   loadCheckpoint(job: string, partition: string): Promise<StreamCheckpoint | undefined>;
+
+  /**
+   * Claim a run key for a run. Exactly one claimant wins a key, across processes and restarts: the result says
+   * whether this call did, and which run holds the key.
+   */
+  claimRunKey(claim: RunKeyClaim): Promise<{ claimed: boolean; runId: string }>;
+  getRunKey(key: string): Promise<RunKeyRecord | undefined>;
+  /** Keys with this prefix, oldest first. */
+  listRunKeys(prefix: string): Promise<RunKeyRecord[]>;
+
+  /**
+   * Take the lease on `resource` for `ttlMs`, if it is free, stale (expired) or already held by `holder` (a
+   * renewal). Returns whether `holder` now holds it.
+   */
+  acquireLease(resource: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Give the lease up; only its holder can. */
+  releaseLease(resource: string, holder: string): Promise<void>;
+  getLease(resource: string): Promise<LeaseRecord | undefined>;
+
+  getCursor(name: string): Promise<CursorRecord | undefined>;
+  /**
+   * Set a cursor. With `expected` (null: the cursor must not exist yet) it is a compare-and-set: nothing is
+   * written unless the stored value is `expected`. Returns whether the value was written.
+   */
+  setCursor(name: string, value: string, options?: { expected?: string | null }): Promise<boolean>;
+  /** Cursors whose names start with this prefix, by name. */
+  listCursors(prefix: string): Promise<CursorRecord[]>;
+
+  /** Create the backfill and its partitions (pending) unless it exists; partitions already recorded keep their state. */
+  openBackfill(backfill: Omit<BackfillRecord, 'createdAt'>, partitions: readonly string[]): Promise<BackfillRecord>;
+  listBackfillPartitions(backfillId: string): Promise<BackfillPartitionRecord[]>;
+  updateBackfillPartition(backfillId: string, partition: string, update: { status: BackfillPartitionStatus; runId?: string | null; error?: string | null; attempts?: number }): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // The Catalog implemented once over Kysely, for SQLite and PostgreSQL alike: maps records to rows and back,
 // and turns driver failures into SluiceErrors after a short retry on lock contention.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import { SluiceError, errorMessage, isTransient } from '../../errors.ts';
 import type { ErrorContext } from '../../errors.ts';
@@ -11,6 +12,13 @@ import type {
   LineageEdge,
   MaterializationRecord,
   StreamCheckpoint,
+  BackfillPartitionRecord,
+  BackfillPartitionStatus,
+  BackfillRecord,
+  CursorRecord,
+  LeaseRecord,
+  RunKeyClaim,
+  RunKeyRecord,
   RunFilter,
   RunRecord,
   RunStatus,
@@ -19,7 +27,7 @@ import type {
   StepUpdate,
   VersionRecord,
 } from './catalog.ts';
-import type { CheckResultsTable, Database, LineageTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
+import type { CheckResultsTable, Database, LineageTable, RunKeysTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
 
 /** Rows per lineage insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const LINEAGE_BATCH_ROWS = 500;
@@ -243,6 +251,126 @@ export class KyselyCatalog implements Catalog {
     return { job: row.job, partition: row.partition_key, sequence: Number(row.sequence), state: JSON.parse(row.state) as unknown, updatedAt: row.updated_at };
   }
 
+  async claimRunKey(claim: RunKeyClaim): Promise<{ claimed: boolean; runId: string }> {
+    const row = { run_key: claim.key, run_id: claim.runId, job: claim.job, partition_key: claim.partition, origin: claim.origin, created_at: new Date().toISOString() };
+    const result = await this.#execute(`claim run key ${claim.key}`, { runKey: claim.key }, (db) =>
+      db.insertInto('run_keys').values(row).onConflict((oc) => oc.column('run_key').doNothing()).executeTakeFirst(),
+    );
+    if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) return { claimed: true, runId: claim.runId };
+    const existing = await this.getRunKey(claim.key);
+    if (existing === undefined) throw new SluiceError('CATALOG', `run key ${claim.key} was neither claimed nor found; retry`, { runKey: claim.key }, { transient: true });
+    return { claimed: false, runId: existing.runId };
+  }
+
+  async getRunKey(key: string): Promise<RunKeyRecord | undefined> {
+    const row = await this.#execute(`read run key ${key}`, { runKey: key }, (db) =>
+      db.selectFrom('run_keys').selectAll().where('run_key', '=', key).executeTakeFirst(),
+    );
+    return row === undefined ? undefined : toRunKeyRecord(row);
+  }
+
+  async listRunKeys(prefix: string): Promise<RunKeyRecord[]> {
+    const rows = await this.#execute(`list run keys ${prefix}*`, {}, (db) =>
+      db.selectFrom('run_keys').selectAll().where(sql<string>`substr(run_key, 1, ${prefix.length})`, '=', prefix)
+        .orderBy('created_at').orderBy('run_key').execute(),
+    );
+    return rows.map(toRunKeyRecord);
+  }
+
+  async acquireLease(resource: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const row = { resource, holder, acquired_at: new Date(now).toISOString(), expires_at_ms: now + ttlMs };
+    const result = await this.#execute(`acquire lease ${resource}`, { resource }, (db) =>
+      db.insertInto('leases').values(row)
+        .onConflict((oc) => oc.column('resource').doUpdateSet({ holder, acquired_at: row.acquired_at, expires_at_ms: row.expires_at_ms })
+          .where((eb) => eb.or([eb('leases.holder', '=', holder), eb('leases.expires_at_ms', '<', now)])))
+        .executeTakeFirst(),
+    );
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async releaseLease(resource: string, holder: string): Promise<void> {
+    await this.#execute(`release lease ${resource}`, { resource }, (db) =>
+      db.deleteFrom('leases').where('resource', '=', resource).where('holder', '=', holder).execute(),
+    );
+  }
+
+  async getLease(resource: string): Promise<LeaseRecord | undefined> {
+    const row = await this.#execute(`read lease ${resource}`, { resource }, (db) =>
+      db.selectFrom('leases').selectAll().where('resource', '=', resource).executeTakeFirst(),
+    );
+    return row === undefined ? undefined : { resource: row.resource, holder: row.holder, acquiredAt: row.acquired_at, expiresAtMs: Number(row.expires_at_ms) };
+  }
+
+  async getCursor(name: string): Promise<CursorRecord | undefined> {
+    const row = await this.#execute(`read cursor ${name}`, { cursor: name }, (db) =>
+      db.selectFrom('cursors').selectAll().where('name', '=', name).executeTakeFirst(),
+    );
+    return row === undefined ? undefined : { name: row.name, value: row.value, updatedAt: row.updated_at };
+  }
+
+  async setCursor(name: string, value: string, options: { expected?: string | null } = {}): Promise<boolean> {
+    const updatedAt = new Date().toISOString();
+    const result = await this.#execute(`set cursor ${name}`, { cursor: name }, (db) => {
+      if (options.expected === null) {
+        return db.insertInto('cursors').values({ name, value, updated_at: updatedAt }).onConflict((oc) => oc.column('name').doNothing()).executeTakeFirst()
+          .then((r) => Number(r.numInsertedOrUpdatedRows ?? 0));
+      }
+      if (options.expected !== undefined) {
+        return db.updateTable('cursors').set({ value, updated_at: updatedAt }).where('name', '=', name).where('value', '=', options.expected).executeTakeFirst()
+          .then((r) => Number(r.numUpdatedRows));
+      }
+      return db.insertInto('cursors').values({ name, value, updated_at: updatedAt })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ value, updated_at: updatedAt })).executeTakeFirst()
+        .then((r) => Number(r.numInsertedOrUpdatedRows ?? 0));
+    });
+    return result > 0;
+  }
+
+  async listCursors(prefix: string): Promise<CursorRecord[]> {
+    const rows = await this.#execute(`list cursors ${prefix}*`, {}, (db) =>
+      db.selectFrom('cursors').selectAll().where(sql<string>`substr(name, 1, ${prefix.length})`, '=', prefix).orderBy('name').execute(),
+    );
+    return rows.map((row) => ({ name: row.name, value: row.value, updatedAt: row.updated_at }));
+  }
+
+  async openBackfill(backfill: Omit<BackfillRecord, 'createdAt'>, partitions: readonly string[]): Promise<BackfillRecord> {
+    const now = new Date().toISOString();
+    await this.#execute(`open backfill ${backfill.id}`, { backfill: backfill.id }, (db) => db.transaction().execute(async (trx) => {
+      await trx.insertInto('backfills').values({ id: backfill.id, job: backfill.job, from_key: backfill.from, to_key: backfill.to, created_at: now })
+        .onConflict((oc) => oc.column('id').doNothing()).execute();
+      for (let i = 0; i < partitions.length; i += 500) {
+        const rows = partitions.slice(i, i + 500).map((p) => ({ backfill_id: backfill.id, partition_key: p, status: 'pending', run_id: null, attempts: 0, updated_at: now, error: null }));
+        await trx.insertInto('backfill_partitions').values(rows).onConflict((oc) => oc.columns(['backfill_id', 'partition_key']).doNothing()).execute();
+      }
+    }));
+    const row = await this.#execute(`read backfill ${backfill.id}`, { backfill: backfill.id }, (db) =>
+      db.selectFrom('backfills').selectAll().where('id', '=', backfill.id).executeTakeFirstOrThrow(),
+    );
+    return { id: row.id, job: row.job, from: row.from_key, to: row.to_key, createdAt: row.created_at };
+  }
+
+  async listBackfillPartitions(backfillId: string): Promise<BackfillPartitionRecord[]> {
+    const rows = await this.#execute(`list partitions of backfill ${backfillId}`, { backfill: backfillId }, (db) =>
+      db.selectFrom('backfill_partitions').selectAll().where('backfill_id', '=', backfillId).orderBy('partition_key').execute(),
+    );
+    return rows.map((row) => ({
+      backfillId: row.backfill_id, partition: row.partition_key, status: row.status as BackfillPartitionStatus, runId: row.run_id,
+      attempts: row.attempts, updatedAt: row.updated_at, error: row.error,
+    }));
+  }
+
+  async updateBackfillPartition(backfillId: string, partition: string, update: { status: BackfillPartitionStatus; runId?: string | null; error?: string | null; attempts?: number }): Promise<void> {
+    await this.#execute(`update partition ${partition} of backfill ${backfillId}`, { backfill: backfillId, partition }, (db) =>
+      db.updateTable('backfill_partitions').set({
+        status: update.status, updated_at: new Date().toISOString(),
+        ...(update.runId === undefined ? {} : { run_id: update.runId }),
+        ...(update.error === undefined ? {} : { error: update.error }),
+        ...(update.attempts === undefined ? {} : { attempts: update.attempts }),
+      }).where('backfill_id', '=', backfillId).where('partition_key', '=', partition).execute(),
+    );
+  }
+
   async close(): Promise<void> {
     await this.#db.destroy();
   }
@@ -385,6 +513,10 @@ function toLineageRow(edge: LineageEdge): Insertable<LineageTable> {
     partition_key: edge.partition,
     fingerprint: edge.fingerprint,
   };
+}
+
+function toRunKeyRecord(row: Selectable<RunKeysTable>): RunKeyRecord {
+  return { key: row.run_key, runId: row.run_id, job: row.job, partition: row.partition_key, origin: row.origin as RunKeyRecord['origin'], createdAt: row.created_at };
 }
 
 function toLineageEdge(row: Selectable<LineageTable>): LineageEdge {

@@ -17,6 +17,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 2, up: createCheckResults },
   { version: 3, up: createMaterializations },
   { version: 4, up: createStreamCheckpoints },
+  { version: 5, up: createOrchestrationTables },
 ];
 
 export interface MigrateOptions {
@@ -179,5 +180,44 @@ async function createStreamCheckpoints(db: Kysely<Database>): Promise<void> {
     .addColumn('state', 'text', (col) => col.notNull())
     .addColumn('updated_at', 'text', (col) => col.notNull())
     .addPrimaryKeyConstraint('stream_checkpoints_pk', ['job', 'partition_key'])
+    .execute();
+}
+
+async function createOrchestrationTables(db: Kysely<Database>): Promise<void> {
+  await db.schema.createTable('run_keys').ifNotExists()
+    .addColumn('run_key', 'text', (col) => col.primaryKey())
+    .addColumn('run_id', 'text', (col) => col.notNull())
+    .addColumn('job', 'text', (col) => col.notNull())
+    .addColumn('partition_key', 'text', (col) => col.notNull())
+    .addColumn('origin', 'text', (col) => col.notNull())
+    .addColumn('created_at', 'text', (col) => col.notNull())
+    .execute();
+  await db.schema.createTable('leases').ifNotExists()
+    .addColumn('resource', 'text', (col) => col.primaryKey())
+    .addColumn('holder', 'text', (col) => col.notNull())
+    .addColumn('acquired_at', 'text', (col) => col.notNull())
+    .addColumn('expires_at_ms', 'bigint', (col) => col.notNull())
+    .execute();
+  await db.schema.createTable('cursors').ifNotExists()
+    .addColumn('name', 'text', (col) => col.primaryKey())
+    .addColumn('value', 'text', (col) => col.notNull())
+    .addColumn('updated_at', 'text', (col) => col.notNull())
+    .execute();
+  await db.schema.createTable('backfills').ifNotExists()
+    .addColumn('id', 'text', (col) => col.primaryKey())
+    .addColumn('job', 'text', (col) => col.notNull())
+    .addColumn('from_key', 'text', (col) => col.notNull())
+    .addColumn('to_key', 'text', (col) => col.notNull())
+    .addColumn('created_at', 'text', (col) => col.notNull())
+    .execute();
+  await db.schema.createTable('backfill_partitions').ifNotExists()
+    .addColumn('backfill_id', 'text', (col) => col.notNull())
+    .addColumn('partition_key', 'text', (col) => col.notNull())
+    .addColumn('status', 'text', (col) => col.notNull())
+    .addColumn('run_id', 'text')
+    .addColumn('attempts', 'integer', (col) => col.notNull().defaultTo(0))
+    .addColumn('updated_at', 'text', (col) => col.notNull())
+    .addColumn('error', 'text')
+    .addPrimaryKeyConstraint('backfill_partitions_pk', ['backfill_id', 'partition_key'])
     .execute();
 }

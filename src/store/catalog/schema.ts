@@ -113,6 +113,49 @@ export interface StreamCheckpointsTable {
   updated_at: string;
 }
 
+/** One launch of a job partition (a schedule tick, a sensor event, a backfill partition): the key is unique. */
+export interface RunKeysTable {
+  run_key: string;
+  run_id: string;
+  job: string;
+  partition_key: string;
+  origin: string;
+  created_at: string;
+}
+
+/** Who may write a resource (an asset partition) until when. */
+export interface LeasesTable {
+  resource: string;
+  holder: string;
+  acquired_at: string;
+  expires_at_ms: Int64;
+}
+
+/** Named positions: sensors' cursors, schedules' last ticks, sources' high-water marks. */
+export interface CursorsTable {
+  name: string;
+  value: string;
+  updated_at: string;
+}
+
+export interface BackfillsTable {
+  id: string;
+  job: string;
+  from_key: string;
+  to_key: string;
+  created_at: string;
+}
+
+export interface BackfillPartitionsTable {
+  backfill_id: string;
+  partition_key: string;
+  status: string;
+  run_id: string | null;
+  attempts: number;
+  updated_at: string;
+  error: string | null;
+}
+
 export interface Database {
   sluice_migrations: MigrationsTable;
   runs: RunsTable;
@@ -122,4 +165,9 @@ export interface Database {
   check_results: CheckResultsTable;
   materializations: MaterializationsTable;
   stream_checkpoints: StreamCheckpointsTable;
+  run_keys: RunKeysTable;
+  leases: LeasesTable;
+  cursors: CursorsTable;
+  backfills: BackfillsTable;
+  backfill_partitions: BackfillPartitionsTable;
 }
