@@ -14,6 +14,10 @@ export type ErrorCode =
   | 'BAD_RECORD'
   | 'ASSET_SQL'
   | 'ASSET_NOT_FOUND'
+  | 'JOB_NOT_FOUND'
+  | 'RUN_NOT_FOUND'
+  | 'LEASE_HELD'
+  | 'TIMEOUT'
   | 'VERSION_NOT_FOUND'
   | 'COMMIT_CONFLICT'
   | 'CATALOG'
@@ -47,7 +51,7 @@ export class SluiceError extends Error {
     this.name = 'SluiceError';
     this.code = code;
     this.context = context;
-    this.transient = options.transient ?? code === 'TRANSIENT';
+    this.transient = options.transient ?? (code === 'TRANSIENT' || code === 'LEASE_HELD' || code === 'TIMEOUT');
   }
 }
 

@@ -6,6 +6,8 @@ export type { BadRecordPolicy, FileFormat, FileSource, FileSourceOptions } from 
 export { dailyPartitions } from './define/partitions.ts';
 export type { DailyPartitions } from './define/partitions.ts';
 export { defineProject } from './define/project.ts';
+export { assetUpdated, freshnessLapse, job, newFiles, sensor } from './define/job.ts';
+export type { CatchUpPolicy, Job, JobOptions, Schedule, ScheduleOptions, Sensor, SensorOptions, SensorTrigger } from './define/job.ts';
 export { entity, featureService, featureView, onDemandFeature, select } from './define/features.ts';
 export type {
   Aggregation, AggregationFunction, ColumnFeatureView, Entity, FeatureRow, FeatureService, FeatureView, KeyType,

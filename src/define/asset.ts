@@ -3,6 +3,7 @@
 import type { ExpectationConfig, Suite } from './checks.ts';
 import type { DailyPartitions } from './partitions.ts';
 import type { FileSource } from './source.ts';
+import { parseDuration } from './duration.ts';
 
 export interface RetryPolicy {
   /** Attempts after the first one. */
@@ -12,9 +13,18 @@ export interface RetryPolicy {
   readonly maxDelayMs: number;
   /** Retry every error, not only transient ones (network, lock, timeout). */
   readonly retryAll: boolean;
+  /** Fail an attempt that runs longer than this (a timeout is transient, so it is retried); none when absent. */
+  readonly timeoutMs?: number | undefined;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ retries: 2, backoffMs: 500, maxDelayMs: 30_000, retryAll: false });
+
+/** How stale an asset may get: its last successful build (committed or confirmed unchanged) at most `maxLag` ago. */
+export interface FreshnessPolicy {
+  /** A duration such as '26h'. */
+  readonly maxLag: string;
+  readonly maxLagMs: number;
+}
 
 export interface RefOptions {
   /** Also read this many partitions before the current one (a 30-day window is `lookback: 29`). */
@@ -51,6 +61,8 @@ export interface Asset<N extends string = string> {
    * publishes nothing; a failing `warn` check is recorded and the run goes on.
    */
   readonly checks: readonly ExpectationConfig[];
+  /** The freshness SLA: shown by `sluice status`, exported as a metric, alerted on and sensed when breached. */
+  readonly freshness: FreshnessPolicy | undefined;
 }
 
 export interface AssetOptions {
@@ -60,6 +72,8 @@ export interface AssetOptions {
   readonly description?: string;
   readonly columns?: Record<string, string>;
   readonly checks?: Suite | readonly ExpectationConfig[];
+  /** The freshness SLA, e.g. `{ maxLag: '26h' }` for a daily asset. */
+  readonly freshness?: { readonly maxLag: string };
 }
 
 const TEMPLATE = /\{\{\s*(?:ref\(\s*(['"])([^'"]+)\1\s*(?:,\s*lookback\s*=\s*(\d+))?\s*(?:,\s*lookahead\s*=\s*(\d+))?\s*\)|(partition_date))\s*\}\}/g;
@@ -89,5 +103,6 @@ export function asset<const N extends string>(name: N, options: AssetOptions): A
     description: options.description,
     columns: options.columns === undefined ? undefined : Object.freeze({ ...options.columns }),
     checks: Object.freeze([...(options.checks === undefined ? [] : 'expectations' in options.checks ? options.checks.expectations : options.checks)]),
+    freshness: options.freshness === undefined ? undefined : Object.freeze({ maxLag: options.freshness.maxLag, maxLagMs: parseDuration(options.freshness.maxLag, `asset "${name}" freshness.maxLag`) }),
   });
 }

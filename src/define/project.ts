@@ -12,6 +12,8 @@ import type { FileSource } from './source.ts';
 import type { Entity, FeatureService, FeatureView } from './features.ts';
 import type { EventStream } from './stream.ts';
 import { isTemplated } from './source.ts';
+import type { Job, Sensor } from './job.ts';
+import { Cron } from 'croner';
 
 export interface DependencyRef {
   readonly dataset: string;
@@ -43,6 +45,9 @@ export interface ProjectInput {
   /** Feature views; those a service uses join the project even when not listed. */
   readonly featureViews?: readonly FeatureView[];
   readonly featureServices?: readonly FeatureService[];
+  /** Jobs (asset selections, optionally on a cron schedule) and the sensors that launch them. */
+  readonly jobs?: readonly Job[];
+  readonly sensors?: readonly Sensor[];
   readonly settings?: ProjectSettings;
 }
 
@@ -58,6 +63,8 @@ export interface Project {
   readonly featureServices: ReadonlyMap<string, FeatureService>;
   /** Event streams that feed feature views. */
   readonly eventStreams: ReadonlyMap<string, EventStream>;
+  readonly jobs: ReadonlyMap<string, Job>;
+  readonly sensors: ReadonlyMap<string, Sensor>;
   readonly settings: ProjectSettings;
 }
 
@@ -90,11 +97,13 @@ const assetSchema = z.object({
     backoffMs: z.number().min(0),
     maxDelayMs: z.number().min(0),
     retryAll: z.boolean(),
+    timeoutMs: z.number().positive().optional(),
   }).strict(),
   description: z.string().optional(),
   columns: z.record(name, z.string()).optional(),
   // Each expectation's arguments are validated by the quality layer when the project is opened.
   checks: z.array(z.object({ type: z.string().min(1), kwargs: z.record(z.string(), z.unknown()), meta: z.record(z.string(), z.unknown()).optional() })),
+  freshness: z.object({ maxLag: z.string(), maxLagMs: z.number().positive() }).strict().optional(),
 }).strict();
 
 const settingsSchema = z.object({
@@ -292,8 +301,69 @@ export function defineProject(input: ProjectInput): Project {
     dependencies,
     order: Object.freeze(topologicalOrder(dependencies)),
     ...collectFeatures(input, datasets),
+    ...collectJobs(input, datasets),
     settings: Object.freeze(settings.data),
   });
+}
+
+function collectJobs(input: ProjectInput, datasets: ReadonlyMap<string, Dataset>): Pick<Project, 'jobs' | 'sensors'> {
+  const jobs = new Map<string, Job>();
+  const assetNames = [...datasets.values()].filter((d) => d.kind === 'asset').map((d) => d.name);
+  const checkAsset = (what: string, name: string): void => {
+    if (datasets.get(name)?.kind !== 'asset') {
+      throw new SluiceError('UNKNOWN_REFERENCE', `${what} names "${name}", which is not an asset of project "${input.name}"${suggest(name, assetNames)}`, { reference: name });
+    }
+  };
+  for (const job of input.jobs ?? []) {
+    if (!isValidName(job.name)) throw new SluiceError('DEFINITION_INVALID', `job name ${JSON.stringify(job.name)} is not allowed: use letters, digits and underscores`);
+    if (jobs.has(job.name)) throw new SluiceError('DEFINITION_INVALID', `two jobs are named "${job.name}"`, { job: job.name });
+    if (job.assets.length === 0) throw new SluiceError('DEFINITION_INVALID', `job "${job.name}" selects no assets`, { job: job.name });
+    for (const asset of job.assets) checkAsset(`job "${job.name}"`, asset);
+    const partitioned = new Set(job.assets.map((a) => (datasets.get(a) as Asset).partitions === undefined));
+    if (partitioned.size > 1) {
+      throw new SluiceError('DEFINITION_INVALID', `job "${job.name}" mixes daily-partitioned and unpartitioned assets; make one job of each`, { job: job.name });
+    }
+    if (job.schedule !== undefined) {
+      try {
+        new Cron(job.schedule.cron, { timezone: job.schedule.timezone, paused: true });
+      } catch (error) {
+        throw new SluiceError('DEFINITION_INVALID', `job "${job.name}" schedule: cron ${JSON.stringify(job.schedule.cron)} in time zone ${job.schedule.timezone} is not valid: ${error instanceof Error ? error.message : String(error)}`, { job: job.name });
+      }
+      if (!isTimeZone(job.schedule.timezone)) {
+        throw new SluiceError('DEFINITION_INVALID', `job "${job.name}" schedule: ${JSON.stringify(job.schedule.timezone)} is not an IANA time zone such as UTC or Europe/Paris`, { job: job.name });
+      }
+    }
+    jobs.set(job.name, job);
+  }
+  const sensors = new Map<string, Sensor>();
+  for (const sensor of input.sensors ?? []) {
+    if (!isValidName(sensor.name)) throw new SluiceError('DEFINITION_INVALID', `sensor name ${JSON.stringify(sensor.name)} is not allowed: use letters, digits and underscores`);
+    if (sensors.has(sensor.name)) throw new SluiceError('DEFINITION_INVALID', `two sensors are named "${sensor.name}"`, { sensor: sensor.name });
+    if (!jobs.has(sensor.job)) {
+      throw new SluiceError('UNKNOWN_REFERENCE', `sensor "${sensor.name}" launches job "${sensor.job}", which is not a job of project "${input.name}"${suggest(sensor.job, jobs.keys())}; add it to jobs`, { sensor: sensor.name });
+    }
+    if (sensor.trigger.type !== 'files') checkAsset(`sensor "${sensor.name}"`, sensor.trigger.asset);
+    sensors.set(sensor.name, sensor);
+  }
+  return { jobs, sensors };
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function getJob(project: Project, jobName: string): Job {
+  const job = project.jobs.get(jobName);
+  if (job === undefined) {
+    const known = [...project.jobs.keys()];
+    throw new SluiceError('JOB_NOT_FOUND', `no job named "${jobName}" in project "${project.name}"${suggest(jobName, known)}; jobs: ${known.join(', ') || '(none: add jobs to defineProject)'}`, { job: jobName });
+  }
+  return job;
 }
 
 function collectFeatures(input: ProjectInput, datasets: ReadonlyMap<string, Dataset>): Pick<Project, 'entities' | 'featureViews' | 'featureServices' | 'eventStreams'> {
