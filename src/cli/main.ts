@@ -1,6 +1,7 @@
 // The `sluice` command line: global options, one file per command, errors printed without a stack
 // trace unless --debug. Returns the exit code.
 import { Command, CommanderError } from 'commander';
+import { registerBackfill } from './commands/backfill.ts';
 import { registerFeatures } from './commands/features.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerInit } from './commands/init.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerInit(program);
   registerRun(program);
   registerRuns(program);
+  registerBackfill(program);
   registerShow(program);
   registerValidate(program);
   registerReport(program);

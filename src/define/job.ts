@@ -25,7 +25,7 @@ export interface Schedule {
 export interface Job<N extends string = string> {
   readonly kind: 'job';
   readonly name: N;
-  /** Asset names; their upstream assets are read at their current versions, not rebuilt. */
+  /** Asset names; the upstream steps they need are planned too (and skipped when unchanged), as in `sluice run`. */
   readonly assets: readonly string[];
   readonly schedule: Schedule | undefined;
   readonly description: string | undefined;

@@ -10,3 +10,15 @@ export function thrownSluiceError(fn: () => unknown): SluiceError {
   }
   throw new Error('expected a SluiceError');
 }
+
+/** The SluiceError a promise rejects with, checked to carry `code`. */
+export async function expectSluiceError(promise: Promise<unknown>, code: SluiceError['code']): Promise<SluiceError> {
+  try {
+    await promise;
+  } catch (e) {
+    if (!(e instanceof SluiceError)) throw e;
+    if (e.code !== code) throw new Error(`expected a SluiceError ${code}, got ${e.code}: ${e.message}`);
+    return e;
+  }
+  throw new Error(`expected a SluiceError ${code}, but the promise resolved`);
+}

@@ -1,0 +1,174 @@
+// Backfills: one run of a job per partition in a date range, at most K at once, recorded in the catalog so that
+// invoking the same backfill again continues where it stopped (partitions that succeeded are not run again).
+import { runAssets, type RunSummary } from '../batch/runner.ts';
+import { plan } from '../batch/plan.ts';
+import type { Job } from '../define/job.ts';
+import { dateRange, inPartitions } from '../define/partitions.ts';
+import { getAsset, getJob } from '../define/project.ts';
+import { errorMessage, SluiceError } from '../errors.ts';
+import type { BackfillPartitionRecord } from '../store/catalog/catalog.ts';
+import type { Workspace } from '../workspace.ts';
+
+export interface BackfillOptions {
+  readonly job: string;
+  readonly from: string;
+  readonly to: string;
+  /** Partition runs at once (default 2). */
+  readonly maxParallel?: number;
+  /** Plan only: which partitions would run, and their steps; nothing is written. */
+  readonly dryRun?: boolean;
+  /** Rebuild partitions even when their inputs are unchanged (passed to each run). */
+  readonly force?: boolean;
+  /** Also rerun partitions that already succeeded in this backfill. */
+  readonly rerunSucceeded?: boolean;
+  readonly onProgress?: (progress: BackfillProgress) => void;
+}
+
+export interface BackfillProgress {
+  readonly backfillId: string;
+  readonly total: number;
+  /** Partitions that succeeded, including in earlier invocations. */
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly running: readonly string[];
+  /** Partitions finished by this invocation (for the rate). */
+  readonly doneNow: number;
+  readonly remaining: number;
+  readonly elapsedMs: number;
+  /** Estimated time left from this invocation's pace; null until a partition finished. */
+  readonly etaMs: number | null;
+  /** The partition that just finished, if this report is for one. */
+  readonly finished: { readonly partition: string; readonly status: 'success' | 'failed'; readonly runId: string; readonly ms: number; readonly error: string | null } | null;
+}
+
+export interface BackfillPartitionResult {
+  readonly partition: string;
+  readonly status: 'success' | 'failed' | 'done-before' | 'planned';
+  readonly runId: string | null;
+  readonly ms: number;
+  readonly steps: number;
+  readonly error: string | null;
+}
+
+export interface BackfillSummary {
+  readonly backfillId: string;
+  readonly job: string;
+  readonly from: string;
+  readonly to: string;
+  readonly dryRun: boolean;
+  readonly partitions: readonly BackfillPartitionResult[];
+  /** Partitions of the range outside every asset's partition range, left out. */
+  readonly outOfRange: readonly string[];
+  readonly status: 'success' | 'failed';
+  readonly ms: number;
+}
+
+/** A backfill is named by its job and range, so the same command continues it. */
+export function backfillId(job: string, from: string, to: string): string {
+  return `${job}:${from}:${to}`;
+}
+
+/** The partitions of a range that at least one of the job's assets has; the rest are reported, not run. */
+export function jobPartitions(ws: Workspace, job: Job, from: string, to: string): { partitions: string[]; outOfRange: string[] } {
+  const assets = job.assets.map((name) => getAsset(ws.project, name));
+  const definitions = assets.map((a) => a.partitions).filter((p) => p !== undefined);
+  if (definitions.length === 0) {
+    throw new SluiceError('INVALID_PARTITION', `job "${job.name}" builds unpartitioned assets (${job.assets.join(', ')}); a backfill needs daily-partitioned assets: use \`sluice run\``, { job: job.name });
+  }
+  const partitions: string[] = [];
+  const outOfRange: string[] = [];
+  for (const key of dateRange(from, to)) (definitions.some((d) => inPartitions(d, key)) ? partitions : outOfRange).push(key);
+  if (partitions.length === 0) {
+    const ranges = [...new Set(definitions.map((d) => `${d.start}..${d.end ?? ''}`))].join(', ');
+    throw new SluiceError('INVALID_PARTITION', `job "${job.name}" has no partition between ${from} and ${to}: its assets' partitions are ${ranges}`, { job: job.name });
+  }
+  return { partitions, outOfRange };
+}
+
+export async function backfill(ws: Workspace, options: BackfillOptions): Promise<BackfillSummary> {
+  const started = Date.now();
+  const job = getJob(ws.project, options.job);
+  const { partitions, outOfRange } = jobPartitions(ws, job, options.from, options.to);
+  const id = backfillId(job.name, options.from, options.to);
+  const maxParallel = Math.max(1, options.maxParallel ?? 2);
+
+  if (options.dryRun === true) {
+    const known = new Map((await ws.catalog.listBackfillPartitions(id)).map((p) => [p.partition, p]));
+    const results = partitions.map((partition): BackfillPartitionResult => {
+      const before = known.get(partition);
+      const done = before?.status === 'success' && options.rerunSucceeded !== true;
+      const steps = plan(ws.project, { assets: job.assets, partitions: [partition] }).length;
+      return { partition, status: done ? 'done-before' : 'planned', runId: before?.runId ?? null, ms: 0, steps, error: null };
+    });
+    return { backfillId: id, job: job.name, from: options.from, to: options.to, dryRun: true, partitions: results, outOfRange, status: 'success', ms: Date.now() - started };
+  }
+
+  await ws.catalog.openBackfill({ id, job: job.name, from: options.from, to: options.to }, partitions);
+  const records = new Map((await ws.catalog.listBackfillPartitions(id)).map((p) => [p.partition, p]));
+  const results = new Map<string, BackfillPartitionResult>();
+  const todo: string[] = [];
+  for (const partition of partitions) {
+    const record = records.get(partition) as BackfillPartitionRecord;
+    if (record.status === 'success' && options.rerunSucceeded !== true) {
+      results.set(partition, { partition, status: 'done-before', runId: record.runId, ms: 0, steps: 0, error: null });
+    } else todo.push(partition);
+  }
+
+  const running = new Set<string>();
+  let doneNow = 0;
+  let failed = 0;
+  const report = (finished: BackfillProgress['finished']): void => {
+    const elapsedMs = Date.now() - started;
+    const remaining = todo.length - doneNow;
+    options.onProgress?.({
+      backfillId: id, total: partitions.length, succeeded: [...results.values()].filter((r) => r.status === 'success' || r.status === 'done-before').length,
+      failed, running: [...running], doneNow, remaining, elapsedMs,
+      etaMs: doneNow === 0 ? null : Math.round((elapsedMs / doneNow) * remaining),
+      finished,
+    });
+  };
+
+  const runPartition = async (partition: string): Promise<void> => {
+    const t0 = Date.now();
+    running.add(partition);
+    const attempts = (records.get(partition)?.attempts ?? 0) + 1;
+    await ws.catalog.updateBackfillPartition(id, partition, { status: 'running', attempts, error: null });
+    report(null);
+    let summary: RunSummary | undefined;
+    let error: string | null = null;
+    try {
+      summary = await runAssets(ws, {
+        assets: job.assets, partitions: [partition], force: options.force ?? false,
+        args: { command: 'backfill', job: job.name, backfill: id, partition, force: options.force ?? false },
+      });
+      if (summary.status !== 'success') {
+        error = summary.steps.filter((s) => s.status === 'failed').map((s) => `${s.key}: ${s.error ?? ''}`).join('; ') || 'a step failed';
+      }
+    } catch (cause) {
+      error = errorMessage(cause);
+    }
+    const status = error === null ? 'success' : 'failed';
+    const runId = summary?.runId ?? null;
+    await ws.catalog.updateBackfillPartition(id, partition, { status, runId, error });
+    running.delete(partition);
+    doneNow++;
+    if (status === 'failed') failed++;
+    const ms = Date.now() - t0;
+    results.set(partition, { partition, status, runId, ms, steps: summary?.steps.length ?? 0, error });
+    report({ partition, status, runId: runId ?? '', ms, error });
+  };
+
+  report(null);
+  const queue = [...todo];
+  const workers = Array.from({ length: Math.min(maxParallel, queue.length) }, async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) await runPartition(next);
+  });
+  await Promise.all(workers);
+
+  const ordered = partitions.map((p) => results.get(p) as BackfillPartitionResult);
+  return {
+    backfillId: id, job: job.name, from: options.from, to: options.to, dryRun: false, partitions: ordered, outOfRange,
+    status: ordered.every((r) => r.status === 'success' || r.status === 'done-before') ? 'success' : 'failed',
+    ms: Date.now() - started,
+  };
+}
