@@ -21,6 +21,8 @@ export interface RunRequest {
   readonly concurrency?: number;
   /** Record these in the catalog as the run's arguments. */
   readonly args?: Record<string, unknown>;
+  /** The run's id, when the caller reserved one (a scheduler claims a run key for it first). */
+  readonly runId?: string;
   readonly onEvent?: (event: RunEvent) => void;
 }
 
@@ -57,7 +59,7 @@ export function newRunId(now: Date = new Date()): string {
 
 export async function runAssets(ws: Workspace, request: RunRequest = {}): Promise<RunSummary> {
   const steps = plan(ws.project, { assets: request.assets ?? [], partitions: request.partitions ?? [] });
-  const runId = newRunId();
+  const runId = request.runId ?? newRunId();
   const started = Date.now();
   const emit = request.onEvent ?? (() => undefined);
   await ws.catalog.createRun({ id: runId, project: ws.project.name, startedAt: new Date(started).toISOString(), args: request.args ?? { assets: request.assets ?? [], partitions: request.partitions ?? [], force: request.force ?? false } });
