@@ -18,7 +18,7 @@ export interface WindowStateSnapshot {
   readonly keys: readonly KeySnapshot[];
 }
 
-interface KeySnapshot {
+export interface KeySnapshot {
   readonly key: string;
   readonly latest: number;
   readonly last: readonly unknown[];
@@ -50,16 +50,39 @@ interface AggregationPlan {
 }
 
 const NUM_HEADER = 2;
-const META = 3;
-const INITIAL_KEYS = 1024;
+const INITIAL_SLOTS = 2;
 
 /**
- * Tiles live in one ring per key, `maxTiles` slots, slot = tile index mod maxTiles, all keys' rings in one
- * arena: `tiles` holds `numStride` numbers per slot (tile index, event count, then per column its non-null
- * count and sum), `objs` holds `objStride` values per slot (min, max, distinct sets). A slot whose tile index is
- * not the one a window asks for holds an evicted tile and is overwritten on reuse, so eviction costs nothing
- * and an event touches a few cache lines only (a packed, growable tile array per key measured about 3x slower
- * at 100k keys: more objects per key, more cache misses).
+ * One key's state: its live tiles in ascending tile order, packed in slots [head, head + count) of its own
+ * arrays (`nums`: numStride numbers per slot, `objs`: objStride values per slot). Most keys hold a few tiles
+ * even when the longest window spans hundreds (24h of 1m tiles), so a key costs what it holds, and events
+ * (nearly in order) touch the last slot.
+ */
+interface KeyTiles {
+  readonly key: string;
+  /** Latest event time (epoch microseconds) and its tile index. */
+  latest: number;
+  top: number;
+  nums: Float64Array;
+  objs: unknown[];
+  head: number;
+  count: number;
+  readonly last: unknown[];
+  /** Changed since the last drain (values to write). */
+  dirty: boolean;
+  /** Changed since the last checkpoint that was saved (state to save). */
+  changed: boolean;
+}
+
+/** The keys changed since the last saved checkpoint: their state, and the keys dropped since. */
+export interface WindowStateChanges {
+  readonly put: readonly KeySnapshot[];
+  readonly removed: readonly string[];
+}
+
+/**
+ * Per entity key, the tiles of the longest window before its latest event (see KeyTiles). Values are computed
+ * from the live tiles only; a tile falls out when a newer one of the same key pushes it past the longest window.
  */
 export class WindowedViewState {
   readonly view: WindowedFeatureView;
@@ -72,15 +95,10 @@ export class WindowedViewState {
   private readonly numStride: number;
   private readonly objStride: number;
   private readonly layout: string;
-  private readonly ids = new Map<string, number>();
-  private readonly names: string[] = [];
-  private capacity = 0;
-  /** Per key, side by side so an event touches one cache line: latest event time, its tile, dirty flag. */
-  private meta = new Float64Array(0);
-  private tiles = new Float64Array(0);
-  private readonly objs: unknown[] = [];
-  private readonly last: unknown[] = [];
-  private dirty: number[] = [];
+  private readonly keys = new Map<string, KeyTiles>();
+  private dirty: KeyTiles[] = [];
+  private changed: KeyTiles[] = [];
+  private readonly removed = new Set<string>();
 
   constructor(view: WindowedFeatureView) {
     if (view.tileMs === undefined) {
@@ -112,225 +130,298 @@ export class WindowedViewState {
 
   /** Keys with state. */
   get size(): number {
-    return this.names.length;
+    return this.keys.size;
   }
 
-  /** Bytes of the typed-array arena (tiles and per-key times), which the JS heap figures do not include. */
+  /** Bytes of the keys' tile arrays (typed arrays, which the JS heap figures do not include). */
   get arenaBytes(): number {
-    return this.tiles.byteLength + this.meta.byteLength;
+    let bytes = 0;
+    for (const k of this.keys.values()) bytes += k.nums.byteLength;
+    return bytes;
   }
 
   /** Live tiles a key holds now (at most the longest window in tiles). */
   tileCount(key: string): number {
-    const id = this.ids.get(key);
-    if (id === undefined) return 0;
-    let n = 0;
-    const top = this.meta[id * META + 1] as number;
-    for (let t = top - this.maxTiles + 1; t <= top; t++) if (this.tiles[this.slotOf(id, t)] === t) n++;
-    return n;
+    return this.keys.get(key)?.count ?? 0;
   }
 
   /** Add one event of `key` (event time in epoch microseconds; `row` holds the aggregated columns). */
   apply(key: string, eventTimeMicros: number, row: Readonly<Record<string, unknown>>): ApplyStatus {
-    let id = this.ids.get(key);
-    if (id === undefined) id = this.addKey(key);
+    const k = this.keys.get(key) ?? this.addKey(key);
     const tile = Math.floor(eventTimeMicros / this.tileUs);
-    const latestTile = this.meta[id * META + 1] as number;
-    if (tile <= latestTile - this.maxTiles) return 'expired';
-    const latest = this.meta[id * META] as number;
+    if (tile <= k.top - this.maxTiles) return 'expired';
     const lastCount = this.lastColumns.length;
-    if (eventTimeMicros > latest) {
-      this.meta[id * META] = eventTimeMicros;
-      if (tile > latestTile) this.meta[id * META + 1] = tile;
-      for (let i = 0; i < lastCount; i++) this.last[id * lastCount + i] = row[this.lastColumns[i] as string] ?? null;
-    } else if (eventTimeMicros === latest) {
+    if (eventTimeMicros > k.latest) {
+      k.latest = eventTimeMicros;
+      for (let i = 0; i < lastCount; i++) k.last[i] = row[this.lastColumns[i] as string] ?? null;
+      if (tile > k.top) {
+        k.top = tile;
+        // Tiles no window of the key's latest event reaches are dropped from the front.
+        const stride = this.numStride;
+        while (k.count > 0 && (k.nums[k.head * stride] as number) <= tile - this.maxTiles) {
+          k.head++;
+          k.count--;
+        }
+      }
+    } else if (eventTimeMicros === k.latest) {
       // Among events at the latest time, `last` is the greatest non-null value.
       for (let i = 0; i < lastCount; i++) {
         const v = row[this.lastColumns[i] as string];
-        const cur = this.last[id * lastCount + i];
-        if (v !== null && v !== undefined && (cur === null || (v as number) > (cur as number))) this.last[id * lastCount + i] = v;
+        const cur = k.last[i];
+        if (v !== null && v !== undefined && (cur === null || (v as number) > (cur as number))) k.last[i] = v;
       }
     }
     const stride = this.numStride;
-    const tiles = this.tiles;
-    const n = this.slotOf(id, tile);
-    if (tiles[n] !== tile) {
-      // The slot held an evicted tile (at least maxTiles older; a newer one would have made this event expired).
-      tiles[n] = tile;
-      for (let i = n + 1; i < n + stride; i++) tiles[i] = 0;
-      if (this.objStride !== 0) for (let i = (n / stride) * this.objStride, end = i + this.objStride; i < end; i++) this.objs[i] = null;
-    }
-    tiles[n + 1] = (tiles[n + 1] as number) + 1;
+    const s = this.slotFor(k, tile);
+    const nums = k.nums;
+    const n = s * stride;
+    nums[n + 1] = (nums[n + 1] as number) + 1;
     const columns = this.columns;
     for (let c = 0; c < columns.length; c++) {
       const col = columns[c] as ColumnPlan;
       const v = row[col.name];
       if (v === null || v === undefined) continue;
       const b = n + col.num;
-      tiles[b] = (tiles[b] as number) + 1;
-      if (col.sum) tiles[b + 1] = (tiles[b + 1] as number) + (v as number);
-      if (this.objStride !== 0) this.updateObjects((n / stride) * this.objStride, col, v);
+      nums[b] = (nums[b] as number) + 1;
+      if (col.sum) nums[b + 1] = (nums[b + 1] as number) + (v as number);
+      if (this.objStride !== 0) this.updateObjects(k.objs, s * this.objStride, col, v);
     }
-    if (this.meta[id * META + 2] === 0) {
-      this.meta[id * META + 2] = 1;
-      this.dirty.push(id);
+    if (!k.dirty) {
+      k.dirty = true;
+      this.dirty.push(k);
+    }
+    if (!k.changed) {
+      k.changed = true;
+      this.changed.push(k);
     }
     return 'applied';
   }
 
   /** The aggregates as of the key's latest event, as DuckDB's to_json gives them on the batch path. */
   valueOf(key: string): StoredValues | undefined {
-    const id = this.ids.get(key);
-    return id === undefined ? undefined : { eventTimeMicros: this.meta[id * META] as number, values: this.values(id) };
+    const k = this.keys.get(key);
+    return k === undefined ? undefined : { eventTimeMicros: k.latest, values: this.values(k) };
   }
 
   /** Keys changed since the last drain, once each; clears the set. */
   drainDirtyKeys(): string[] {
-    const keys = this.dirty.map((id) => this.names[id] as string);
+    const keys = this.dirty.map((k) => k.key);
     this.clearDirty();
     return keys;
   }
 
   /** Records for the keys changed since the last drain (one per key), ready for OnlineStore.write; clears the set. */
   drain(): OnlineRecord[] {
-    const records = this.dirty.map((id) => ({ key: this.names[id] as string, eventTimeMicros: this.meta[id * META] as number, values: this.values(id) }));
+    const records = this.dirty.map((k) => ({ key: k.key, eventTimeMicros: k.latest, values: this.values(k) }));
     this.clearDirty();
     return records;
   }
 
-  snapshot(): WindowStateSnapshot {
-    const keys: KeySnapshot[] = [];
-    const lastCount = this.lastColumns.length;
-    for (const [id, key] of this.names.entries()) {
-      const tiles: [number[], unknown[]][] = [];
-      const top = this.meta[id * META + 1] as number;
-      for (let t = top - this.maxTiles + 1; t <= top; t++) {
-        const n = this.slotOf(id, t);
-        if (this.tiles[n] !== t) continue;
-        const o = (n / this.numStride) * this.objStride;
-        const objs = this.objs.slice(o, o + this.objStride).map((v) => (v instanceof Set ? [...(v as Set<unknown>)] : v ?? null));
-        tiles.push([Array.from(this.tiles.subarray(n, n + this.numStride)), objs]);
-      }
-      keys.push({ key, latest: this.meta[id * META] as number, last: this.last.slice(id * lastCount, (id + 1) * lastCount), tiles });
+  /**
+   * Drop keys whose every tile is older than any window of an event from `fromMicros` on: once the gate admits
+   * no event before `fromMicros`, the key's next event starts afresh with the same values as with its state.
+   * Keys with values still to drain stay. Returns how many were dropped.
+   */
+  evictIdle(fromMicros: number): number {
+    const before = Math.floor(fromMicros / this.tileUs) - this.maxTiles;
+    let dropped = 0;
+    for (const k of this.keys.values()) {
+      if (k.top > before || k.dirty) continue;
+      this.keys.delete(k.key);
+      this.removed.add(k.key);
+      dropped++;
     }
-    return { format: 'sluice.windows/1', view: this.view.name, layout: this.layout, dirty: this.dirty.map((id) => this.names[id] as string), keys };
+    return dropped;
   }
 
-  /** State from a snapshot taken by a state of the same view definition. */
+  /** Keys changed or dropped since the last `commitChanges` (a saved checkpoint), as sparse key snapshots. */
+  changes(): WindowStateChanges {
+    const put = this.changed.filter((k) => this.keys.get(k.key) === k).map((k) => this.keySnapshot(k));
+    return { put, removed: [...this.removed].filter((key) => !this.keys.has(key)) };
+  }
+
+  /** The changes last returned by `changes()` are saved; nothing changed in between. */
+  commitChanges(): void {
+    for (const k of this.changed) k.changed = false;
+    this.changed = [];
+    this.removed.clear();
+  }
+
+  /** Keys changed since the last drain, for a checkpoint taken before the drain. */
+  dirtyKeys(): string[] {
+    return this.dirty.map((k) => k.key);
+  }
+
+  snapshot(): WindowStateSnapshot {
+    const keys = [...this.keys.values()].map((k) => this.keySnapshot(k));
+    return { format: 'sluice.windows/1', view: this.view.name, layout: this.layout, dirty: this.dirtyKeys(), keys };
+  }
+
+  /** State from a snapshot taken by a state of the same view definition (or assembled from saved key snapshots). */
   static restore(view: WindowedFeatureView, snapshot: WindowStateSnapshot): WindowedViewState {
     const state = new WindowedViewState(view);
     if (snapshot.format !== 'sluice.windows/1' || snapshot.view !== view.name || snapshot.layout !== state.layout) {
       throw new SluiceError('DEFINITION_INVALID', `feature view "${view.name}": the stream checkpoint was taken for a different definition of the view (tile or aggregations changed); discard the checkpoint and replay the stream from the start of the longest window`);
     }
-    const lastCount = state.lastColumns.length;
-    for (const k of snapshot.keys) {
-      const id = state.addKey(k.key);
-      state.meta[id * META] = k.latest;
-      state.meta[id * META + 1] = Math.floor(k.latest / state.tileUs);
-      k.last.forEach((v, i) => { state.last[id * lastCount + i] = v; });
-      for (const [nums, objs] of k.tiles) {
-        const n = state.slotOf(id, nums[0] as number);
-        state.tiles.set(nums, n);
-        const o = (n / state.numStride) * state.objStride;
+    for (const saved of snapshot.keys) {
+      const k = state.addKey(saved.key);
+      k.latest = saved.latest;
+      k.top = Math.floor(saved.latest / state.tileUs);
+      saved.last.forEach((v, i) => { k.last[i] = v; });
+      for (const [nums, objs] of saved.tiles) {
+        const s = state.slotFor(k, nums[0] as number);
+        k.nums.set(nums, s * state.numStride);
+        const o = s * state.objStride;
         for (const col of state.columns) {
-          if (col.min >= 0) state.objs[o + col.min] = objs[col.min] ?? null;
-          if (col.max >= 0) state.objs[o + col.max] = objs[col.max] ?? null;
-          if (col.distinct >= 0) state.objs[o + col.distinct] = new Set(objs[col.distinct] as unknown[]);
+          if (col.min >= 0) k.objs[o + col.min] = objs[col.min] ?? null;
+          if (col.max >= 0) k.objs[o + col.max] = objs[col.max] ?? null;
+          if (col.distinct >= 0) k.objs[o + col.distinct] = new Set(objs[col.distinct] as unknown[]);
         }
       }
     }
     for (const key of snapshot.dirty) {
-      const id = state.ids.get(key);
-      if (id !== undefined && state.meta[id * META + 2] === 0) {
-        state.meta[id * META + 2] = 1;
-        state.dirty.push(id);
+      const k = state.keys.get(key);
+      if (k !== undefined && !k.dirty) {
+        k.dirty = true;
+        state.dirty.push(k);
       }
     }
+    // What was restored is what the checkpoint holds.
+    state.commitChanges();
     return state;
   }
 
-  /** Index in `tiles` of the slot for tile index `tile` of key `id`. */
-  private slotOf(id: number, tile: number): number {
-    let m = tile % this.maxTiles;
-    if (m < 0) m += this.maxTiles;
-    return (id * this.maxTiles + m) * this.numStride;
+  /** The view's layout check and name, for assembling a snapshot from saved keys. */
+  get identity(): { readonly view: string; readonly layout: string } {
+    return { view: this.view.name, layout: this.layout };
   }
 
-  private addKey(key: string): number {
-    const id = this.names.length;
-    if (id === this.capacity) this.grow(Math.max(INITIAL_KEYS, this.capacity * 2));
-    this.ids.set(key, id);
-    this.names.push(key);
-    for (let i = 0; i < this.lastColumns.length; i++) this.last.push(null);
-    return id;
+  private keySnapshot(k: KeyTiles): KeySnapshot {
+    const tiles: [number[], unknown[]][] = [];
+    for (let s = k.head; s < k.head + k.count; s++) {
+      const objs = k.objs.slice(s * this.objStride, (s + 1) * this.objStride).map((v) => (v instanceof Set ? [...(v as Set<unknown>)] : v ?? null));
+      tiles.push([Array.from(k.nums.subarray(s * this.numStride, (s + 1) * this.numStride)), objs]);
+    }
+    return { key: k.key, latest: k.latest, last: [...k.last], tiles };
   }
 
-  private grow(capacity: number): void {
-    const grown = (from: Float64Array, size: number, fill: number): Float64Array<ArrayBuffer> => {
-      const to = new Float64Array(size);
-      to.set(from);
-      to.fill(fill, from.length);
-      return to;
+  /** The slot holding tile `tile` of key `k`, inserted in order (zeroed) when the key has none. */
+  private slotFor(k: KeyTiles, tile: number): number {
+    const stride = this.numStride;
+    let s = k.head + k.count - 1;
+    while (s >= k.head && (k.nums[s * stride] as number) > tile) s--;
+    if (s >= k.head && k.nums[s * stride] === tile) return s;
+    return this.insertSlot(k, s + 1, tile);
+  }
+
+  private insertSlot(k: KeyTiles, at: number, tile: number): number {
+    const stride = this.numStride;
+    const objStride = this.objStride;
+    let end = k.head + k.count;
+    if (end * stride === k.nums.length) {
+      const capacity = k.nums.length / stride;
+      if (k.head * 2 >= capacity) {
+        // Half the slots are before the head (dropped tiles): move the live ones to the front.
+        k.nums.copyWithin(0, k.head * stride, end * stride);
+        if (objStride !== 0) k.objs.copyWithin(0, k.head * objStride, end * objStride);
+      } else {
+        const nums = new Float64Array(capacity * 2 * stride);
+        nums.set(k.nums.subarray(k.head * stride, end * stride));
+        k.nums = nums;
+        if (objStride !== 0) {
+          const objs: unknown[] = k.objs.slice(k.head * objStride, end * objStride);
+          objs.length = capacity * 2 * objStride;
+          k.objs = objs.fill(null, (end - k.head) * objStride);
+        }
+      }
+      at -= k.head;
+      end -= k.head;
+      k.head = 0;
+    }
+    // Plain loops: the builtins' call overhead dominates on a few slots.
+    const nums = k.nums;
+    for (let i = end * stride - 1; i >= at * stride; i--) nums[i + stride] = nums[i] as number;
+    nums[at * stride] = tile;
+    for (let i = at * stride + 1; i < (at + 1) * stride; i++) nums[i] = 0;
+    if (objStride !== 0) {
+      const objs = k.objs;
+      for (let i = end * objStride - 1; i >= at * objStride; i--) objs[i + objStride] = objs[i];
+      for (let i = at * objStride; i < (at + 1) * objStride; i++) objs[i] = null;
+    }
+    k.count++;
+    return at;
+  }
+
+  private addKey(key: string): KeyTiles {
+    const k: KeyTiles = {
+      key,
+      latest: Number.NEGATIVE_INFINITY,
+      top: Number.NEGATIVE_INFINITY,
+      nums: new Float64Array(INITIAL_SLOTS * this.numStride),
+      objs: this.objStride === 0 ? [] : new Array<unknown>(INITIAL_SLOTS * this.objStride).fill(null),
+      head: 0,
+      count: 0,
+      last: new Array<unknown>(this.lastColumns.length).fill(null),
+      dirty: false,
+      changed: false,
     };
-    this.meta = grown(this.meta, capacity * META, Number.NEGATIVE_INFINITY);
-    for (let id = this.capacity; id < capacity; id++) this.meta[id * META + 2] = 0;
-    // NaN tile indices mark never-used slots: no tile index equals NaN.
-    this.tiles = grown(this.tiles, capacity * this.maxTiles * this.numStride, Number.NaN);
-    if (this.objStride !== 0) for (let i = this.objs.length; i < capacity * this.maxTiles * this.objStride; i++) this.objs.push(null);
-    this.capacity = capacity;
+    this.keys.set(key, k);
+    return k;
   }
 
   private clearDirty(): void {
-    for (const id of this.dirty) this.meta[id * META + 2] = 0;
+    for (const k of this.dirty) k.dirty = false;
     this.dirty = [];
   }
 
-  private updateObjects(base: number, col: ColumnPlan, v: unknown): void {
+  private updateObjects(objs: unknown[], base: number, col: ColumnPlan, v: unknown): void {
     if (col.min >= 0) {
-      const cur = this.objs[base + col.min];
-      if (cur === null || (v as number) < (cur as number)) this.objs[base + col.min] = v;
+      const cur = objs[base + col.min];
+      if (cur === null || (v as number) < (cur as number)) objs[base + col.min] = v;
     }
     if (col.max >= 0) {
-      const cur = this.objs[base + col.max];
-      if (cur === null || (v as number) > (cur as number)) this.objs[base + col.max] = v;
+      const cur = objs[base + col.max];
+      if (cur === null || (v as number) > (cur as number)) objs[base + col.max] = v;
     }
     if (col.distinct >= 0) {
-      const set = this.objs[base + col.distinct];
+      const set = objs[base + col.distinct];
       if (set instanceof Set) set.add(v);
-      else this.objs[base + col.distinct] = new Set([v]);
+      else objs[base + col.distinct] = new Set([v]);
     }
   }
 
-  private values(id: number): Record<string, unknown> {
+  private values(k: KeyTiles): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    const tiles = this.tiles;
-    const top = this.meta[id * META + 1] as number;
+    const nums = k.nums;
+    const stride = this.numStride;
+    const end = k.head + k.count;
     for (const a of this.aggregations) {
       if (a.fn === 'last') {
-        out[a.name] = this.last[id * this.lastColumns.length + a.last] ?? null;
+        out[a.name] = k.last[a.last] ?? null;
         continue;
       }
-      // Tiles in (latestTile - window, latestTile]; the newest holds only events up to the latest one.
+      // Tiles in (latestTile - window, latestTile], oldest first; the newest holds only events up to the latest one.
       const col = a.column < 0 ? undefined : this.columns[a.column];
       let count = 0;
       let sum = 0;
       let best: unknown = null;
       const union = a.fn === 'count_distinct' ? new Set<unknown>() : undefined;
-      for (let t = top - a.tiles + 1; t <= top; t++) {
-        const n = this.slotOf(id, t);
-        if (tiles[n] !== t) continue;
+      let first = end;
+      while (first > k.head && (nums[(first - 1) * stride] as number) > k.top - a.tiles) first--;
+      for (let s = first; s < end; s++) {
+        const n = s * stride;
         if (col === undefined) {
-          count += tiles[n + 1] as number;
+          count += nums[n + 1] as number;
           continue;
         }
-        count += tiles[n + col.num] as number;
-        sum += tiles[n + col.num + 1] as number;
-        const o = (n / this.numStride) * this.objStride;
+        count += nums[n + col.num] as number;
+        sum += nums[n + col.num + 1] as number;
+        const o = s * this.objStride;
         if (a.fn === 'min' || a.fn === 'max') {
-          const v = this.objs[o + (a.fn === 'min' ? col.min : col.max)];
+          const v = k.objs[o + (a.fn === 'min' ? col.min : col.max)];
           if (v !== null && v !== undefined && (best === null || (a.fn === 'min' ? (v as number) < (best as number) : (v as number) > (best as number)))) best = v;
         } else if (union !== undefined) {
-          const set = this.objs[o + col.distinct];
+          const set = k.objs[o + col.distinct];
           if (set instanceof Set) for (const v of set) union.add(v);
         }
       }
