@@ -340,6 +340,30 @@ for (const kind of BACKENDS) {
       expect(await catalog.loadCheckpoint('other', 'p0')).toBeUndefined();
     });
 
+    it('saves keyed stream state incrementally with its checkpoint, in one transaction the stale guard covers', async () => {
+      const save = (sequence: number, put: [string, unknown][], remove: string[] = []): Promise<boolean> =>
+        catalog.saveCheckpoint({ job: 'inc', partition: 'p0', sequence, state: { at: sequence }, put: put.map(([key, state]) => ({ key, state })), delete: remove });
+      expect(await save(10, [['a', { n: 1 }], ['b', { n: 1 }], ['gone', [1, 2]]])).toBe(true);
+      // Only what changed: b is replaced, c added, gone deleted, a kept as saved at 10.
+      expect(await save(20, [['b', { n: 2 }], ['c', { n: 1 }]], ['gone', 'never-saved'])).toBe(true);
+      // A stale writer changes neither the position nor any key.
+      expect(await save(15, [['a', { stale: true }], ['d', { stale: true }]], ['b'])).toBe(false);
+      const loaded = await catalog.loadCheckpoint('inc', 'p0');
+      expect(loaded).toMatchObject({ sequence: 20, state: { at: 20 } });
+      expect(loaded?.entries).toEqual([{ key: 'a', state: { n: 1 } }, { key: 'b', state: { n: 2 } }, { key: 'c', state: { n: 1 } }]);
+      // Other partitions' keys are their own; a checkpoint without keys keeps the saved ones.
+      expect(await catalog.saveCheckpoint({ job: 'inc', partition: 'p1', sequence: 5, state: null, put: [{ key: 'a', state: 'p1' }] })).toBe(true);
+      expect(await catalog.saveCheckpoint({ job: 'inc', partition: 'p0', sequence: 30, state: { at: 30 } })).toBe(true);
+      expect((await catalog.loadCheckpoint('inc', 'p0'))?.entries.map((e) => e.key)).toEqual(['a', 'b', 'c']);
+      expect((await catalog.loadCheckpoint('inc', 'p1'))?.entries).toEqual([{ key: 'a', state: 'p1' }]);
+      // More keys than one statement holds, then all of them deleted.
+      const many = Array.from({ length: 2500 }, (_, i): [string, unknown] => [`k${String(i).padStart(4, '0')}`, { i }]);
+      expect(await save(40, many)).toBe(true);
+      expect((await catalog.loadCheckpoint('inc', 'p0'))?.entries).toHaveLength(2503);
+      expect(await save(50, [], many.map(([key]) => key))).toBe(true);
+      expect((await catalog.loadCheckpoint('inc', 'p0'))?.entries.map((e) => e.key)).toEqual(['a', 'b', 'c']);
+    });
+
     it('gives a run key to exactly one of many concurrent claimants, and lists keys by prefix', async () => {
       const claims = await Promise.all(Array.from({ length: 8 }, (_, i) =>
         catalog.claimRunKey({ key: 'schedule:daily:2026-11-26', runId: `r${i}`, job: 'daily', partition: '2026-11-26', origin: 'schedule' })));

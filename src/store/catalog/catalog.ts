@@ -132,7 +132,28 @@ export interface StreamCheckpoint {
   readonly partition: string;
   readonly sequence: number;
   readonly state: unknown;
+  /** Keyed state saved with this and earlier checkpoints of the partition, less the keys deleted since; by key. */
+  readonly entries: readonly StreamStateEntry[];
   readonly updatedAt: string;
+}
+
+/** One key's part of a stream checkpoint (e.g. an entity's window state), saved only when it changed. */
+export interface StreamStateEntry {
+  readonly key: string;
+  readonly state: unknown;
+}
+
+/**
+ * A checkpoint to save: position and state, plus the keyed entries changed since the previous checkpoint
+ * (`put`) and the keys whose state is gone (`delete`), all in one transaction.
+ */
+export interface StreamCheckpointSave {
+  readonly job: string;
+  readonly partition: string;
+  readonly sequence: number;
+  readonly state: unknown;
+  readonly put?: readonly StreamStateEntry[];
+  readonly delete?: readonly string[];
 }
 
 /** How a run was launched, for idempotency: a run key names one launch (a schedule tick, a sensor event). */
@@ -220,7 +241,7 @@ export interface Catalog {
    * Save a checkpoint, replacing the previous one of the job partition only if `sequence` is not behind it, so
    * a stale worker cannot roll a partition back. Returns whether it was saved.
    */
-  saveCheckpoint(checkpoint: Omit<StreamCheckpoint, 'updatedAt'>): Promise<boolean>;
+  saveCheckpoint(checkpoint: StreamCheckpointSave): Promise<boolean>;
   loadCheckpoint(job: string, partition: string): Promise<StreamCheckpoint | undefined>;
 
   /**

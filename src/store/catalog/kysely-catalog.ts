@@ -12,6 +12,7 @@ import type {
   LineageEdge,
   MaterializationRecord,
   StreamCheckpoint,
+  StreamCheckpointSave,
   BackfillPartitionRecord,
   BackfillPartitionStatus,
   BackfillRecord,
@@ -33,6 +34,8 @@ import type { CheckResultsTable, Database, LineageTable, RunKeysTable, RunsTable
 const LINEAGE_BATCH_ROWS = 500;
 /** Rows per check-result insert: 14 parameters each, so 7,000 per statement, under both limits. */
 const CHECK_BATCH_ROWS = 500;
+/** Rows per stream key-state upsert or delete: 4 parameters each. */
+const KEY_STATE_BATCH_ROWS = 1000;
 
 export class KyselyCatalog implements Catalog {
   readonly dialect: Catalog['dialect'];
@@ -226,29 +229,53 @@ export class KyselyCatalog implements Catalog {
     };
   }
 
-  async saveCheckpoint(checkpoint: Omit<StreamCheckpoint, 'updatedAt'>): Promise<boolean> {
-    const row = {
-      job: checkpoint.job,
-      partition_key: checkpoint.partition,
-      sequence: checkpoint.sequence,
-      state: JSON.stringify(checkpoint.state),
-      updated_at: new Date().toISOString(),
-    };
-    const result = await this.#execute('save stream checkpoint', { job: checkpoint.job, partition: checkpoint.partition }, (db) =>
-      db.insertInto('stream_checkpoints').values(row)
-        .onConflict((oc) => oc.columns(['job', 'partition_key']).doUpdateSet({ sequence: row.sequence, state: row.state, updated_at: row.updated_at })
-          .where('stream_checkpoints.sequence', '<=', row.sequence))
-        .executeTakeFirst(),
+  async saveCheckpoint(checkpoint: StreamCheckpointSave): Promise<boolean> {
+    const { job, partition } = checkpoint;
+    const row = { job, partition_key: partition, sequence: checkpoint.sequence, state: JSON.stringify(checkpoint.state), updated_at: new Date().toISOString() };
+    const put = (checkpoint.put ?? []).map((e) => ({ job, partition_key: partition, entity_key: e.key, state: JSON.stringify(e.state) }));
+    const deleted = checkpoint.delete ?? [];
+    return this.#execute('save stream checkpoint', { job, partition }, (db) =>
+      db.transaction().execute(async (trx) => {
+        // The checkpoint row first: it locks the partition, and a stale writer (sequence behind) changes nothing.
+        const result = await trx.insertInto('stream_checkpoints').values(row)
+          .onConflict((oc) => oc.columns(['job', 'partition_key']).doUpdateSet({ sequence: row.sequence, state: row.state, updated_at: row.updated_at })
+            .where('stream_checkpoints.sequence', '<=', row.sequence))
+          .executeTakeFirst();
+        if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+        for (let start = 0; start < deleted.length; start += KEY_STATE_BATCH_ROWS) {
+          await trx.deleteFrom('stream_key_state').where('job', '=', job).where('partition_key', '=', partition)
+            .where('entity_key', 'in', deleted.slice(start, start + KEY_STATE_BATCH_ROWS)).execute();
+        }
+        for (let start = 0; start < put.length; start += KEY_STATE_BATCH_ROWS) {
+          await trx.insertInto('stream_key_state').values(put.slice(start, start + KEY_STATE_BATCH_ROWS))
+            .onConflict((oc) => oc.columns(['job', 'partition_key', 'entity_key']).doUpdateSet({ state: (eb) => eb.ref('excluded.state') }))
+            .execute();
+        }
+        return true;
+      }),
     );
-    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
   async loadCheckpoint(job: string, partition: string): Promise<StreamCheckpoint | undefined> {
-    const row = await this.#execute('load stream checkpoint', { job, partition }, (db) =>
-      db.selectFrom('stream_checkpoints').selectAll().where('job', '=', job).where('partition_key', '=', partition).executeTakeFirst(),
+    const loaded = await this.#execute('load stream checkpoint', { job, partition }, (db) =>
+      db.transaction().execute(async (trx) => {
+        const row = await trx.selectFrom('stream_checkpoints').selectAll().where('job', '=', job).where('partition_key', '=', partition).executeTakeFirst();
+        if (row === undefined) return undefined;
+        const entries = await trx.selectFrom('stream_key_state').select(['entity_key', 'state']).where('job', '=', job).where('partition_key', '=', partition)
+          .orderBy('entity_key').execute();
+        return { row, entries };
+      }),
     );
-    if (row === undefined) return undefined;
-    return { job: row.job, partition: row.partition_key, sequence: Number(row.sequence), state: JSON.parse(row.state) as unknown, updatedAt: row.updated_at };
+    if (loaded === undefined) return undefined;
+    const { row, entries } = loaded;
+    return {
+      job: row.job,
+      partition: row.partition_key,
+      sequence: Number(row.sequence),
+      state: JSON.parse(row.state) as unknown,
+      entries: entries.map((e) => ({ key: e.entity_key, state: JSON.parse(e.state) as unknown })),
+      updatedAt: row.updated_at,
+    };
   }
 
   async claimRunKey(claim: RunKeyClaim): Promise<{ claimed: boolean; runId: string }> {

@@ -18,6 +18,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 3, up: createMaterializations },
   { version: 4, up: createStreamCheckpoints },
   { version: 5, up: createOrchestrationTables },
+  { version: 6, up: createStreamKeyState },
 ];
 
 export interface MigrateOptions {
@@ -219,5 +220,15 @@ async function createOrchestrationTables(db: Kysely<Database>): Promise<void> {
     .addColumn('updated_at', 'text', (col) => col.notNull())
     .addColumn('error', 'text')
     .addPrimaryKeyConstraint('backfill_partitions_pk', ['backfill_id', 'partition_key'])
+    .execute();
+}
+
+async function createStreamKeyState(db: Kysely<Database>): Promise<void> {
+  await db.schema.createTable('stream_key_state').ifNotExists()
+    .addColumn('job', 'text', (col) => col.notNull())
+    .addColumn('partition_key', 'text', (col) => col.notNull())
+    .addColumn('entity_key', 'text', (col) => col.notNull())
+    .addColumn('state', 'text', (col) => col.notNull())
+    .addPrimaryKeyConstraint('stream_key_state_pk', ['job', 'partition_key', 'entity_key'])
     .execute();
 }

@@ -113,6 +113,15 @@ export interface StreamCheckpointsTable {
   updated_at: string;
 }
 
+/** Keyed state of a stream job partition (one row per key), saved incrementally with its checkpoint row. */
+export interface StreamKeyStateTable {
+  job: string;
+  partition_key: string;
+  entity_key: string;
+  /** JSON. */
+  state: string;
+}
+
 /** One launch of a job partition (a schedule tick, a sensor event, a backfill partition): the key is unique. */
 export interface RunKeysTable {
   run_key: string;
@@ -165,6 +174,7 @@ export interface Database {
   check_results: CheckResultsTable;
   materializations: MaterializationsTable;
   stream_checkpoints: StreamCheckpointsTable;
+  stream_key_state: StreamKeyStateTable;
   run_keys: RunKeysTable;
   leases: LeasesTable;
   cursors: CursorsTable;
