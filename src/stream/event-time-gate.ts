@@ -35,6 +35,8 @@ export class EventTimeGate {
   private queueIds: string[] = [];
   private queueTimes: number[] = [];
   private head = 0;
+  /** Arrival number of queueIds[0]: ids are numbered 0, 1, ... in arrival order, forgotten or not. */
+  private base = 0;
 
   constructor(readonly options: EventTimeGateOptions) {
     const horizonMs = options.dedupHorizonMs ?? options.allowedLatenessMs;
@@ -60,6 +62,33 @@ export class EventTimeGate {
     return this.seen.size;
   }
 
+  /** Newest event time seen (epoch microseconds), or null before the first event. */
+  get maxSeenMicros(): number | null {
+    return Number.isFinite(this.maxSeen) ? this.maxSeen : null;
+  }
+
+  /** The oldest event time admitted now (epoch microseconds): older events are late. */
+  get admitsFromMicros(): number {
+    return this.maxSeen - this.disorderUs - this.latenessUs;
+  }
+
+  /** Ids taken so far (the arrival number of the next one). */
+  get idsTaken(): number {
+    return this.base + this.queueIds.length;
+  }
+
+  /** Ids forgotten so far: every id with an arrival number below this. */
+  get idsForgotten(): number {
+    return this.base + this.head;
+  }
+
+  /** Remembered ids with their event times from arrival number `from` on, for incremental checkpoints. */
+  idsFrom(from: number): [string, number][] {
+    const ids: [string, number][] = [];
+    for (let i = Math.max(from - this.base, this.head); i < this.queueIds.length; i++) ids.push([this.queueIds[i] as string, this.queueTimes[i] as number]);
+    return ids;
+  }
+
   /** Admit an event (undefined) or say why not. Events without an id are never treated as duplicates. */
   admit(eventId: string | undefined, eventTimeMicros: number): GateRejection | undefined {
     const watermark = this.maxSeen - this.disorderUs;
@@ -83,9 +112,7 @@ export class EventTimeGate {
   }
 
   snapshot(): EventTimeGateSnapshot {
-    const ids: [string, number][] = [];
-    for (let i = this.head; i < this.queueIds.length; i++) ids.push([this.queueIds[i] as string, this.queueTimes[i] as number]);
-    return { format: 'sluice.gate/1', maxSeen: Number.isFinite(this.maxSeen) ? this.maxSeen : null, ids };
+    return { format: 'sluice.gate/1', maxSeen: this.maxSeenMicros, ids: this.idsFrom(0) };
   }
 
   static restore(options: EventTimeGateOptions, snapshot: EventTimeGateSnapshot): EventTimeGate {
@@ -115,6 +142,7 @@ export class EventTimeGate {
     if (this.head > 1024 && this.head * 2 > this.queueIds.length) {
       this.queueIds = this.queueIds.slice(this.head);
       this.queueTimes = this.queueTimes.slice(this.head);
+      this.base += this.head;
       this.head = 0;
     }
   }

@@ -1,7 +1,7 @@
 // Running a stream job over a sequence of raw events (NDJSON lines from a file or stdin, in embedded use):
 // events are processed in order; every `flushEvents` events or `flushMs` the changed values are written to the
 // online store (batched per view), rejected events (invalid, late) go to the dead-letter store, and then the source position
-// and the whole state are checkpointed together in the catalog. A restarted job loads the checkpoint, skips
+// and the state changed since the last checkpoint are checkpointed together in the catalog. A restarted job loads the checkpoint, skips
 // the events up to its position and goes on: no event is lost, none is counted twice, and writes repeated
 // after a crash rewrite the same values (the store is guarded by event time).
 import fs from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { SluiceError } from '../errors.ts';
 import { deadLetterDir } from '../store/dead-letter.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import type { Workspace } from '../workspace.ts';
-import { StreamProcessor, type ProcessorCounts, type ProcessorSnapshot } from './processor.ts';
+import { StreamProcessor, type ProcessorCounts } from './processor.ts';
 
 export interface StreamRunOptions {
   /** Checkpoint name (default: the stream's name). */
@@ -95,7 +95,7 @@ export class StreamJob {
     const job = options.job ?? stream.name;
     const partition = options.partition ?? 'all';
     const checkpoint = await ws.catalog.loadCheckpoint(job, partition);
-    const processor = new StreamProcessor(stream, viewsOfStream(ws, stream), checkpoint?.state as ProcessorSnapshot | undefined);
+    const processor = new StreamProcessor(stream, viewsOfStream(ws, stream), checkpoint);
     return new StreamJob(ws, store, stream, processor, job, partition, checkpoint?.sequence ?? 0);
   }
 
@@ -124,9 +124,10 @@ export class StreamJob {
   }
 
   /**
-   * Write pending dead letters, then save position and state together. The snapshot covers every key, so
-   * runners checkpoint on a timer, not per batch; values written since the last checkpoint are recomputed
-   * identically from it after a crash, and the store is guarded by event time.
+   * Write pending dead letters, then save the position with the state changed since the last saved checkpoint
+   * (one transaction). Runners checkpoint on a timer, not per batch; values written since the last checkpoint
+   * are recomputed identically from it after a crash, and the store is guarded by event time. A checkpoint the
+   * catalog refuses (another worker saved a later position) leaves the changes pending for the next one.
    */
   async checkpoint(): Promise<void> {
     if (this.dead.length > 0) {
@@ -135,7 +136,8 @@ export class StreamJob {
       this.deadLetters += this.dead.length;
       this.dead = [];
     }
-    await this.ws.catalog.saveCheckpoint({ job: this.job, partition: this.partition, sequence: this.position, state: this.processor.snapshot() });
+    const { state, put, delete: deleted } = this.processor.checkpoint(this.position);
+    if (await this.ws.catalog.saveCheckpoint({ job: this.job, partition: this.partition, sequence: this.position, state, put, delete: deleted })) this.processor.checkpointSaved();
     this.checkpoints += 1;
   }
 

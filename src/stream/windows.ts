@@ -240,6 +240,15 @@ export class WindowedViewState {
     return { put, removed: [...this.removed].filter((key) => !this.keys.has(key)) };
   }
 
+  /** Count every key as changed (the state came from a checkpoint that is not saved as entries). */
+  markAllChanged(): void {
+    for (const k of this.keys.values()) {
+      if (k.changed) continue;
+      k.changed = true;
+      this.changed.push(k);
+    }
+  }
+
   /** The changes last returned by `changes()` are saved; nothing changed in between. */
   commitChanges(): void {
     for (const k of this.changed) k.changed = false;
