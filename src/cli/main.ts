@@ -8,6 +8,7 @@ import { registerInit } from './commands/init.ts';
 import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
 import { registerRuns } from './commands/runs.ts';
+import { registerScheduler } from './commands/scheduler.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerStream } from './commands/stream.ts';
 import { registerShow } from './commands/show.ts';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerRuns(program);
   registerBackfill(program);
+  registerScheduler(program);
   registerShow(program);
   registerValidate(program);
   registerReport(program);
