@@ -3,6 +3,11 @@ export { asset, templateSql } from './define/asset.ts';
 export type { Asset, AssetOptions, AssetSql, Dataset, RefOptions, RetryPolicy, SqlContext } from './define/asset.ts';
 export { fileSource } from './define/source.ts';
 export type { BadRecordPolicy, FileFormat, FileSource, FileSourceOptions } from './define/source.ts';
+export { extractAsset, httpSource, postgresSource } from './define/extract.ts';
+export type {
+  ExtractAsset, ExtractAssetOptions, ExtractSource, HttpAuth, HttpPagination, HttpPaginationOptions, HttpRetry, HttpSource, HttpSourceOptions,
+  Lookback, PostgresSource, PostgresSourceOptions,
+} from './define/extract.ts';
 export { dailyPartitions } from './define/partitions.ts';
 export type { DailyPartitions } from './define/partitions.ts';
 export { defineProject } from './define/project.ts';

@@ -11,6 +11,7 @@ import type { Catalog } from '../store/catalog/catalog.ts';
 import { manifestFileName, type TableStore } from '../store/tables/table-store.ts';
 import { prepareInputs, renderSql, resolveInputs, stepFingerprint } from './inputs.ts';
 import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
+import { executeExtract, isExtractAsset } from './extract.ts';
 
 export interface StepEnv {
   readonly project: Project;
@@ -51,6 +52,7 @@ export class CheckFailedError extends SluiceError {
 export async function executeStep(env: StepEnv, run: { runId: string; stepId: string | null }, assetName: string, partition: string, force: boolean): Promise<StepOutcome> {
   const runId = run.runId;
   const asset = getAsset(env.project, assetName);
+  if (isExtractAsset(asset)) return executeExtract(env, run, asset, force);
   const partitionColumn = asset.partitions?.column ?? null;
   return env.engine.withSession(async (session) => {
     const rendered = renderSql(env.project, asset, partition);

@@ -2,6 +2,7 @@
 // whose `ref` both names a dependency in the SQL and records it, so the graph is never declared twice.
 import type { ExpectationConfig, Suite } from './checks.ts';
 import type { DailyPartitions } from './partitions.ts';
+import type { ExtractSpec } from './extract.ts';
 import type { FileSource } from './source.ts';
 import { parseDuration } from './duration.ts';
 
@@ -63,6 +64,8 @@ export interface Asset<N extends string = string> {
   readonly checks: readonly ExpectationConfig[];
   /** The freshness SLA: shown by `sluice status`, exported as a metric, alerted on and sensed when breached. */
   readonly freshness: FreshnessPolicy | undefined;
+  /** Set by `extractAsset`: the step pulls rows from a PostgreSQL or HTTP source instead of running `sql`. */
+  readonly extract?: ExtractSpec | undefined;
 }
 
 export interface AssetOptions {

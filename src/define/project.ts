@@ -5,6 +5,8 @@ import { SluiceError } from '../errors.ts';
 import { isValidName } from '../sql/identifiers.ts';
 import { quoteIdent } from '../sql/identifiers.ts';
 import type { Asset, Dataset, RefOptions, SqlContext } from './asset.ts';
+import { isDuration } from './duration.ts';
+import type { ExtractSpec } from './extract.ts';
 import { isDateKey } from './partitions.ts';
 import { validateExpectation } from './expect.ts';
 import { isStatistical, parseStatisticalKwargs } from './expect-statistical.ts';
@@ -104,6 +106,53 @@ const assetSchema = z.object({
   // Each expectation's arguments are validated by the quality layer when the project is opened.
   checks: z.array(z.object({ type: z.string().min(1), kwargs: z.record(z.string(), z.unknown()), meta: z.record(z.string(), z.unknown()).optional() })),
   freshness: z.object({ maxLag: z.string(), maxLagMs: z.number().positive() }).strict().optional(),
+  // The extract spec's source is checked on its own (validateExtract) so messages name the source.
+  extract: z.object({ source: z.object({ kind: z.literal('extract-source') }).loose(), key: z.array(name), cursor: name.optional() }).strict().optional(),
+}).strict();
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name such as CRM_TOKEN');
+const lookback = z.union([z.string().refine(isDuration, 'a duration such as 10m, 1h or 2d (for a time cursor)'), z.number().positive('a positive number (for a numeric cursor)')]);
+const qualifiedName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, 'a table name such as users or crm.users');
+
+const postgresSourceSchema = z.object({
+  kind: z.literal('extract-source'),
+  type: z.literal('postgres'),
+  name,
+  url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
+  urlEnv: envName,
+  table: qualifiedName.optional(),
+  query: z.string().min(1, 'a SELECT statement').optional(),
+  cursor: name,
+  key: z.array(name).min(1, 'at least one key column (rows are upserted by key)'),
+  lookback: lookback.optional(),
+  columns: z.record(name, columnType).optional(),
+  batchSize: z.number().int().min(1).max(1_000_000),
+  description: z.string().optional(),
+}).strict();
+
+const httpSourceSchema = z.object({
+  kind: z.literal('extract-source'),
+  type: z.literal('http'),
+  name,
+  url: z.string().regex(/^https?:\/\//, 'an http:// or https:// URL'),
+  records: z.string().regex(/^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)?$/, "a dotted path such as 'data' or 'results.items' ('' for a body that is the array)"),
+  pagination: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('cursor'), next: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "a dotted path such as 'next_cursor' or 'meta.next'"), param: z.string().min(1) }).strict(),
+    z.object({ type: z.literal('offset'), limit: z.number().int().positive(), offsetParam: z.string().min(1), limitParam: z.string().min(1) }).strict(),
+    z.object({ type: z.literal('link') }).strict(),
+    z.object({ type: z.literal('none') }).strict(),
+  ]),
+  auth: z.object({ header: z.string().regex(/^[A-Za-z0-9-]+$/, 'an HTTP header name'), env: envName, prefix: z.string() }).strict().optional(),
+  rateLimit: z.number().positive('requests per second, more than 0').optional(),
+  retry: z.object({ maxAttempts: z.number().int().min(1).max(100), baseDelayMs: z.number().min(0), maxDelayMs: z.number().min(0) }).strict(),
+  timeoutMs: z.number().int().positive(),
+  headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'an HTTP header name'), z.string()),
+  columns: z.record(name, columnType).refine((c) => Object.keys(c).length > 0, 'at least one column with its DuckDB type'),
+  key: z.array(name),
+  cursor: name.optional(),
+  cursorParam: z.string().min(1).optional(),
+  lookback: lookback.optional(),
+  description: z.string().optional(),
 }).strict();
 
 const settingsSchema = z.object({
@@ -137,12 +186,33 @@ function validateSource(source: FileSource): void {
 function validateAsset(asset: Asset): void {
   const parsed = assetSchema.safeParse(asset);
   if (!parsed.success) throw invalid(`asset ${JSON.stringify(asset?.name)}`, parsed.error);
+  if (asset.extract !== undefined) validateExtract(asset.name, asset.extract);
   // Each check's arguments, once, at load: an unknown type or a wrong argument names the check.
   asset.checks.forEach((check, i) => {
     const where = `asset "${asset.name}" checks[${i}]`;
     if (isStatistical(check.type)) parseStatisticalKwargs(check.type, check.kwargs, where);
     else validateExpectation(check, where);
   });
+}
+
+function validateExtract(assetName: string, spec: ExtractSpec): void {
+  const source = spec.source;
+  const what = `asset "${assetName}" ${source.type} source ${JSON.stringify(source.name)}`;
+  const fail = (message: string): SluiceError => new SluiceError('DEFINITION_INVALID', `${what}: ${message}`, { asset: assetName, source: source.name });
+  const parsed = (source.type === 'postgres' ? postgresSourceSchema : httpSourceSchema).safeParse(source);
+  if (!parsed.success) throw invalid(what, parsed.error);
+  if (source.type === 'postgres' && (source.table === undefined) === (source.query === undefined)) {
+    throw fail('give exactly one of table (e.g. table: \'users\') or query (e.g. query: \'SELECT ... FROM users\')');
+  }
+  if (spec.cursor !== undefined && spec.key.length === 0) throw fail(`cursor "${spec.cursor}" needs a key: rows are upserted by key, the latest cursor wins; add key: 'id'`);
+  if (source.lookback !== undefined && spec.cursor === undefined) throw fail('lookback needs a cursor column');
+  if (source.type === 'http' && source.cursorParam !== undefined && spec.cursor === undefined) throw fail('cursorParam needs a cursor column');
+  const columns = source.columns;
+  if (columns !== undefined) {
+    for (const column of [...spec.key, ...(spec.cursor === undefined ? [] : [spec.cursor])]) {
+      if (!(column in columns)) throw fail(`key or cursor column "${column}" is not among its columns (${Object.keys(columns).join(', ')}); add it to columns`);
+    }
+  }
 }
 
 /** Edit distance, for "did you mean" suggestions. */
