@@ -115,7 +115,7 @@ export async function executeExtract(
       let fetched: { rows: number; columns: readonly ExtractColumn[] };
       try {
         fetched = await fetchInto(spec, spool, mark, async () => declaredCursorType === null ? mark
-          : scalar(session, `SELECT ${isTime(declaredCursorType) ? `strftime(${lowerBoundSql(mark, declaredCursorType, lookbackOf(source))}, '%Y-%m-%dT%H:%M:%S.%fZ')` : `(${lowerBoundSql(mark, declaredCursorType, lookbackOf(source))})::VARCHAR`} AS v`));
+          : scalar(session, `SELECT ${isTime(declaredCursorType) ? `strftime(${lowerBoundSql(mark, declaredCursorType, lookbackOf(source))}, '%Y-%m-%dT%H:%M:%S.%gZ')` : `(${lowerBoundSql(mark, declaredCursorType, lookbackOf(source))})::VARCHAR`} AS v`));
       } finally {
         await spool.close();
       }
