@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The churn demo, end to end on embedded defaults: generate a week-plus of activity logs and a messy
-// users.csv (once), build the last 7 days of `user_features`, and print what was built and where.
+// The churn demo, end to end on embedded defaults: generate two months of activity logs and a messy users.csv
+// (once), backfill the last 30 days of `user_features` through the daily job, and print what was built and where.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +13,8 @@ const users = process.env.DEMO_USERS ?? '20000';
 // The data ends yesterday (UTC), so the served features are fresh whenever the demo runs.
 const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 const endDate = process.env.DEMO_END_DATE ?? day(-1);
-const from = new Date(Date.parse(endDate) - 6 * 86_400_000).toISOString().slice(0, 10);
+// The 30-day backfill: each day's features read the 30 days before it, so the data starts 60 days back.
+const from = new Date(Date.parse(endDate) - 29 * 86_400_000).toISOString().slice(0, 10);
 
 function run(args, json = false, allowFailure = false) {
   process.stdout.write(`\n$ sluice ${args.join(' ')}\n`);
@@ -36,17 +37,19 @@ if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== wanted) {
   // New data (first run, or a new day): start from a clean state too.
   fs.rmSync(path.join(here, 'data'), { recursive: true, force: true });
   fs.rmSync(path.join(here, '.sluice'), { recursive: true, force: true });
-  run(['generate', 'churn', '--users', users, '--days', '40', '--seed', '42', '--end-date', endDate, '--out', 'data']);
+  run(['generate', 'churn', '--users', users, '--days', '60', '--seed', '42', '--end-date', endDate, '--out', 'data']);
   fs.writeFileSync(stamp, wanted);
 } else {
   process.stdout.write(`\ndata/ already generated for ${endDate} (delete examples/churn/data to regenerate)\n`);
 }
-run(['run', 'user_features', '--from', from, '--to', endDate]);
+run(['backfill', 'churn_daily', '--from', from, '--to', endDate, '--max-parallel', '2']);
 run(['show', 'user_features', '--partition', endDate, '--limit', '5']);
+run(['status']);
 const versions = run(['versions', 'user_features'], true);
-const runs = run(['runs', '--limit', '1'], true);
-const steps = run(['runs', runs[0].id], true).steps;
-const bad = steps.reduce((n, s) => n + (s.badRecords ?? 0), 0);
+const deadLetters = path.join(here, '.sluice', 'dead-letter', 'users');
+const bad = fs.existsSync(deadLetters)
+  ? fs.readdirSync(deadLetters).reduce((n, f) => n + fs.readFileSync(path.join(deadLetters, f), 'utf8').split('\n').filter((l) => l.trim() !== '').length, 0)
+  : 0;
 
 const state = path.join(here, '.sluice');
 process.stdout.write(`
@@ -55,7 +58,7 @@ Built ${versions.length} version(s) of user_features; the latest has ${versions[
   version manifests:                    ${path.join(state, 'tables', 'user_features', '_versions')}
   catalog (runs, steps, lineage):       ${path.join(state, 'catalog.db')}
   dead letters (${bad} bad users.csv lines): ${path.join(state, 'dead-letter', 'users')}
-Run the demo again: every step is skipped, because nothing changed.
+Run the demo again: the backfill finds all 30 partitions done. \`sluice scheduler\` runs the job daily at 02:00 UTC.
 `);
 
 // The feature store. A labeled spine: users seen 3 to 5 days before the data ends, one prediction moment each

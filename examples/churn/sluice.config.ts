@@ -1,7 +1,7 @@
 // The churn pipeline: daily activity logs -> per-user daily aggregates -> 7- and 30-day rolling features
 // joined with deduplicated user metadata -> `user_features`, one partition per day.
 // Each feature's exact definition is in this folder's README.
-import { asset, dailyPartitions, defineProject, entity, expect, featureService, featureView, fileSource, onDemandFeature } from 'sluice';
+import { asset, dailyPartitions, defineProject, entity, expect, featureService, featureView, fileSource, job, onDemandFeature } from 'sluice';
 
 const days = dailyPartitions({ start: '2026-09-01' });
 
@@ -69,6 +69,8 @@ const activityDaily = asset('user_activity_daily', {
 
 const userFeatures = asset('user_features', {
   partitions: days,
+  // A day's partition is built shortly after the day ends: older than 26 hours means a daily run was missed.
+  freshness: { maxLag: '26h' },
   description: 'Churn features per user active in the 30 days ending on the partition date (inclusive)',
   columns: {
     logins_7d: 'logins in the 7 days ending on date',
@@ -173,9 +175,18 @@ const churnModel = featureService('churn_model_v1', {
   features: [userProfile, recentActivity, engagement],
 });
 
+// Orchestration: every day at 02:00 UTC, build the day that just ended (and what it needs); ticks missed while no
+// scheduler ran are caught up, at most 7 of them. `sluice backfill churn_daily --from D1 --to D2` builds a range.
+const churnDaily = job('churn_daily', {
+  assets: [userFeatures],
+  schedule: { cron: '0 2 * * *', timezone: 'UTC', catchUp: { all: 7 }, partition: 'previous' },
+  description: 'the daily churn features',
+});
+
 export default defineProject({
   name: 'churn',
   sources: [logs, users],
   assets: [usersClean, activityDaily, userFeatures],
   featureServices: [churnModel],
+  jobs: [churnDaily],
 });
