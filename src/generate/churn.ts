@@ -123,7 +123,7 @@ function validate(opts: GenerateChurnOptions, endDate: string): void {
 }
 
 /** Days since 1970-01-01 (UTC) of a YYYY-MM-DD date. */
-function dayNumber(date: string): number {
+export function dayNumber(date: string): number {
   return Math.floor(Date.parse(`${date}T00:00:00Z`) / DAY_MS);
 }
 
@@ -136,7 +136,7 @@ function dateString(day: number): string {
  * several arguments with a final XOR, which would make two streams differ by a constant per key; hashing the
  * combined hash again mixes every bit.
  */
-async function defineDraws(s: Session, seed: number): Promise<void> {
+export async function defineDraws(s: Session, seed: number): Promise<void> {
   await s.run(`
     CREATE OR REPLACE TEMP MACRO rnd(stream, a, b) AS
       (hash(hash(${seed}::BIGINT, stream::BIGINT, a::BIGINT, b::BIGINT)) >> 11)::DOUBLE / 9007199254740992.0`);
@@ -147,7 +147,7 @@ async function defineDraws(s: Session, seed: number): Promise<void> {
  * the first log day, daily activity probability (by plan, spread per user) and, for about 20%, a churn day
  * (index into the window) from which the user is gone.
  */
-async function createUsers(s: Session, users: number, startDay: number, days: number): Promise<void> {
+export async function createUsers(s: Session, users: number, startDay: number, days: number): Promise<void> {
   await s.run(`
     CREATE OR REPLACE TEMP TABLE gen_users AS
     WITH draws AS (

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
 import { generateChurn } from '../../generate/churn.ts';
+import { applyUserUpdates, loadUsersToPostgres } from '../../generate/churn-postgres.ts';
 import { transactions } from '../../generate/transactions.ts';
 import { globals, parseInteger } from '../context.ts';
 import { formatBytes, formatMs, printJson } from '../render.ts';
@@ -20,10 +21,24 @@ export function registerGenerate(program: Command): void {
     .option('--seed <n>', 'random seed (same seed, same bytes)', parseInteger('--seed'), 42)
     .option('--end-date <date>', 'last log day, YYYY-MM-DD', '2026-11-25')
     .option('--out <dir>', 'output directory', 'data')
-    .action(async (options: { users: number; days: number; seed: number; endDate: string; out: string }, command: Command) => {
+    .option('--postgres-url <url>', 'also load the users into a PostgreSQL table (with updated_at), for the incremental source')
+    .option('--postgres-table <name>', 'the table for --postgres-url (replaced), e.g. users or crm.users', 'users')
+    .option('--postgres-updates <n>', 'instead of generating: change the plan of n users in the --postgres-url table (updated_at = now)', parseInteger('--postgres-updates'))
+    .option('--postgres-inserts <n>', 'with --postgres-updates: also add n new users', parseInteger('--postgres-inserts'), 0)
+    .action(async (options: { users: number; days: number; seed: number; endDate: string; out: string; postgresUrl?: string; postgresTable: string; postgresUpdates?: number; postgresInserts: number }, command: Command) => {
       const g = globals(command);
+      if (options.postgresUpdates !== undefined) {
+        if (options.postgresUrl === undefined) throw new SluiceError('CONFIG_INVALID', '--postgres-updates needs --postgres-url');
+        const changed = await applyUserUpdates(options.postgresUrl, options.postgresTable, { updates: options.postgresUpdates, inserts: options.postgresInserts, seed: options.seed });
+        if (g.json) return printJson(changed);
+        process.stdout.write(`updated ${changed.updated} and added ${changed.inserted} user(s) in ${options.postgresTable} at ${changed.updatedAt}\n`);
+        return undefined;
+      }
+      const loaded = options.postgresUrl === undefined ? undefined
+        : await loadUsersToPostgres(options.postgresUrl, options.postgresTable, { users: options.users, days: options.days, seed: options.seed, endDate: options.endDate });
       const summary = await generateChurn({ users: options.users, days: options.days, seed: options.seed, out: options.out, endDate: options.endDate });
-      if (g.json) return printJson(summary);
+      if (g.json) return printJson(loaded === undefined ? summary : { ...summary, postgres: loaded });
+      if (loaded !== undefined) process.stdout.write(`loaded ${loaded.rows.toLocaleString('en-US')} users into PostgreSQL table ${loaded.table}\n`);
       process.stdout.write(`wrote ${summary.totalEvents.toLocaleString('en-US')} events over ${summary.eventsPerDay.length} days (${summary.startDate}..${summary.endDate}) and ${summary.userRows.toLocaleString('en-US')} user rows (${summary.duplicateRows} duplicates, ${summary.malformedLines} malformed) to ${summary.out}: ${formatBytes(summary.totalBytes)} in ${formatMs(summary.elapsedMs)}\n`);
       return undefined;
     });
