@@ -181,6 +181,26 @@ describe('postgres source', () => {
     expect(await ws.tables.versions('users')).toEqual([1, 2]);
   });
 
+  it('keeps the mark in a PostgreSQL catalog the same way', async () => {
+    await insertUsers(1, 9);
+    const catalogSchema = `${pgs.schema}_catalog`;
+    const ws = await openWorkspace(defineProject({ name: 'p', assets: [usersAsset()] }), dir, { catalogUrl: `${pgs.url}?schema=${catalogSchema}` });
+    open.push(ws);
+    try {
+      expect(ws.catalog.dialect).toBe('postgres');
+      expect(extractStep(await runAssets(ws)).outcome).toMatchObject({ status: 'success', rowsIn: 8 });
+      await insertUsers(9, 12);
+      const second = await runAssets(ws);
+      expect(extractStep(second).outcome).toMatchObject({ status: 'success', rowsIn: 3, rowsOut: 11 });
+      expect(await markMatchesMax(ws)).toBe(true);
+      expect((await ws.catalog.listSteps(second.runId))[0]).toMatchObject({ asset: 'users', status: 'success', rowsIn: 3, rowsOut: 11, version: 2 });
+    } finally {
+      await ws.close();
+      open.splice(open.indexOf(ws), 1);
+      await pgs.query(`DROP SCHEMA IF EXISTS "${catalogSchema}" CASCADE`);
+    }
+  });
+
   it('reads a query with a numeric cursor and a numeric lookback', async () => {
     await insertUsers(1, 21);
     const source = postgresSource('crm_ids', {
