@@ -7,7 +7,9 @@ import { runAssets } from '../src/batch/runner.ts';
 import { applyUserUpdates, loadUsersToPostgres } from '../src/generate/churn-postgres.ts';
 import { openWorkspace } from '../src/workspace.ts';
 import { createTestSchema, type TestSchema } from './helpers/postgres.ts';
-import { makeTempDir, runCli } from './helpers/temp.ts';
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
 
 let pgs: TestSchema;
 beforeAll(async () => { pgs = await createTestSchema('sluice_churn_pg'); });
@@ -69,6 +71,39 @@ describe('churn users in PostgreSQL', () => {
       const bad = await runCli(['generate', 'churn', '--postgres-updates', '4']);
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toContain('--postgres-updates needs --postgres-url');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('the churn example reads its users from PostgreSQL incrementally when CHURN_USERS_PG_URL is set', async () => {
+    const { dir, cleanup } = makeTempDir('sluice-churn-example-pg-');
+    try {
+      const table = `${pgs.schema}.example_users`;
+      fs.copyFileSync(path.join(repoRoot, 'examples/churn/sluice.config.ts'), path.join(dir, 'sluice.config.ts'));
+      const end = '2026-11-20';
+      const generated = await runCli(['generate', 'churn', '--users', '400', '--days', '31', '--seed', '5', '--end-date', end, '--out', path.join(dir, 'data'), '--postgres-url', pgs.url, '--postgres-table', table]);
+      expect(generated.code).toBe(0);
+      const env = { CHURN_USERS_PG_URL: pgs.url, CHURN_USERS_PG_TABLE: table };
+      const first = await runCli(['-p', dir, '--json', 'run', 'user_features', '--partition', end], { env });
+      expect(first.code).toBe(0);
+      const steps = (JSON.parse(first.stdout) as { steps: { asset: string; status: string; outcome: { rowsIn: number } | null }[] }).steps;
+      expect(steps.find((s) => s.asset === 'users_latest')).toMatchObject({ status: 'success', outcome: { rowsIn: 400 } });
+
+      // The 10-minute lookback re-reads the rows that were within 10 minutes of the mark.
+      const [window] = await pgs.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table} WHERE updated_at > (SELECT max(updated_at) FROM ${table}) - INTERVAL '10 minutes'`);
+      await applyUserUpdates(pgs.url, table, { updates: 7, seed: 9, at: new Date() });
+      const second = await runCli(['-p', dir, '--json', 'run', 'user_features', '--partition', end], { env });
+      expect(second.code).toBe(0);
+      const again = (JSON.parse(second.stdout) as { steps: { asset: string; status: string; outcome: { rowsIn: number } | null }[] }).steps;
+      // Only the 7 changed rows (and the lookback's) are fetched; users_clean and the day's features are rebuilt.
+      expect(again.find((s) => s.asset === 'users_latest')).toMatchObject({ status: 'success', outcome: { rowsIn: 7 + Number(window?.n) } });
+      expect(again.find((s) => s.asset === 'users_clean')?.status).toBe('success');
+      expect(again.find((s) => s.asset === 'user_features')?.status).toBe('success');
+      const expected = await pgs.query<{ user_id: string; plan: string }>(`SELECT user_id::text AS user_id, plan FROM ${table} AS t ORDER BY t.user_id`);
+      const shown = await runCli(['-p', dir, '--json', 'show', 'users_clean', '--limit', '1000'], { env });
+      const preview = (JSON.parse(shown.stdout) as { preview: { user_id: number; plan: string }[] }).preview;
+      expect(preview.map((r) => ({ user_id: String(r.user_id), plan: r.plan })).sort((a, b) => Number(a.user_id) - Number(b.user_id))).toEqual(expected);
     } finally {
       cleanup();
     }

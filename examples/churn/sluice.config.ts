@@ -1,7 +1,7 @@
 // The churn pipeline: daily activity logs -> per-user daily aggregates -> 7- and 30-day rolling features
 // joined with deduplicated user metadata -> `user_features`, one partition per day.
 // Each feature's exact definition is in this folder's README.
-import { asset, dailyPartitions, defineProject, entity, expect, featureService, featureView, fileSource, job, onDemandFeature } from 'sluice';
+import { asset, dailyPartitions, defineProject, entity, expect, extractAsset, featureService, featureView, fileSource, job, onDemandFeature, postgresSource } from 'sluice';
 
 const days = dailyPartitions({ start: '2026-09-01' });
 
@@ -21,17 +21,40 @@ const users = fileSource('users', {
   description: 'User metadata export: has duplicates, nulls and malformed lines.',
 });
 
-const usersClean = asset('users_clean', {
-  description: 'One row per user: the most complete, most recent record',
-  sql: ({ ref }) => `
-    SELECT user_id, signup_date, country, plan
-    FROM ${ref(users)}
-    WHERE user_id IS NOT NULL
-    QUALIFY row_number() OVER (
-      PARTITION BY user_id
-      ORDER BY (country IS NULL)::INT + (plan IS NULL)::INT, signup_date DESC NULLS LAST, country NULLS LAST, plan NULLS LAST
-    ) = 1`,
+// User metadata comes from users.csv, or, when CHURN_USERS_PG_URL is set, from a PostgreSQL table read
+// incrementally: each run fetches the rows whose updated_at passed the last run's mark (minus 10 minutes for rows
+// committed late) and upserts them by user_id. `sluice generate churn --postgres-url URL` loads that table.
+const usersFromPostgres = process.env['CHURN_USERS_PG_URL'] !== undefined;
+
+const usersLatest = extractAsset('users_latest', {
+  source: postgresSource('users_pg', {
+    urlEnv: 'CHURN_USERS_PG_URL',
+    table: process.env['CHURN_USERS_PG_TABLE'] ?? 'users',
+    cursor: 'updated_at',
+    key: 'user_id',
+    lookback: '10m',
+    columns: { user_id: 'BIGINT', signup_date: 'DATE', country: 'VARCHAR', plan: 'VARCHAR', updated_at: 'TIMESTAMPTZ' },
+  }),
+  description: 'User metadata from PostgreSQL: the latest row per user_id',
+  checks: [expect.columnValuesToBeUnique('user_id')],
 });
+
+const usersClean = usersFromPostgres
+  ? asset('users_clean', {
+    description: 'One row per user, from the PostgreSQL users table',
+    sql: ({ ref }) => `SELECT user_id, signup_date, country, plan FROM ${ref(usersLatest)} WHERE user_id IS NOT NULL`,
+  })
+  : asset('users_clean', {
+    description: 'One row per user: the most complete, most recent record',
+    sql: ({ ref }) => `
+      SELECT user_id, signup_date, country, plan
+      FROM ${ref(users)}
+      WHERE user_id IS NOT NULL
+      QUALIFY row_number() OVER (
+        PARTITION BY user_id
+        ORDER BY (country IS NULL)::INT + (plan IS NULL)::INT, signup_date DESC NULLS LAST, country NULLS LAST, plan NULLS LAST
+      ) = 1`,
+  });
 
 // Late events land in the next day's folder, so day D reads folders D and D+1 and keeps events of day D.
 const activityDaily = asset('user_activity_daily', {
@@ -185,7 +208,7 @@ const churnDaily = job('churn_daily', {
 
 export default defineProject({
   name: 'churn',
-  sources: [logs, users],
+  sources: usersFromPostgres ? [logs] : [logs, users],
   assets: [usersClean, activityDaily, userFeatures],
   featureServices: [churnModel],
   jobs: [churnDaily],
