@@ -24,6 +24,10 @@ const envSchema = z.object({
   SLUICE_NATS_URL: z.string().regex(/^(nats|tls):\/\//, 'nats://host:port').optional(),
   /** NATS used by tests that need it. */
   SLUICE_TEST_NATS_URL: z.string().min(1).optional(),
+  /** The step queue for `sluice worker` processes: `redis://host:port/db?prefix=p` (BullMQ); in process when absent. */
+  SLUICE_QUEUE_URL: z.string().regex(/^rediss?:\/\//, 'redis://host:port (optionally /db and ?prefix=name)').optional(),
+  /** Redis used by queue tests. */
+  SLUICE_TEST_QUEUE_URL: z.string().min(1).optional(),
 });
 
 export interface Settings {
@@ -43,6 +47,8 @@ export interface Settings {
   readonly apiKeys: string | undefined;
   /** NATS JetStream for stream sources, `nats://127.0.0.1:4222` by default. */
   readonly natsUrl: string;
+  /** Redis holding the step queue: steps run on `sluice worker` processes. In process when undefined. */
+  readonly queueUrl: string | undefined;
 }
 
 export interface SettingsOverrides {
@@ -53,6 +59,8 @@ export interface SettingsOverrides {
   readonly threads?: number | undefined;
   readonly concurrency?: number | undefined;
   readonly onlineUrl?: string | undefined;
+  /** A queue URL, or null to run steps in process whatever SLUICE_QUEUE_URL says. */
+  readonly queueUrl?: string | null | undefined;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): z.infer<typeof envSchema> {
@@ -80,6 +88,7 @@ export function resolveSettings(projectDir: string, overrides: SettingsOverrides
     onlineUrl: overrides.onlineUrl ?? e.SLUICE_ONLINE_URL ?? `sqlite:${path.join(stateDir, 'online.db')}`,
     apiKeys: e.SLUICE_API_KEYS,
     natsUrl: e.SLUICE_NATS_URL ?? 'nats://127.0.0.1:4222',
+    queueUrl: overrides.queueUrl === null ? undefined : overrides.queueUrl ?? e.SLUICE_QUEUE_URL,
   };
 }
 
@@ -96,4 +105,9 @@ export function testRedisUrl(env: NodeJS.ProcessEnv = process.env): string {
 /** NATS (with JetStream) used by tests that need it; a user can point it elsewhere. */
 export function testNatsUrl(env: NodeJS.ProcessEnv = process.env): string {
   return readEnv(env).SLUICE_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+}
+
+/** Redis for the step-queue tests; a user can point it elsewhere. Tests add their own `?prefix=`. */
+export function testQueueUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return readEnv(env).SLUICE_TEST_QUEUE_URL ?? testRedisUrl(env);
 }

@@ -1,7 +1,8 @@
 // A workspace: one project bound to its directory and the resources a command needs (settings, DuckDB
-// engine, catalog, table store, logger). Whoever opens a workspace closes it.
+// engine, catalog, table store, logger, step executor). Whoever opens a workspace closes it.
 import fs from 'node:fs';
 import path from 'node:path';
+import { inProcessExecutor, type StepExecutor } from './batch/executor.ts';
 import { resolveSettings, type Settings, type SettingsOverrides } from './config.ts';
 import type { Project } from './define/project.ts';
 import { Engine } from './engine/engine.ts';
@@ -19,6 +20,8 @@ export interface Workspace {
   readonly catalog: Catalog;
   readonly tables: TableStore;
   readonly logger: Logger;
+  /** Where the runner sends step attempts: in process, or the step queue when SLUICE_QUEUE_URL is set. */
+  readonly executor: StepExecutor;
   close(): Promise<void>;
 }
 
@@ -33,6 +36,7 @@ export async function openWorkspace(project: Project, projectDir: string, overri
     threads: overrides.threads ?? fromProject.threads,
     concurrency: overrides.concurrency ?? fromProject.concurrency,
     onlineUrl: overrides.onlineUrl,
+    queueUrl: overrides.queueUrl,
   });
   fs.mkdirSync(settings.stateDir, { recursive: true });
   const logger = createLogger(settings.logLevel);
@@ -45,21 +49,40 @@ export async function openWorkspace(project: Project, projectDir: string, overri
     throw error;
   }
   const tables = new TableStore({ tablesDir: path.join(settings.stateDir, 'tables'), stagingDir: path.join(settings.stateDir, 'staging') });
+  const env = { project, projectDir: dir, stateDir: settings.stateDir, engine, catalog, tables };
+  const executor = settings.queueUrl === undefined ? inProcessExecutor(env) : lazyQueueExecutor(project.name, settings.queueUrl, logger);
   return {
-    project,
-    projectDir: dir,
+    ...env,
     settings,
-    stateDir: settings.stateDir,
-    engine,
-    catalog,
-    tables,
     logger,
+    executor,
     async close(): Promise<void> {
       try {
-        await catalog.close();
+        await executor.close();
       } finally {
-        engine.close();
+        try {
+          await catalog.close();
+        } finally {
+          engine.close();
+        }
       }
+    },
+  };
+}
+
+/** The queue executor, connected on first use: commands that run no steps never load BullMQ or touch Redis. */
+function lazyQueueExecutor(projectName: string, url: string, logger: Logger): StepExecutor {
+  let opened: Promise<StepExecutor> | undefined;
+  return {
+    kind: 'queue',
+    execute: async (task) => {
+      opened ??= import('./orchestrate/executor.ts').then((m) => m.openQueueExecutor({ project: projectName, url, logger }));
+      return (await opened).execute(task);
+    },
+    close: async () => {
+      // A queue that never opened (Redis down) has nothing to close; its error was the step's.
+      const executor = await opened?.catch(() => undefined);
+      await executor?.close();
     },
   };
 }

@@ -1,13 +1,15 @@
 // Running a plan: steps execute as soon as their upstream steps succeed, at most `concurrency` at once;
 // a failure stops its downstream steps but not independent ones. Every step is recorded in the catalog.
+// Attempts go to an executor (in process, or a queue of `sluice worker` processes); retries and records stay here.
 import { randomBytes } from 'node:crypto';
 import { getAsset } from '../define/project.ts';
 import { errorMessage } from '../errors.ts';
-import type { LineageEdge, StepStatus } from '../store/catalog/catalog.ts';
+import type { LineageEdge, StepRecord, StepStatus } from '../store/catalog/catalog.ts';
 import type { Workspace } from '../workspace.ts';
 import { plan, type PlannedStep } from './plan.ts';
 import { withRetry } from './retry.ts';
-import { CheckFailedError, executeStep, type StepOutcome } from './step.ts';
+import type { StepExecutor } from './executor.ts';
+import { CheckFailedError, type StepOutcome } from './step.ts';
 import { sendAlert, type AlertPayload } from '../quality/alerts.ts';
 import type { ExpectationResult } from '../quality/types.ts';
 import { columnOf, describeFailure } from './checks.ts';
@@ -24,6 +26,10 @@ export interface RunRequest {
   /** The run's id, when the caller reserved one (a scheduler claims a run key for it first). */
   readonly runId?: string;
   readonly onEvent?: (event: RunEvent) => void;
+  /** Where attempts run; the workspace's executor (in process, or the queue when SLUICE_QUEUE_URL is set) by default. */
+  readonly executor?: StepExecutor;
+  /** Steps (by key) that completed in the run being resumed: recorded as skipped, not executed again. */
+  readonly reuse?: ReadonlyMap<string, StepRecord>;
 }
 
 export type RunEvent =
@@ -71,8 +77,19 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
 
   const results = new Map<string, StepSummary>();
   const concurrency = Math.max(1, request.concurrency ?? ws.settings.concurrency);
+  const executor = request.executor ?? ws.executor;
   const running = new Map<string, Promise<void>>();
   const waiting = new Map(steps.map((s) => [s.key, s]));
+  for (const step of steps) {
+    const earlier = request.reuse?.get(step.key);
+    if (earlier === undefined) continue;
+    // Its committed output (or confirmed-unchanged one) is what downstream steps read: nothing to do again.
+    waiting.delete(step.key);
+    const id = stepIds.get(step.key) ?? '';
+    results.set(step.key, { id, key: step.key, asset: step.asset, partition: step.partition, status: 'skipped', attempts: 0, ms: 0, outcome: null, error: null });
+    await ws.catalog.updateStep(id, { status: 'skipped', attempts: 0, rowsOut: earlier.rowsOut, version: earlier.version, error: null });
+    emit({ type: 'step-end', key: step.key, asset: step.asset, partition: step.partition, status: 'skipped', rowsOut: earlier.rowsOut, ms: 0, error: null });
+  }
 
   const alerts: AlertPayload[] = [];
   const alertFor = (step: PlannedStep, severity: 'error' | 'warn', failures: readonly ExpectationResult[]): AlertPayload => ({
@@ -96,7 +113,7 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
     try {
       const { value, attempts } = await withRetry(asset.retry, async (attempt) => {
         if (attempt > 1) await ws.catalog.updateStep(id, { status: 'running', attempts: attempt });
-        return executeStep(ws, { runId, stepId: id }, step.asset, step.partition, (request.force ?? false) && step.selected);
+        return executor.execute({ project: ws.project.name, runId, stepId: id, asset: step.asset, partition: step.partition, force: (request.force ?? false) && step.selected, attempt });
       }, (attempt, error, delayMs) => {
         ws.logger.warn({ step: step.key, attempt, delayMs, err: errorMessage(error) }, 'transient failure, retrying');
         emit({ type: 'step-retry', key: step.key, attempt, delayMs, error: errorMessage(error) });

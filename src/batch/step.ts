@@ -49,12 +49,21 @@ export class CheckFailedError extends SluiceError {
   }
 }
 
-export async function executeStep(env: StepEnv, run: { runId: string; stepId: string | null }, assetName: string, partition: string, force: boolean): Promise<StepOutcome> {
+/** How the caller stops a step: `signal` interrupts its DuckDB statement; `beforeCommit` may refuse the commit. */
+export interface StepControl {
+  /** Aborted only while the step runs (the session is open until the step's promise settles). */
+  readonly signal?: AbortSignal;
+  /** Called right before the new version is committed; throwing stops the commit (a timeout, a lost lease). */
+  readonly beforeCommit?: () => Promise<void>;
+}
+
+export async function executeStep(env: StepEnv, run: { runId: string; stepId: string | null }, assetName: string, partition: string, force: boolean, control: StepControl = {}): Promise<StepOutcome> {
   const runId = run.runId;
   const asset = getAsset(env.project, assetName);
-  if (isExtractAsset(asset)) return executeExtract(env, run, asset, force);
+  if (isExtractAsset(asset)) return executeExtract(env, run, asset, force, control);
   const partitionColumn = asset.partitions?.column ?? null;
   return env.engine.withSession(async (session) => {
+    control.signal?.addEventListener('abort', () => session.interrupt(), { once: true });
     const rendered = renderSql(env.project, asset, partition);
     const inputs = await resolveInputs(session, env, asset, partition, rendered.references);
     const fingerprint = stepFingerprint(rendered.sql, partitionColumn, inputs);
@@ -96,6 +105,12 @@ export async function executeStep(env: StepEnv, run: { runId: string; stepId: st
         { asset: asset.name, partition },
         checks,
       );
+    }
+    try {
+      await control.beforeCommit?.();
+    } catch (error) {
+      await fs.rm(staged, { force: true });
+      throw error;
     }
     const committed = await env.tables.commit({
       asset: asset.name, partition, partitionColumn, stagedFile: staged, schema, rows: rowsOut, runId, fingerprint, inputs: reads,

@@ -13,6 +13,7 @@ import { registerServe } from './commands/serve.ts';
 import { registerStream } from './commands/stream.ts';
 import { registerShow } from './commands/show.ts';
 import { registerValidate } from './commands/validate.ts';
+import { registerWorker } from './commands/worker.ts';
 import { reportError } from './context.ts';
 
 export function buildProgram(): Command {
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerStream(program);
   registerGenerate(program);
+  registerWorker(program);
   return program;
 }
 

@@ -84,6 +84,11 @@ export class Session {
     }
   }
 
+  /** Stop the statement running on this connection (it fails with an interrupt error): timeouts use it. */
+  interrupt(): void {
+    this.#connection.interrupt();
+  }
+
   close(): void {
     this.#connection.closeSync();
   }

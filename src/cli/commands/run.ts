@@ -1,5 +1,6 @@
 // `sluice run [asset...]`: build assets (and what they need) for a partition or a range of partitions.
 import type { Command } from 'commander';
+import { resumeRun } from '../../batch/resume.ts';
 import { runAssets } from '../../batch/runner.ts';
 import { dateRange, parseDateKey } from '../../define/partitions.ts';
 import { SluiceError } from '../../errors.ts';
@@ -13,6 +14,7 @@ interface RunOptions {
   to?: string;
   force?: boolean;
   concurrency?: number;
+  resume?: string;
 }
 
 export function partitionsFrom(options: { partition?: string | undefined; from?: string | undefined; to?: string | undefined }): string[] {
@@ -39,17 +41,24 @@ export function registerRun(program: Command): void {
     .option('--from <date>', 'first partition of a range')
     .option('--to <date>', 'last partition of a range (inclusive)')
     .option('--force', 'rebuild the selected partitions even when their inputs and SQL are unchanged')
-    .option('--concurrency <n>', 'steps running at once', parseInteger('--concurrency'))
+    .option('--concurrency <n>', 'steps running (or queued for workers) at once', parseInteger('--concurrency'))
+    .option('--resume <run-id>', "rerun only the steps of that run that failed or did not run (its selection and partitions); the others' outputs are kept")
     .action(async (assets: string[], options: RunOptions, command: Command) => {
       const g = globals(command);
       const partitions = partitionsFrom(options);
-      const summary = await withWorkspace(g, (ws) => runAssets(ws, {
+      if (options.resume !== undefined && (assets.length > 0 || partitions.length > 0 || options.force === true)) {
+        throw new SluiceError('CONFIG_INVALID', `--resume ${options.resume} reruns that run's own selection: drop the assets, --partition/--from/--to and --force`);
+      }
+      const common = {
+        ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+        ...(g.json ? {} : { onEvent: progressReporter() }),
+      };
+      const summary = await withWorkspace(g, (ws) => options.resume !== undefined ? resumeRun(ws, options.resume, common) : runAssets(ws, {
+        ...common,
         assets,
         partitions,
         force: options.force ?? false,
-        ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
         args: { command: 'run', assets, partitions: partitions.length > 2 ? [partitions[0], '..', partitions.at(-1)] : partitions, force: options.force ?? false },
-        ...(g.json ? {} : { onEvent: progressReporter() }),
       }));
       if (g.json) printJson(summary);
       else {
