@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { asset, dailyPartitions, defineProject, fileSource, SluiceError } from '../src/index.ts';
 import { queryTable } from '../src/batch/inspect.ts';
+import { inProcessExecutor, type StepExecutor } from '../src/batch/executor.ts';
 import { runAssets, type RunEvent } from '../src/batch/runner.ts';
 import { testPostgresUrl } from '../src/config.ts';
 import type { Project } from '../src/define/project.ts';
@@ -110,6 +111,33 @@ describe('runner', () => {
     expect(Object.keys(manifest?.partitions ?? {}).sort()).toEqual(['2026-01-01', '2026-01-02', '2026-01-03', '2026-01-04', '2026-01-05', '2026-01-06']);
     const rows = await queryTable(ws, 'per_day', (t) => `SELECT count(*)::INT AS n, sum(total)::INT AS s, min(date)::VARCHAR AS first FROM ${t}`);
     expect(rows).toEqual([{ n: 6, s: 90, first: '2026-01-01' }]);
+  });
+});
+
+describe('executor seam', () => {
+  it('records the commit of an attempt that never reported back once, without committing again', async () => {
+    const totals = asset('totals', { sql: ({ ref }) => `SELECT grp, sum(n) AS total FROM ${ref(numbers)} GROUP BY grp` });
+    const ws = await workspace(defineProject({ name: 'p', assets: [totals] }));
+    // As a worker killed right after its commit: attempt 1 commits, then its outcome is lost.
+    const inner = inProcessExecutor(ws);
+    const losing: StepExecutor = {
+      kind: 'in-process',
+      execute: async (task) => {
+        const outcome = await inner.execute(task);
+        if (task.attempt === 1) throw new SluiceError('TRANSIENT', `worker lost after committing version ${outcome.version}`);
+        return outcome;
+      },
+      close: () => Promise.resolve(),
+    };
+    for (const force of [false, true]) {
+      const summary = await runAssets(ws, { executor: losing, force });
+      const expected = force ? 2 : 1;
+      expect(summary.steps[0]).toMatchObject({ status: 'success', attempts: 2 });
+      expect(await ws.tables.versions('totals')).toHaveLength(expected);
+      const [step] = await ws.catalog.listSteps(summary.runId);
+      expect(step).toMatchObject({ status: 'success', version: expected, rowsOut: 3 });
+      expect((await ws.catalog.listVersions('totals')).map((v) => [v.version, v.runId])).toContainEqual([expected, summary.runId]);
+    }
   });
 });
 

@@ -1,0 +1,174 @@
+// Distributed execution on the real services: three `sluice worker` processes take a 20-partition backfill's steps
+// from the BullMQ queue in Redis, recording in a PostgreSQL catalog; one worker is killed with SIGKILL mid-step.
+// Every partition is committed exactly once (manifests and catalog), and the files equal a single-process run's.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testPostgresUrl, testQueueUrl } from '../src/config.ts';
+import { openCatalog } from '../src/store/catalog/open-catalog.ts';
+import { dateRange } from '../src/define/partitions.ts';
+import { seededRandom } from '../src/quality/stats.ts';
+import type { Manifest } from '../src/store/tables/manifest.ts';
+import { deleteRedisPrefix } from './helpers/redis.ts';
+import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
+
+const token = randomBytes(4).toString('hex');
+const schema = `sluice_dist_${token}`;
+const prefix = `sluice-test-dist-${token}`;
+const catalogUrl = `${testPostgresUrl()}?schema=${schema}`;
+const queueUrl = `${testQueueUrl()}?prefix=${prefix}`;
+const days = dateRange('2026-03-01', '2026-03-20');
+
+// Each step pauses (the SQL function blocks for DIST_PAUSE_MS) so a worker is killed in the middle of one.
+const config = `
+import { asset, dailyPartitions, defineProject, fileSource, job } from 'sluice';
+const pauseMs = Number(process.env['DIST_PAUSE_MS'] ?? 0);
+const days = dailyPartitions({ start: '2026-03-01' });
+const events = fileSource('events', { format: 'csv', path: 'data/{date}.csv', partitions: days, columns: { user_id: 'INTEGER', amount: 'DECIMAL(10,2)' } });
+const totals = asset('daily_totals', {
+  partitions: days,
+  sql: ({ ref, partitionDate }) => {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseMs);
+    return \`SELECT \${partitionDate} AS date, user_id, count(*) AS n, sum(amount) AS total FROM \${ref(events)} GROUP BY user_id\`;
+  },
+});
+export default defineProject({ name: 'dist', assets: [totals], jobs: [job('daily', { assets: [totals] })] });
+`;
+
+function writeProject(dir: string): void {
+  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'sluice.config.ts'), config);
+  const random = seededRandom(6);
+  for (const day of days) {
+    const rows = Array.from({ length: 200 }, () => `${Math.floor(random() * 30)},${(Math.floor(random() * 100_000) / 100).toFixed(2)}`);
+    fs.writeFileSync(path.join(dir, 'data', `${day}.csv`), `user_id,amount\n${rows.join('\n')}\n`);
+  }
+}
+
+function manifests(stateDir: string): Manifest[] {
+  const folder = path.join(stateDir, 'tables', 'daily_totals', '_versions');
+  return fs.readdirSync(folder).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(folder, f), 'utf8')) as Manifest);
+}
+
+/** Partition -> content hashes of its files, in the latest version. */
+function latestHashes(stateDir: string): Record<string, string[]> {
+  const latest = manifests(stateDir).sort((a, b) => b.version - a.version)[0];
+  return Object.fromEntries(Object.entries(latest?.partitions ?? {}).map(([key, entry]) => [key, entry.files.map((f) => f.sha256)]));
+}
+
+interface WorkerProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  /** Step ids started and finished, from the worker's log. */
+  readonly started: string[];
+  readonly finished: string[];
+}
+
+function startWorker(dir: string, env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), '-p', dir, 'worker', '--concurrency', '1'], {
+    env: { ...process.env, ...env, SLUICE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const worker: WorkerProcess = { child, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))), started: [], finished: [] };
+  let buffer = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as { msg?: string; step?: string };
+      if (entry.msg === 'step started' && entry.step !== undefined) worker.started.push(entry.step);
+      if (entry.msg === 'step finished' && entry.step !== undefined) worker.finished.push(entry.step);
+    }
+  });
+  return worker;
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('distributed steps on BullMQ workers', () => {
+  let dir: string;
+  let cleanup: () => void;
+  const workers: WorkerProcess[] = [];
+  beforeAll(() => {
+    ({ dir, cleanup } = makeTempDir('sluice-dist-'));
+    writeProject(path.join(dir, 'queue'));
+    writeProject(path.join(dir, 'single'));
+  });
+  afterAll(async () => {
+    for (const w of workers) w.child.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+    await deleteRedisPrefix(prefix);
+    const client = new pg.Client({ connectionString: testPostgresUrl() });
+    await client.connect();
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    } finally {
+      await client.end();
+    }
+    cleanup();
+  });
+
+  it('completes every partition exactly once after a worker is killed, equal to a single-process run', async () => {
+    const project = path.join(dir, 'queue');
+    const env = { SLUICE_QUEUE_URL: queueUrl, SLUICE_CATALOG_URL: catalogUrl, DIST_PAUSE_MS: '700' };
+    for (let i = 0; i < 3; i++) workers.push(startWorker(project, env));
+    const coordinator = runCli(['-p', project, '--json', 'backfill', 'daily', '--from', days[0] ?? '', '--to', days.at(-1) ?? '', '--max-parallel', '6'], { env });
+
+    // Kill a worker in the middle of a step, once the run is well under way.
+    await until(() => workers.reduce((n, w) => n + w.finished.length, 0) >= 4, 45_000, 'four finished steps');
+    const busy = (w: WorkerProcess): boolean => w.started.length > w.finished.length;
+    await until(() => workers.some(busy), 10_000, 'a busy worker');
+    const victim = workers.find(busy) as WorkerProcess;
+    const killedStep = victim.started.at(-1) as string;
+    victim.child.kill('SIGKILL');
+    expect(await victim.exited).toBeNull();
+
+    const result = await coordinator;
+    expect(result.code, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout) as { status: string; partitions: { partition: string; status: string; runId: string }[] };
+    expect(summary.status).toBe('success');
+    expect(summary.partitions.map((p) => [p.partition, p.status])).toEqual(days.map((d) => [d, 'success']));
+
+    // The killed worker's step was taken over by another worker, which finished it.
+    const survivors = workers.filter((w) => w !== victim);
+    expect(survivors.some((w) => w.finished.includes(killedStep))).toBe(true);
+    expect(victim.finished).not.toContain(killedStep);
+
+    // Exactly once: 20 versions, each changing one partition, every partition once.
+    const stateDir = path.join(project, '.sluice');
+    const versions = manifests(stateDir);
+    expect(versions).toHaveLength(20);
+    expect(versions.flatMap((m) => m.changed).sort()).toEqual(days);
+    const catalog = await openCatalog(catalogUrl);
+    try {
+      const recorded = await catalog.listVersions('daily_totals');
+      expect(recorded.flatMap((v) => v.partitions).sort()).toEqual(days);
+      for (const p of summary.partitions) {
+        const steps = await catalog.listSteps(p.runId);
+        expect(steps.map((s) => [s.partition, s.status, s.attempts])).toEqual([[p.partition, 'success', 1]]);
+      }
+      expect(await catalog.getLease(`asset:daily_totals/${days[0] ?? ''}`)).toBeUndefined();
+    } finally {
+      await catalog.close();
+    }
+
+    // The same project in one process (no queue, SQLite catalog) writes the same bytes.
+    const single = await runCli(['-p', path.join(dir, 'single'), 'run', '--from', days[0] ?? '', '--to', days.at(-1) ?? '', '--concurrency', '4']);
+    expect(single.code, single.stderr).toBe(0);
+    expect(latestHashes(stateDir)).toEqual(latestHashes(path.join(dir, 'single', '.sluice')));
+
+    // SIGTERM: the surviving workers finish (nothing is running) and exit cleanly.
+    for (const w of survivors) w.child.kill('SIGTERM');
+    expect(await Promise.all(survivors.map((w) => w.exited))).toEqual([0, 0]);
+  });
+});
