@@ -5,20 +5,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testPostgresUrl, testQueueUrl } from '../src/config.ts';
+import { testQueueUrl } from '../src/config.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
 import { dateRange } from '../src/define/partitions.ts';
 import { seededRandom } from '../src/quality/stats.ts';
 import type { Manifest } from '../src/store/tables/manifest.ts';
+import { createTestSchema, type TestSchema } from './helpers/postgres.ts';
 import { deleteRedisPrefix } from './helpers/redis.ts';
 import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
 
-const token = randomBytes(4).toString('hex');
-const schema = `sluice_dist_${token}`;
-const prefix = `sluice-test-dist-${token}`;
-const catalogUrl = `${testPostgresUrl()}?schema=${schema}`;
+const prefix = `sluice-test-dist-${randomBytes(4).toString('hex')}`;
 const queueUrl = `${testQueueUrl()}?prefix=${prefix}`;
 const days = dateRange('2026-03-01', '2026-03-20');
 
@@ -98,8 +95,12 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
 describe('distributed steps on BullMQ workers', () => {
   let dir: string;
   let cleanup: () => void;
+  let pgSchema: TestSchema;
+  let catalogUrl: string;
   const workers: WorkerProcess[] = [];
-  beforeAll(() => {
+  beforeAll(async () => {
+    pgSchema = await createTestSchema('sluice_dist');
+    catalogUrl = `${pgSchema.url}?schema=${pgSchema.schema}`;
     ({ dir, cleanup } = makeTempDir('sluice-dist-'));
     writeProject(path.join(dir, 'queue'));
     writeProject(path.join(dir, 'single'));
@@ -108,13 +109,7 @@ describe('distributed steps on BullMQ workers', () => {
     for (const w of workers) w.child.kill('SIGKILL');
     await Promise.all(workers.map((w) => w.exited));
     await deleteRedisPrefix(prefix);
-    const client = new pg.Client({ connectionString: testPostgresUrl() });
-    await client.connect();
-    try {
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    } finally {
-      await client.end();
-    }
+    await pgSchema.drop();
     cleanup();
   });
 
