@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { deleteStream, ensureStream, JetStreamSource, openJetStream, type JetStreamHandle } from '../src/connectors/nats.ts';
 import { transactions } from '../src/generate/transactions.ts';
+import { writeFraudConfig } from '../test/helpers/fraud-project.ts';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
 const REDIS = 'redis://127.0.0.1:6379';
@@ -194,9 +195,8 @@ async function main(): Promise<void> {
   const loadBefore = load();
   const handle = await openJetStream(NATS_URL);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-e2e-'));
-  const config = fs.readFileSync(path.join(root, 'test', 'fixtures', 'fraud.config.ts'), 'utf8')
-    .replace("allowedLateness: '10s',", `allowedLateness: '10s', jetStream: '${run}', subject: '${run}.txns',`);
-  fs.writeFileSync(path.join(dir, 'sluice.config.ts'), config);
+  // The stream tests' fraud project, on this run's JetStream stream and subject.
+  writeFraudConfig(dir, { jetStream: run, subject: `${run}.txns` });
   const prefix = `${run}:`;
   const env = { SLUICE_ONLINE_URL: `${REDIS}?prefix=${prefix}`, SLUICE_NATS_URL: NATS_URL, SLUICE_LOG_LEVEL: 'warn' };
   const children: ChildProcess[] = [];

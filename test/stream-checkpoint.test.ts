@@ -82,6 +82,7 @@ describe.each(backends)('incremental stream checkpoints ($name)', ({ url }) => {
       feed(running, [event(3, T0 + 180_000, 1)]);
       sequence += 1;
       running.checkpoint(sequence);
+      running.checkpointRefused();
       // 3: a day later card 4 arrives and card 2 comes back: cards 1 and 3 are idle past every window and their
       // entries are deleted; card 2 keeps only its new tile; the old dedupe ids are forgotten, their entries too.
       const third = await save([event(4, T0 + 25 * HOUR, 40), event(2, T0 + 25 * HOUR + 500, 8), event(4, T0 + 25 * HOUR + 90_000, 2)]);

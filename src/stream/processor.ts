@@ -10,7 +10,7 @@ import type { OnlineRecord } from '../store/online/online-store.ts';
 import { encodeKeyOf } from '../features/keys.ts';
 import { parseEvent } from './event-schema.ts';
 import { EventTimeGate, type EventTimeGateSnapshot } from './event-time-gate.ts';
-import { WindowedViewState, type KeySnapshot, type WindowStateSnapshot } from './windows.ts';
+import { WindowedViewState, type KeySnapshot, type WindowStateChanges, type WindowStateSnapshot } from './windows.ts';
 
 export type ProcessResult =
   | { readonly status: 'applied' }
@@ -67,7 +67,8 @@ export class StreamProcessor {
   private gateEntries: { readonly key: string; readonly end: number }[] = [];
   /** Ids up to this arrival number are in saved gate entries. */
   private gateSaved = 0;
-  private pending: { readonly gateEntry: { readonly key: string; readonly end: number } | undefined; readonly dropped: number; readonly taken: number } | undefined;
+  /** The checkpoint being saved: its gate entry, how many old gate entries it deletes, its views' changes. */
+  private pending: { readonly gateEntry: { readonly key: string; readonly end: number } | undefined; readonly dropped: number; readonly taken: number; readonly views: readonly WindowStateChanges[] } | undefined;
 
   constructor(readonly stream: EventStream, readonly views: readonly WindowedFeatureView[], restore?: ProcessorRestore) {
     for (const view of views) {
@@ -163,16 +164,20 @@ export class StreamProcessor {
   /**
    * What the next checkpoint saves: keys dropped as idle (no admitted event can reach their tiles any more)
    * are deleted, keys changed since the last saved checkpoint are put, and the ids the gate took since then
-   * go in one gate entry named for `sequence`; gate entries whose ids are all forgotten are deleted. Call
-   * `checkpointSaved()` once the catalog has saved it; if it did not, the next checkpoint carries it all again.
+   * go in one gate entry named for `sequence`; gate entries whose ids are all forgotten are deleted. Events
+   * may be processed while it is saved; then call `checkpointSaved()`, or `checkpointRefused()` when the
+   * catalog did not save it, so that the next checkpoint carries it all again. One checkpoint at a time.
    */
   checkpoint(sequence: number): ProcessorCheckpoint {
+    if (this.pending !== undefined) throw new SluiceError('CONFIG_INVALID', `stream "${this.stream.name}": a checkpoint is already being saved`);
     const put: StreamStateEntry[] = [];
     const deleted: string[] = [];
+    const views: WindowStateChanges[] = [];
     for (const state of this.states) {
       state.evictIdle(this.gate.admitsFromMicros);
       const prefix = `${VIEW_ENTRY}${state.view.name}:`;
-      const changes = state.changes();
+      const changes = state.takeChanges();
+      views.push(changes);
       for (const key of changes.removed) deleted.push(prefix + key);
       for (const k of changes.put) put.push({ key: prefix + k.key, state: k });
     }
@@ -190,7 +195,7 @@ export class StreamProcessor {
       gateEntry = { key: `${GATE_ENTRY}${sequence}`, end: taken };
       put.push({ key: gateEntry.key, state: ids });
     }
-    this.pending = { gateEntry, dropped, taken };
+    this.pending = { gateEntry, dropped, taken, views };
     return {
       state: { format: 'sluice.stream/2', maxSeen: this.gate.maxSeenMicros, views: this.states.map((s) => ({ ...s.identity, dirty: s.dirtyKeys() })) },
       put,
@@ -205,7 +210,13 @@ export class StreamProcessor {
     this.gateEntries.splice(0, dropped);
     if (gateEntry !== undefined) this.gateEntries.push(gateEntry);
     this.gateSaved = taken;
-    for (const state of this.states) state.commitChanges();
+    this.pending = undefined;
+  }
+
+  /** The last `checkpoint()` was not saved: what it carried counts as changed again. */
+  checkpointRefused(): void {
+    if (this.pending === undefined) return;
+    this.pending.views.forEach((changes, i) => (this.states[i] as WindowedViewState).restoreChanges(changes));
     this.pending = undefined;
   }
 

@@ -60,31 +60,56 @@ export async function runStreamJetStream(ws: Workspace, store: OnlineStore, stre
   const checkpointMs = options.checkpointMs ?? 1000;
   let lastCheckpoint = performance.now();
   let unacked: { ack(): Promise<void> }[] = [];
+  // Checkpoints are saved and acks sent while the next events are processed (each checkpoint covers what
+  // was processed when it started); the next checkpoint, or the end, reports a failure. Acks go out all at
+  // once (acks of one connection are applied in order); a lost one only means a redelivery, which `handle` skips.
+  let saving: Promise<void> | undefined;
+  let acking: Promise<void> = Promise.resolve();
+  let failure: Error | undefined;
+  const failed = (error: unknown): void => {
+    failure ??= error instanceof Error ? error : new Error(String(error));
+  };
   // Ack only what a saved checkpoint covers: after a crash the rest is delivered again and replayed from it.
-  const checkpointAndAck = async (): Promise<void> => {
-    await job.checkpoint();
+  const startCheckpoint = (): void => {
+    if (failure !== undefined) throw failure;
     lastCheckpoint = performance.now();
     const covered = unacked;
     unacked = [];
-    for (const batch of covered) await batch.ack();
+    saving = job.checkpoint().then(
+      () => {
+        acking = Promise.all([acking, ...covered.map((batch) => batch.ack())]).then(() => undefined, failed);
+      },
+      failed,
+    ).finally(() => {
+      saving = undefined;
+    });
   };
+  const checkpointDue = (): boolean => saving === undefined && performance.now() - lastCheckpoint >= checkpointMs;
   try {
     for await (const batch of source.batches({ maxMessages: options.flushEvents ?? 1000, expiresMs: 1000 })) {
       if (batch.messages.length === 0) {
-        if (unacked.length > 0 && performance.now() - lastCheckpoint >= checkpointMs) await checkpointAndAck();
+        if (unacked.length > 0 && checkpointDue()) startCheckpoint();
         if (options.idleStopMs !== undefined && performance.now() - idleSince >= options.idleStopMs) break;
         continue;
       }
       idleSince = performance.now();
       for (const message of batch.messages) job.handle(message.data, message.streamSequence);
-      await job.writeValues();
+      job.scheduleWrite();
       unacked.push(batch);
-      if (performance.now() - lastCheckpoint >= checkpointMs) await checkpointAndAck();
+      if (checkpointDue()) startCheckpoint();
       options.onFlush?.(job.summary());
     }
-    await checkpointAndAck();
+    await saving;
+    await job.settleWrites();
+    startCheckpoint();
+    await saving;
+    await acking;
+    if (failure !== undefined) throw failure;
   } finally {
     options.signal?.removeEventListener('abort', stop);
+    // Neither rejects (failures are recorded); a checkpoint in flight finishes before the caller closes the catalog.
+    await saving;
+    await acking;
     await source.stop();
   }
   return job.summary();

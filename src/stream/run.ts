@@ -74,6 +74,11 @@ export class StreamJob {
   deadLetters = 0;
   private dead: string[] = [];
   private readonly deadFile: string;
+  /** The write loop running, the write it waits for, whether changes wait for another, the first failure. */
+  private writing: Promise<void> | undefined;
+  private inFlight: Promise<void> | undefined;
+  private writeAgain = false;
+  private writeError: Error | undefined;
 
   private constructor(
     private readonly ws: Workspace,
@@ -103,9 +108,9 @@ export class StreamJob {
     return { ...this.processor.counts };
   }
 
-  /** Process the event at `position` (positions increase); events the checkpoint covers are skipped. */
+  /** Process the event at `position` (positions increase); events already processed or covered by the checkpoint are skipped. */
   handle(raw: string | Uint8Array, position: number): void {
-    if (position <= this.resumedFrom) return;
+    if (position <= this.position) return;
     this.position = position;
     const result = this.processor.process(raw);
     // Redeliveries are counted, not dead-lettered: they are expected, and the first copy was applied.
@@ -124,24 +129,76 @@ export class StreamJob {
   }
 
   /**
-   * Write pending dead letters, then save the position with the state changed since the last saved checkpoint
-   * (one transaction). Runners checkpoint on a timer, not per batch; values written since the last checkpoint
-   * are recomputed identically from it after a crash, and the store is guarded by event time. A checkpoint the
-   * catalog refuses (another worker saved a later position) leaves the changes pending for the next one.
+   * Write the changed values without waiting, so that events keep being processed meanwhile: one write at a
+   * time, and what changes during it goes in the next (larger) one. Writes of one connection apply in order.
+   */
+  scheduleWrite(): void {
+    this.throwWriteError();
+    if (this.writing !== undefined) {
+      this.writeAgain = true;
+      return;
+    }
+    // Started in a microtask, so that `writing` is set before the loop can end and clear it.
+    this.writing = Promise.resolve().then(async () => {
+      try {
+        do {
+          this.writeAgain = false;
+          this.inFlight = this.writeValues();
+          await this.inFlight;
+        } while (this.writeAgain);
+      } catch (error) {
+        this.writeError ??= error instanceof Error ? error : new Error(String(error));
+      } finally {
+        this.writing = undefined;
+        this.inFlight = undefined;
+      }
+    });
+  }
+
+  /** Wait for the scheduled writes; throws if one failed. */
+  async settleWrites(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+    this.throwWriteError();
+  }
+
+  private throwWriteError(): void {
+    if (this.writeError !== undefined) throw this.writeError;
+  }
+
+  /**
+   * Save the position with the state changed since the last saved checkpoint (one transaction), after the
+   * pending dead letters. What it covers is taken at the call, synchronously; the caller may go on processing
+   * events while it is written (one checkpoint at a time). Values drained before the call are written before
+   * it is saved (a crash must not lose them); keys changed and not yet drained are saved as such and written
+   * after a restart. Runners checkpoint on a timer, not per batch; values written after a checkpoint are
+   * recomputed identically from it after a crash, and the store is guarded by event time. A checkpoint the
+   * catalog refuses (another worker saved a later position) leaves its changes for the next one.
    */
   async checkpoint(): Promise<void> {
-    if (this.dead.length > 0) {
-      await fs.mkdir(path.dirname(this.deadFile), { recursive: true });
-      await fs.appendFile(this.deadFile, this.dead.join(''));
-      this.deadLetters += this.dead.length;
-      this.dead = [];
+    const sequence = this.position;
+    const { state, put, delete: deleted } = this.processor.checkpoint(sequence);
+    const dead = this.dead;
+    this.dead = [];
+    const inFlight = this.inFlight;
+    let saved = false;
+    try {
+      if (inFlight !== undefined) await inFlight.catch(() => undefined);
+      this.throwWriteError();
+      if (dead.length > 0) {
+        await fs.mkdir(path.dirname(this.deadFile), { recursive: true });
+        await fs.appendFile(this.deadFile, dead.join(''));
+        this.deadLetters += dead.length;
+      }
+      saved = await this.ws.catalog.saveCheckpoint({ job: this.job, partition: this.partition, sequence, state, put, delete: deleted });
+    } finally {
+      if (saved) this.processor.checkpointSaved();
+      else this.processor.checkpointRefused();
     }
-    const { state, put, delete: deleted } = this.processor.checkpoint(this.position);
-    if (await this.ws.catalog.saveCheckpoint({ job: this.job, partition: this.partition, sequence: this.position, state, put, delete: deleted })) this.processor.checkpointSaved();
     this.checkpoints += 1;
   }
 
   async flush(): Promise<void> {
+    await this.settleWrites();
     await this.writeValues();
     await this.checkpoint();
   }

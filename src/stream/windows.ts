@@ -234,10 +234,28 @@ export class WindowedViewState {
     return dropped;
   }
 
-  /** Keys changed or dropped since the last `commitChanges` (a saved checkpoint), as sparse key snapshots. */
-  changes(): WindowStateChanges {
+  /**
+   * Keys changed or dropped since the last checkpoint, as sparse key snapshots; they count as unchanged from
+   * now on (events applied while the checkpoint is being saved mark their keys again). If the checkpoint is
+   * not saved, give them back with `restoreChanges`.
+   */
+  takeChanges(): WindowStateChanges {
     const put = this.changed.filter((k) => this.keys.get(k.key) === k).map((k) => this.keySnapshot(k));
-    return { put, removed: [...this.removed].filter((key) => !this.keys.has(key)) };
+    const removed = [...this.removed].filter((key) => !this.keys.has(key));
+    this.commitChanges();
+    return { put, removed };
+  }
+
+  /** Changes taken for a checkpoint that was not saved count as changed again. */
+  restoreChanges(changes: WindowStateChanges): void {
+    for (const { key } of changes.put) {
+      const k = this.keys.get(key);
+      if (k !== undefined && !k.changed) {
+        k.changed = true;
+        this.changed.push(k);
+      }
+    }
+    for (const key of changes.removed) if (!this.keys.has(key)) this.removed.add(key);
   }
 
   /** Count every key as changed (the state came from a checkpoint that is not saved as entries). */
@@ -249,8 +267,7 @@ export class WindowedViewState {
     }
   }
 
-  /** The changes last returned by `changes()` are saved; nothing changed in between. */
-  commitChanges(): void {
+  private commitChanges(): void {
     for (const k of this.changed) k.changed = false;
     this.changed = [];
     this.removed.clear();

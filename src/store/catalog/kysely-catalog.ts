@@ -1,6 +1,6 @@
 // The Catalog implemented once over Kysely, for SQLite and PostgreSQL alike: maps records to rows and back,
 // and turns driver failures into SluiceErrors after a short retry on lock contention.
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import { SluiceError, errorMessage, isTransient } from '../../errors.ts';
@@ -34,8 +34,8 @@ import type { CheckResultsTable, Database, LineageTable, RunKeysTable, RunsTable
 const LINEAGE_BATCH_ROWS = 500;
 /** Rows per check-result insert: 14 parameters each, so 7,000 per statement, under both limits. */
 const CHECK_BATCH_ROWS = 500;
-/** Rows per stream key-state upsert or delete: 4 parameters each. */
-const KEY_STATE_BATCH_ROWS = 1000;
+/** Rows per stream key-state upsert or delete: 4 parameters each, and short enough to let other work run between. */
+const KEY_STATE_BATCH_ROWS = 250;
 
 export class KyselyCatalog implements Catalog {
   readonly dialect: Catalog['dialect'];
@@ -232,7 +232,7 @@ export class KyselyCatalog implements Catalog {
   async saveCheckpoint(checkpoint: StreamCheckpointSave): Promise<boolean> {
     const { job, partition } = checkpoint;
     const row = { job, partition_key: partition, sequence: checkpoint.sequence, state: JSON.stringify(checkpoint.state), updated_at: new Date().toISOString() };
-    const put = (checkpoint.put ?? []).map((e) => ({ job, partition_key: partition, entity_key: e.key, state: JSON.stringify(e.state) }));
+    const put = checkpoint.put ?? [];
     const deleted = checkpoint.delete ?? [];
     return this.#execute('save stream checkpoint', { job, partition }, (db) =>
       db.transaction().execute(async (trx) => {
@@ -242,14 +242,19 @@ export class KyselyCatalog implements Catalog {
             .where('stream_checkpoints.sequence', '<=', row.sequence))
           .executeTakeFirst();
         if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+        // A checkpoint may carry thousands of keys while the stream job goes on processing in this thread
+        // (SQLite's driver is synchronous): encode per statement and let other callbacks run in between.
         for (let start = 0; start < deleted.length; start += KEY_STATE_BATCH_ROWS) {
           await trx.deleteFrom('stream_key_state').where('job', '=', job).where('partition_key', '=', partition)
             .where('entity_key', 'in', deleted.slice(start, start + KEY_STATE_BATCH_ROWS)).execute();
+          await yieldToEventLoop();
         }
         for (let start = 0; start < put.length; start += KEY_STATE_BATCH_ROWS) {
-          await trx.insertInto('stream_key_state').values(put.slice(start, start + KEY_STATE_BATCH_ROWS))
+          const rows = put.slice(start, start + KEY_STATE_BATCH_ROWS).map((e) => ({ job, partition_key: partition, entity_key: e.key, state: JSON.stringify(e.state) }));
+          await trx.insertInto('stream_key_state').values(rows)
             .onConflict((oc) => oc.columns(['job', 'partition_key', 'entity_key']).doUpdateSet({ state: (eb) => eb.ref('excluded.state') }))
             .execute();
+          await yieldToEventLoop();
         }
         return true;
       }),
