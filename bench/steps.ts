@@ -11,12 +11,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { runAssets } from '../src/batch/runner.ts';
 import { testQueueUrl } from '../src/config.ts';
 import { addDays } from '../src/define/partitions.ts';
 import { loadProject } from '../src/load-project.ts';
 import { openWorkspace } from '../src/workspace.ts';
+import { deleteRedisPrefix } from '../test/helpers/redis.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const flag = (name: string, fallback: number): number => {
@@ -27,6 +27,7 @@ const runs = flag('runs', 30);
 const partitionCount = flag('partitions', 200);
 const concurrency = flag('concurrency', 4);
 const prefix = `sluice-bench-steps-${randomBytes(4).toString('hex')}`;
+// The test Redis (SLUICE_TEST_QUEUE_URL), under a prefix of this run's own, deleted afterwards.
 const queueUrl = `${testQueueUrl()}?prefix=${prefix}`;
 const partitions = Array.from({ length: partitionCount }, (_, i) => addDays('2026-01-01', i));
 
@@ -104,27 +105,13 @@ async function benchMode(mode: string, workers: number): Promise<Row[]> {
   }
 }
 
-async function deleteQueueKeys(): Promise<void> {
-  const redis = new Redis(testQueueUrl());
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
-
 const results: Row[] = [];
 try {
   results.push(...await benchMode('in process', 0));
   results.push(...await benchMode('queue, 1 worker', 1));
   results.push(...await benchMode('queue, 2 workers', 2));
 } finally {
-  await deleteQueueKeys();
+  await deleteRedisPrefix(prefix);
 }
 
 const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(i === 0 ? 18 : 24) : c.padStart(10))).join(' ');
