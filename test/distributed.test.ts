@@ -6,7 +6,11 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asset, defineProject, expect as check, fileSource } from '../src/index.ts';
+import { runAssets } from '../src/batch/runner.ts';
 import { testQueueUrl } from '../src/config.ts';
+import { startStepWorker } from '../src/orchestrate/worker.ts';
+import { openWorkspace } from '../src/workspace.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
 import { dateRange } from '../src/define/partitions.ts';
 import { seededRandom } from '../src/quality/stats.ts';
@@ -165,5 +169,43 @@ describe('distributed steps on BullMQ workers', () => {
     // SIGTERM: the surviving workers finish (nothing is running) and exit cleanly.
     for (const w of survivors) w.child.kill('SIGTERM');
     expect(await Promise.all(survivors.map((w) => w.exited))).toEqual([0, 0]);
+  });
+});
+
+describe('step outcomes through the queue', () => {
+  it('brings check results, failed checks and timeouts back from a worker as in process', async () => {
+    const { dir, cleanup } = makeTempDir('sluice-queue-');
+    const queuePrefix = `${prefix}-outcomes`;
+    fs.mkdirSync(path.join(dir, 'data'));
+    fs.writeFileSync(path.join(dir, 'data', 'orders.csv'), 'id,amount\n1,10\n2,-5\n3,\n');
+    const orders = fileSource('orders', { format: 'csv', path: 'data/orders.csv', columns: { id: 'INTEGER', amount: 'INTEGER' } });
+    const warned = asset('warned', { sql: ({ ref }) => `SELECT * FROM ${ref(orders)}`, checks: [check.columnValuesToNotBeNull('amount', { severity: 'warn' })] });
+    const blocked = asset('blocked', { sql: ({ ref }) => `SELECT * FROM ${ref(orders)}`, checks: [check.columnValuesToBeBetween('amount', { minValue: 0 })] });
+    const slow = asset('slow', { retry: { retries: 0, timeoutMs: 300 }, sql: 'SELECT sum(hash(a.range * b.range)) AS x FROM range(100000) a, range(100000) b' });
+    // One workspace is both the coordinator (its executor is the queue) and, through startStepWorker, the worker.
+    const ws = await openWorkspace(defineProject({ name: 'outcomes', assets: [warned, blocked, slow] }), dir, { queueUrl: `${testQueueUrl()}?prefix=${queuePrefix}` });
+    const worker = await startStepWorker(ws, { concurrency: 3 });
+    try {
+      expect(ws.executor.kind).toBe('queue');
+      const summary = await runAssets(ws, { concurrency: 3 });
+      const byAsset = new Map(summary.steps.map((s) => [s.asset, s]));
+      expect(byAsset.get('warned')).toMatchObject({ status: 'success', attempts: 1 });
+      expect(byAsset.get('warned')?.outcome?.checks?.warnings.map((w) => w.expectation_config.type)).toEqual(['expect_column_values_to_not_be_null']);
+      expect(byAsset.get('blocked')).toMatchObject({ status: 'failed', attempts: 1 });
+      expect(byAsset.get('blocked')?.error).toMatch(/^asset "blocked": 1 error check\(s\) failed, nothing was published: expect_column_values_to_be_between\(amount\)/);
+      expect(byAsset.get('slow')?.error).toBe('asset "slow": attempt 1 ran longer than its limit of 300 ms (retry.timeoutMs) and was stopped');
+      // The coordinator recorded what the worker did: the warning and the failed check are in the catalog.
+      const checks = await ws.catalog.listChecks({ runId: summary.runId });
+      expect(checks.map((c) => [c.target, c.expectationType, c.success]).sort()).toEqual([
+        ['blocked', 'expect_column_values_to_be_between', false],
+        ['warned', 'expect_column_values_to_not_be_null', false],
+      ]);
+      expect((await ws.catalog.listVersions('warned')).map((v) => v.runId)).toEqual([summary.runId]);
+    } finally {
+      await worker.close();
+      await ws.close();
+      await deleteRedisPrefix(queuePrefix);
+      cleanup();
+    }
   });
 });
