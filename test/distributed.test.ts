@@ -66,23 +66,38 @@ interface WorkerProcess {
   /** Step ids started and finished, from the worker's log. */
   readonly started: string[];
   readonly finished: string[];
+  /** When the worker last started a step (the log's time, epoch ms). */
+  lastStartedAt: number;
+  /** When each step finished (the log's time, epoch ms). */
+  readonly finishedAt: Map<string, number>;
+  /** Lines that are not JSON logs: the CLI's own messages and errors. */
+  readonly messages: string[];
 }
 
 function startWorker(dir: string, env: Record<string, string>): WorkerProcess {
   const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), '-p', dir, 'worker', '--concurrency', '1'], {
     env: { ...process.env, ...env, SLUICE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const worker: WorkerProcess = { child, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))), started: [], finished: [] };
+  const worker: WorkerProcess = { child, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))), started: [], finished: [], lastStartedAt: 0, finishedAt: new Map(), messages: [] };
   let buffer = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     buffer += chunk.toString();
     const lines = buffer.split('\n');
     buffer = lines.pop() ?? '';
     for (const line of lines) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { msg?: string; step?: string };
-      if (entry.msg === 'step started' && entry.step !== undefined) worker.started.push(entry.step);
-      if (entry.msg === 'step finished' && entry.step !== undefined) worker.finished.push(entry.step);
+      if (!line.startsWith('{')) {
+        worker.messages.push(line);
+        continue;
+      }
+      const entry = JSON.parse(line) as { msg?: string; step?: string; time?: number };
+      if (entry.msg === 'step started' && entry.step !== undefined) {
+        worker.started.push(entry.step);
+        worker.lastStartedAt = entry.time ?? Date.now();
+      }
+      if (entry.msg === 'step finished' && entry.step !== undefined) {
+        worker.finished.push(entry.step);
+        worker.finishedAt.set(entry.step, entry.time ?? Date.now());
+      }
     }
   });
   return worker;
@@ -123,13 +138,15 @@ describe('distributed steps on BullMQ workers', () => {
     for (let i = 0; i < 3; i++) workers.push(startWorker(project, env));
     const coordinator = runCli(['-p', project, '--json', 'backfill', 'daily', '--from', days[0] ?? '', '--to', days.at(-1) ?? '', '--max-parallel', '6'], { env });
 
-    // Kill a worker in the middle of a step, once the run is well under way.
+    // Kill a worker in the middle of a step, once the run is well under way: one that started a step less than
+    // 300 ms ago, so it is surely inside the step's 700 ms pause, before its commit.
     await until(() => workers.reduce((n, w) => n + w.finished.length, 0) >= 4, 45_000, 'four finished steps');
-    const busy = (w: WorkerProcess): boolean => w.started.length > w.finished.length;
+    const busy = (w: WorkerProcess): boolean => w.started.length > w.finished.length && Date.now() - w.lastStartedAt < 300;
     await until(() => workers.some(busy), 10_000, 'a busy worker');
     const victim = workers.find(busy) as WorkerProcess;
     const killedStep = victim.started.at(-1) as string;
     victim.child.kill('SIGKILL');
+    const killedAt = Date.now();
     expect(await victim.exited).toBeNull();
 
     const result = await coordinator;
@@ -142,6 +159,9 @@ describe('distributed steps on BullMQ workers', () => {
     const survivors = workers.filter((w) => w !== victim);
     expect(survivors.some((w) => w.finished.includes(killedStep))).toBe(true);
     expect(victim.finished).not.toContain(killedStep);
+    // Quickly: its lock lapses after 6 s and a stall check runs every 2 s; the step itself takes under a second.
+    const recoveredAt = Math.max(...survivors.map((w) => w.finishedAt.get(killedStep) ?? 0));
+    expect(recoveredAt - killedAt).toBeLessThan(12_000);
 
     // Exactly once: 20 versions, each changing one partition, every partition once.
     const stateDir = path.join(project, '.sluice');
@@ -168,7 +188,23 @@ describe('distributed steps on BullMQ workers', () => {
 
     // SIGTERM: the surviving workers finish (nothing is running) and exit cleanly.
     for (const w of survivors) w.child.kill('SIGTERM');
-    expect(await Promise.all(survivors.map((w) => w.exited))).toEqual([0, 0]);
+    expect(await Promise.all(survivors.map((w) => w.exited)), survivors.map((w) => w.messages.join('\n')).join('\n')).toEqual([0, 0]);
+  });
+});
+
+describe('sluice worker', () => {
+  it('says what to set when there is no queue', async () => {
+    const { dir, cleanup } = makeTempDir('sluice-worker-');
+    try {
+      writeProject(dir);
+      const result = await runCli(['-p', dir, 'worker']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe('error [CONFIG_INVALID]: sluice worker needs the step queue: set SLUICE_QUEUE_URL=redis://host:port (the same for `sluice run` and every worker)\n');
+      const badPrefix = await runCli(['-p', dir, 'worker'], { env: { SLUICE_QUEUE_URL: 'redis://127.0.0.1:6379?prefix=a:b' } });
+      expect(badPrefix.stderr).toBe(`error [CONFIG_INVALID]: SLUICE_QUEUE_URL redis://127.0.0.1:6379?prefix=a:b: prefix "a:b" must be letters, digits, '.', '_' or '-'\n`);
+    } finally {
+      cleanup();
+    }
   });
 });
 
