@@ -52,8 +52,8 @@ export async function runStepAttempt(env: AttemptEnv, task: StepTask): Promise<S
 
 /**
  * Within one run only this step writes its partition, so a partition whose current entry this run committed was
- * committed by an earlier attempt of this step that never reported back (a killed worker, a timeout during the
- * commit). Report that commit (with or without --force), so a re-delivered step never commits a second version.
+ * committed by an earlier attempt of this step that never reported back (a worker killed after its commit, a result
+ * lost on the way). Report that commit (with or without --force), so a re-delivered step does not commit again.
  */
 async function committedInThisRun(env: AttemptEnv, task: StepTask): Promise<StepOutcome | undefined> {
   const latest = await env.tables.latest(task.asset);
