@@ -25,6 +25,11 @@ export interface JetStreamSourceOptions {
   readonly ackWaitMs?: number;
   /** Delivered but unacked messages allowed at once (the prefetch bound); default 10 000. */
   readonly maxAckPending?: number;
+  /**
+   * Cumulative acks (JetStream's AckAll policy): acking a batch acks it and every batch before it with one
+   * message, for a consumer that processes in order. Fixed when the durable is created. Default false.
+   */
+  readonly ackAll?: boolean;
 }
 
 export interface BatchOptions {
@@ -44,7 +49,7 @@ export interface StreamMessage {
 
 export interface JetStreamBatch {
   readonly messages: readonly StreamMessage[];
-  /** Acknowledge every message of the batch; resolves once JetStream has recorded the acks. */
+  /** Acknowledge every message of the batch (with `ackAll`, of every earlier batch too); resolves once JetStream has recorded the acks. */
   ack(): Promise<void>;
 }
 
@@ -73,23 +78,30 @@ class Batch implements JetStreamBatch {
     private readonly raw: readonly JsMsg[],
     private readonly onSettled: (batch: Batch) => void,
     private readonly context: Record<string, unknown>,
+    private readonly cumulative: boolean,
   ) {
     this.messages = raw.map((m) => ({ data: m.data, subject: m.subject, streamSequence: m.seq, redelivered: m.redelivered }));
   }
 
   async ack(): Promise<void> {
     if (this.state !== 'open') return;
-    this.state = 'acked';
+    this.markAcked();
     this.onSettled(this);
     const last = this.raw.at(-1);
     if (last === undefined) return;
-    for (let i = 0; i < this.raw.length - 1; i++) (this.raw[i] as JsMsg).ack();
+    // With AckAll the last message's ack covers the rest; otherwise each is acked.
+    if (!this.cumulative) for (let i = 0; i < this.raw.length - 1; i++) (this.raw[i] as JsMsg).ack();
     // Acks of one connection are processed in order, so the confirmation of the last covers the whole batch.
     try {
       await last.ackAck();
     } catch (error) {
       throw natsError(error, `acking ${this.raw.length} messages`, this.context, 'TRANSIENT');
     }
+  }
+
+  /** Acked, by this batch's ack or (with AckAll) a later one's. */
+  markAcked(): void {
+    this.state = 'acked';
   }
 
   /** Hand the messages back for immediate redelivery (the iteration ended before the caller acked). */
@@ -114,6 +126,7 @@ export class JetStreamSource {
     private readonly consumer: Consumer,
     readonly stream: string,
     readonly durable: string,
+    private readonly ackAll: boolean,
   ) {}
 
   /** Bind to the durable consumer, creating it (from `startSequence`) when it does not exist. */
@@ -128,7 +141,7 @@ export class JetStreamSource {
     try {
       await declareConsumer(handle, options);
       const consumer = await handle.js.consumers.get(options.stream, options.durable);
-      return new JetStreamSource(handle, consumer, options.stream, options.durable);
+      return new JetStreamSource(handle, consumer, options.stream, options.durable, options.ackAll ?? false);
     } catch (error) {
       if (isApiError(error, JS_STREAM_NOT_FOUND)) {
         throw new SluiceError('SOURCE_NOT_FOUND', `JetStream stream '${options.stream}' does not exist at ${handle.url}: declare it with ensureStream`, context, { cause: error });
@@ -150,7 +163,16 @@ export class JetStreamSource {
     const expiresMs = Math.max(1000, options.expiresMs ?? 2000);
     const open = new Set<Batch>();
     const settled = (batch: Batch): void => {
-      open.delete(batch);
+      if (!this.ackAll) {
+        open.delete(batch);
+        return;
+      }
+      // A cumulative ack settles the batches before it as well (the set keeps delivery order).
+      for (const earlier of open) {
+        open.delete(earlier);
+        if (earlier === batch) break;
+        earlier.markAcked();
+      }
     };
     this.reader = this.fetchLoop(maxMessages, expiresMs).catch((error: unknown) => {
       this.failure = error;
@@ -162,7 +184,7 @@ export class JetStreamSource {
         // Let the rest of what the socket delivered reach the buffer: fewer, fuller batches, no added wait.
         if (this.buffer.length > 0 && this.buffer.length < maxMessages) await new Promise((resolve) => setImmediate(resolve));
         if (this.stopped || this.failure !== undefined) break;
-        const batch = new Batch(this.buffer.splice(0, maxMessages), settled, this.context());
+        const batch = new Batch(this.buffer.splice(0, maxMessages), settled, this.context(), this.ackAll);
         this.wake.room();
         if (batch.messages.length > 0) open.add(batch);
         yield batch;
@@ -267,7 +289,7 @@ async function declareConsumer(handle: JetStreamHandle, options: JetStreamSource
   if (existing === undefined) {
     const config: Partial<ConsumerConfig> = {
       durable_name: options.durable,
-      ack_policy: AckPolicy.Explicit,
+      ack_policy: options.ackAll === true ? AckPolicy.All : AckPolicy.Explicit,
       ack_wait: ackWait,
       max_ack_pending: maxAckPending,
       replay_policy: ReplayPolicy.Instant,
@@ -284,6 +306,14 @@ async function declareConsumer(handle: JetStreamHandle, options: JetStreamSource
     throw new SluiceError(
       'CONFIG_INVALID',
       `durable consumer '${options.durable}' on stream '${options.stream}' filters '${currentFilter || '(all subjects)'}', not '${options.filterSubject ?? '(all subjects)'}': use another durable name, or delete the consumer to start over`,
+      { source: options.stream, consumer: options.durable },
+    );
+  }
+  const ackPolicy = options.ackAll === true ? AckPolicy.All : AckPolicy.Explicit;
+  if (existing.config.ack_policy !== ackPolicy) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `durable consumer '${options.durable}' on stream '${options.stream}' acks ${existing.config.ack_policy === AckPolicy.All ? 'cumulatively (AckAll)' : 'each message'}, not as asked: use another durable name, or delete the consumer to start over`,
       { source: options.stream, consumer: options.durable },
     );
   }

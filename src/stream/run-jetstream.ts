@@ -51,6 +51,8 @@ export async function runStreamJetStream(ws: Workspace, store: OnlineStore, stre
     startSequence: job.resumedFrom + 1,
     // Batches stay unacked until a checkpoint covers them (every checkpointMs): room for that many seconds.
     maxAckPending: 200_000,
+    // Processed in order, so one ack of the last batch a checkpoint covers acks them all.
+    ackAll: true,
   });
   const stop = (): void => {
     void source.stop();
@@ -61,8 +63,8 @@ export async function runStreamJetStream(ws: Workspace, store: OnlineStore, stre
   let lastCheckpoint = performance.now();
   let unacked: { ack(): Promise<void> }[] = [];
   // Checkpoints are saved and acks sent while the next events are processed (each checkpoint covers what
-  // was processed when it started); the next checkpoint, or the end, reports a failure. Acks go out all at
-  // once (acks of one connection are applied in order); a lost one only means a redelivery, which `handle` skips.
+  // was processed when it started); the next checkpoint, or the end, reports a failure. The consumer acks
+  // cumulatively, so one ack covers a checkpoint's batches; a lost one only means redeliveries, which `handle` skips.
   let saving: Promise<void> | undefined;
   let acking: Promise<void> = Promise.resolve();
   let failure: Error | undefined;
@@ -77,7 +79,8 @@ export async function runStreamJetStream(ws: Workspace, store: OnlineStore, stre
     unacked = [];
     saving = job.checkpoint().then(
       () => {
-        acking = Promise.all([acking, ...covered.map((batch) => batch.ack())]).then(() => undefined, failed);
+        const last = covered.at(-1);
+        if (last !== undefined) acking = Promise.all([acking, last.ack()]).then(() => undefined, failed);
       },
       failed,
     ).finally(() => {
