@@ -31,9 +31,9 @@ export type AttemptEnv = StepEnv & { readonly catalog: Catalog };
 
 /**
  * One attempt, wherever it runs: hold the partition's lease, apply the asset's timeout, and refuse the commit
- * if the lease was lost or the time is up.
+ * if the lease was lost, the time is up, or the caller's own check fails (a queue worker's job lock).
  */
-export async function runStepAttempt(env: AttemptEnv, task: StepTask): Promise<StepOutcome> {
+export async function runStepAttempt(env: AttemptEnv, task: StepTask, options: { readonly beforeCommit?: () => Promise<void> } = {}): Promise<StepOutcome> {
   const { timeoutMs } = getAsset(env.project, task.asset).retry;
   const where = `asset "${task.asset}"${task.partition === '' ? '' : ` partition ${task.partition}`}`;
   const timedOut = (): SluiceError => new SluiceError('TIMEOUT', `${where}: attempt ${task.attempt} ran longer than its limit of ${timeoutMs ?? 0} ms (retry.timeoutMs) and was stopped`, {
@@ -45,6 +45,7 @@ export async function runStepAttempt(env: AttemptEnv, task: StepTask): Promise<S
         signal: limit.signal,
         beforeCommit: async () => {
           await checkLease();
+          await options.beforeCommit?.();
           limit.enterCommit();
         },
       })));
