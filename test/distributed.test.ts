@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asset, defineProject, expect as check, fileSource } from '../src/index.ts';
 import { runAssets } from '../src/batch/runner.ts';
 import { testQueueUrl } from '../src/config.ts';
+import { Redis } from 'ioredis';
 import { startStepWorker } from '../src/orchestrate/worker.ts';
+import { duck } from './helpers/temp.ts';
 import { openWorkspace } from '../src/workspace.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
 import { dateRange } from '../src/define/partitions.ts';
@@ -241,6 +243,48 @@ describe('step outcomes through the queue', () => {
       await worker.close();
       await ws.close();
       await deleteRedisPrefix(queuePrefix);
+      cleanup();
+    }
+  });
+});
+
+describe('a worker that lost its job', () => {
+  it('does not commit: the job lock is checked right before the commit, and the re-delivered job commits', async () => {
+    const { dir, cleanup } = makeTempDir('sluice-fence-');
+    const fencePrefix = `${prefix}-fence`;
+    let calls = 0;
+    // The first build (call 2; call 1 is the load-time probe) is slow and would write marker 2; the re-delivered
+    // one writes marker 3. Whatever is committed tells which build did it.
+    const marked = asset('marked', {
+      sql: () => {
+        calls++;
+        return calls === 2 ? `SELECT 2 AS marker, sum(hash(range)) AS x FROM range(60000000)` : `SELECT ${calls} AS marker, 0::UBIGINT AS x`;
+      },
+    });
+    const ws = await openWorkspace(defineProject({ name: 'fence', assets: [marked] }), dir, { queueUrl: `${testQueueUrl()}?prefix=${fencePrefix}` });
+    const worker = await startStepWorker(ws, { concurrency: 2 });
+    const redis = new Redis(testQueueUrl());
+    try {
+      const running = runAssets(ws);
+      // As if the worker stalled past its lock: the lock goes while the first build runs, as the stall check sees it.
+      let lockKeys: string[] = [];
+      for (const deadline = Date.now() + 30_000; lockKeys.length === 0; await new Promise((resolve) => setTimeout(resolve, 10))) {
+        if (Date.now() > deadline) throw new Error('the job never took its lock');
+        lockKeys = await redis.keys(`${fencePrefix}:sluice-fence-steps:*:lock`);
+      }
+      await redis.del(...lockKeys);
+      const summary = await running;
+      expect(summary.steps[0]).toMatchObject({ status: 'success', attempts: 1 });
+      expect(calls).toBe(3);
+      expect(await ws.tables.versions('marked')).toEqual([1]);
+      const latest = await ws.tables.latest('marked');
+      const file = path.join(ws.stateDir, 'tables', 'marked', latest?.partitions['']?.files[0]?.path ?? '');
+      expect(await duck(`SELECT marker FROM read_parquet('${file}')`)).toEqual([{ marker: 3 }]);
+    } finally {
+      redis.disconnect();
+      await worker.close();
+      await ws.close();
+      await deleteRedisPrefix(fencePrefix);
       cleanup();
     }
   });
