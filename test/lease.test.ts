@@ -1,9 +1,12 @@
 // Leases on asset partitions: two runs of one partition never build it at once (the second waits with
 // LEASE_HELD and retries), a held lease names its holder, and a crashed holder's stale lease is taken over.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { asset, dailyPartitions, defineProject } from '../src/index.ts';
+import { ownerIsDead } from '../src/batch/lease.ts';
 import { runAssets, type RunEvent } from '../src/batch/runner.ts';
 import type { Project } from '../src/define/project.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
@@ -89,5 +92,25 @@ describe('partition leases', () => {
     expect((await ws.tables.latest('quick'))?.partitions[day]?.runId).toBe(summary.runId);
     expect(await ws.catalog.getLease(`asset:quick/${day}`)).toBeUndefined();
     expect(fs.existsSync(path.join(ws.stateDir, 'tables', 'quick', '_versions'))).toBe(true);
+  });
+
+  it('takes a lease at once from a holder process that died on this host, but waits for a live one', async () => {
+    const quick = asset('quick', { partitions: days, retry: { retries: 0 }, sql: ({ partitionDate }) => `SELECT ${partitionDate} AS date, 1 AS x` });
+    const ws = await workspace(defineProject({ name: 'p', assets: [quick] }));
+    // A process that exited: its pid no longer exists.
+    const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']);
+    const deadOwner = `${os.hostname()}:${dead.pid ?? 0}`;
+    expect(ownerIsDead({ resource: 'r', holder: 'h', acquiredAt: '', expiresAtMs: 0, owner: deadOwner })).toBe(true);
+    expect(ownerIsDead({ resource: 'r', holder: 'h', acquiredAt: '', expiresAtMs: 0, owner: `${os.hostname()}:${process.pid}` })).toBe(false);
+    expect(ownerIsDead({ resource: 'r', holder: 'h', acquiredAt: '', expiresAtMs: 0, owner: `another-host:${dead.pid ?? 0}` })).toBe(false);
+    expect(await ws.catalog.acquireLease(`asset:quick/${day}`, 'killed-run-0001', 60_000, { owner: deadOwner })).toBe(true);
+    const started = Date.now();
+    const summary = await runAssets(ws, { partitions: [day] });
+    expect(summary.steps[0]).toMatchObject({ status: 'success', attempts: 1 });
+    expect(Date.now() - started).toBeLessThan(5000); // not the 60 s term
+    // Only the named dead owner is taken over: a live owner's lease is not.
+    expect(await ws.catalog.acquireLease('asset:quick/other', 'live-run', 60_000, { owner: `${os.hostname()}:${process.pid}` })).toBe(true);
+    expect(await ws.catalog.acquireLease('asset:quick/other', 'me', 60_000, { owner: 'x:1', takeOverFrom: deadOwner })).toBe(false);
+    expect((await ws.catalog.getLease('asset:quick/other'))?.holder).toBe('live-run');
   });
 });

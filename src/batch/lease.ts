@@ -1,7 +1,29 @@
 // Leases on asset partitions: a step holds `asset:<name>/<partition>` in the catalog while it runs, so two runs
 // never write one partition at once. Renewed while the step runs; a crashed holder's lease goes stale and is taken.
+import os from 'node:os';
 import { SluiceError } from '../errors.ts';
-import type { Catalog } from '../store/catalog/catalog.ts';
+import type { Catalog, LeaseRecord } from '../store/catalog/catalog.ts';
+
+/** This process, as recorded on the leases it takes. */
+const OWNER = `${os.hostname()}:${process.pid}`;
+
+/**
+ * Whether a lease's owner is a process on this host that no longer exists (killed, crashed): its lease can be
+ * taken at once instead of after its term. Owners on other hosts, or alive, are waited for.
+ */
+export function ownerIsDead(lease: LeaseRecord | undefined): boolean {
+  if (lease?.owner === null || lease?.owner === undefined) return false;
+  const at = lease.owner.lastIndexOf(':');
+  const host = lease.owner.slice(0, at);
+  const pid = Number(lease.owner.slice(at + 1));
+  if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 /**
  * Long enough that renewals (every quarter of it) survive a slow catalog; short enough that a crashed run's
@@ -28,12 +50,14 @@ async function leaseHeld(catalog: Catalog, resource: string, asset: string, part
  * this attempt fails with LEASE_HELD and the step's retries decide how long to keep waiting).
  */
 async function acquireWaiting(catalog: Catalog, resource: string, holder: string, ttlMs: number, asset: string, partition: string): Promise<void> {
-  if (await catalog.acquireLease(resource, holder, ttlMs)) return;
+  if (await catalog.acquireLease(resource, holder, ttlMs, { owner: OWNER })) return;
   const term = await catalog.getLease(resource);
+  // A holder that died on this host (a killed run) frees the partition now, not at the end of its term.
+  if (term?.owner != null && ownerIsDead(term) && await catalog.acquireLease(resource, holder, ttlMs, { owner: OWNER, takeOverFrom: term.owner })) return;
   const until = (term?.expiresAtMs ?? Date.now()) + LEASE_POLL_MS;
   while (Date.now() < until) {
     await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
-    if (await catalog.acquireLease(resource, holder, ttlMs)) return;
+    if (await catalog.acquireLease(resource, holder, ttlMs, { owner: OWNER })) return;
   }
   throw await leaseHeld(catalog, resource, asset, partition);
 }
@@ -57,7 +81,7 @@ export async function withPartitionLease<T>(
   let renewal: Promise<void> = Promise.resolve();
   const renew = async (): Promise<void> => {
     try {
-      if (!(await catalog.acquireLease(resource, holder, ttlMs))) lost ??= await leaseHeld(catalog, resource, asset, partition);
+      if (!(await catalog.acquireLease(resource, holder, ttlMs, { owner: OWNER }))) lost ??= await leaseHeld(catalog, resource, asset, partition);
     } catch {
       // A catalog hiccup: the next renewal, or the check before the commit, decides.
     }
@@ -67,7 +91,7 @@ export async function withPartitionLease<T>(
   const check = async (): Promise<void> => {
     await renewal;
     if (lost !== undefined) throw lost;
-    if (!(await catalog.acquireLease(resource, holder, ttlMs))) throw await leaseHeld(catalog, resource, asset, partition);
+    if (!(await catalog.acquireLease(resource, holder, ttlMs, { owner: OWNER }))) throw await leaseHeld(catalog, resource, asset, partition);
   };
   try {
     return await fn(check);

@@ -176,6 +176,15 @@ export interface LeaseRecord {
   readonly acquiredAt: string;
   /** Epoch milliseconds after which the lease is stale and anyone may take it. */
   readonly expiresAtMs: number;
+  /** The process holding it, `host:pid`, when the holder said. */
+  readonly owner: string | null;
+}
+
+export interface LeaseOptions {
+  /** The process taking the lease (`host:pid`), recorded so that others can tell when it died. */
+  readonly owner?: string;
+  /** Also take the lease from this owner, known to be dead, before the lease expires. */
+  readonly takeOverFrom?: string;
 }
 
 /** A named position: a sensor's cursor, a schedule's last tick, a source's high-water mark. */
@@ -257,7 +266,7 @@ export interface Catalog {
    * Take the lease on `resource` for `ttlMs`, if it is free, stale (expired) or already held by `holder` (a
    * renewal). Returns whether `holder` now holds it.
    */
-  acquireLease(resource: string, holder: string, ttlMs: number): Promise<boolean>;
+  acquireLease(resource: string, holder: string, ttlMs: number, options?: LeaseOptions): Promise<boolean>;
   /** Give the lease up; only its holder can. */
   releaseLease(resource: string, holder: string): Promise<void>;
   getLease(resource: string): Promise<LeaseRecord | undefined>;

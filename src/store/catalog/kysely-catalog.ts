@@ -17,6 +17,7 @@ import type {
   BackfillPartitionStatus,
   BackfillRecord,
   CursorRecord,
+  LeaseOptions,
   LeaseRecord,
   RunKeyClaim,
   RunKeyRecord,
@@ -309,13 +310,19 @@ export class KyselyCatalog implements Catalog {
     return rows.map(toRunKeyRecord);
   }
 
-  async acquireLease(resource: string, holder: string, ttlMs: number): Promise<boolean> {
+  async acquireLease(resource: string, holder: string, ttlMs: number, options: LeaseOptions = {}): Promise<boolean> {
     const now = Date.now();
-    const row = { resource, holder, acquired_at: new Date(now).toISOString(), expires_at_ms: now + ttlMs };
+    const owner = options.owner ?? null;
+    const row = { resource, holder, acquired_at: new Date(now).toISOString(), expires_at_ms: now + ttlMs, owner };
+    const takeOver = options.takeOverFrom;
     const result = await this.#execute(`acquire lease ${resource}`, { resource }, (db) =>
       db.insertInto('leases').values(row)
-        .onConflict((oc) => oc.column('resource').doUpdateSet({ holder, acquired_at: row.acquired_at, expires_at_ms: row.expires_at_ms })
-          .where((eb) => eb.or([eb('leases.holder', '=', holder), eb('leases.expires_at_ms', '<', now)])))
+        .onConflict((oc) => oc.column('resource').doUpdateSet({ holder, acquired_at: row.acquired_at, expires_at_ms: row.expires_at_ms, owner })
+          .where((eb) => eb.or([
+            eb('leases.holder', '=', holder),
+            eb('leases.expires_at_ms', '<', now),
+            ...(takeOver === undefined ? [] : [eb('leases.owner', '=', takeOver)]),
+          ])))
         .executeTakeFirst(),
     );
     return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
@@ -331,7 +338,7 @@ export class KyselyCatalog implements Catalog {
     const row = await this.#execute(`read lease ${resource}`, { resource }, (db) =>
       db.selectFrom('leases').selectAll().where('resource', '=', resource).executeTakeFirst(),
     );
-    return row === undefined ? undefined : { resource: row.resource, holder: row.holder, acquiredAt: row.acquired_at, expiresAtMs: Number(row.expires_at_ms) };
+    return row === undefined ? undefined : { resource: row.resource, holder: row.holder, acquiredAt: row.acquired_at, expiresAtMs: Number(row.expires_at_ms), owner: row.owner };
   }
 
   async getCursor(name: string): Promise<CursorRecord | undefined> {

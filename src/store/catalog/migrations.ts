@@ -19,6 +19,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 4, up: createStreamCheckpoints },
   { version: 5, up: createOrchestrationTables },
   { version: 6, up: createStreamKeyState },
+  { version: 7, up: addLeaseOwners },
 ];
 
 export interface MigrateOptions {
@@ -231,4 +232,9 @@ async function createStreamKeyState(db: Kysely<Database>): Promise<void> {
     .addColumn('state', 'text', (col) => col.notNull())
     .addPrimaryKeyConstraint('stream_key_state_pk', ['job', 'partition_key', 'entity_key'])
     .execute();
+}
+
+/** The process holding a lease (`host:pid`), so a lease left by a process that died on this host is taken at once. */
+async function addLeaseOwners(db: Kysely<Database>): Promise<void> {
+  await db.schema.alterTable('leases').addColumn('owner', 'text').execute();
 }

@@ -138,6 +138,8 @@ export interface LeasesTable {
   holder: string;
   acquired_at: string;
   expires_at_ms: Int64;
+  /** `host:pid` of the process holding it (migration 7); null for leases taken before. */
+  owner: string | null;
 }
 
 /** Named positions: sensors' cursors, schedules' last ticks, sources' high-water marks. */
