@@ -93,6 +93,15 @@ export function resolveSettings(projectDir: string, overrides: SettingsOverrides
 }
 
 /** PostgreSQL used by tests that need it; a user can point it elsewhere. */
+/**
+ * An environment variable a definition names (a source's URL, an API token): the user chooses the name, so it
+ * cannot be in the schema above. Empty counts as unset.
+ */
+export function readNamedEnv(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
 export function testPostgresUrl(env: NodeJS.ProcessEnv = process.env): string {
   return readEnv(env).SLUICE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 }

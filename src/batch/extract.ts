@@ -7,6 +7,7 @@ import type { Asset } from '../define/asset.ts';
 import { extractCursorName, type ExtractSource, type ExtractSpec } from '../define/extract.ts';
 import { parseDuration } from '../define/duration.ts';
 import type { Session } from '../engine/engine.ts';
+import { readNamedEnv } from '../config.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
 import { fetchHttp } from '../connectors/http-source.ts';
 import { fetchPostgres } from '../connectors/postgres-source.ts';
@@ -31,15 +32,6 @@ export interface ExtractControl {
   readonly beforeCommit?: () => Promise<void>;
 }
 
-/**
- * Environment variables a definition names (a source URL, an API token), read when the step runs.
- * Every other setting comes from config.ts; these names are chosen by the user, so they cannot be listed there.
- */
-function namedEnv(name: string): string | undefined {
-  const value = process.env[name];
-  return value === undefined || value === '' ? undefined : value;
-}
-
 function lookbackOf(source: ExtractSource): { ms: number } | { amount: number } | undefined {
   const lookback = source.lookback;
   if (lookback === undefined) return undefined;
@@ -56,14 +48,14 @@ function fingerprintOf(spec: ExtractSpec, markBefore: string | null, markAfter: 
 async function fetchInto(spec: ExtractSpec, spool: RecordSpool, mark: string | null, lowerBound: () => Promise<string | null>): Promise<{ rows: number; columns: readonly ExtractColumn[] }> {
   const source = spec.source;
   if (source.type === 'postgres') {
-    const url = source.url ?? namedEnv(source.urlEnv);
+    const url = source.url ?? readNamedEnv(source.urlEnv);
     if (url === undefined) {
       throw new SluiceError('CONFIG_INVALID', `postgres source "${source.name}": environment variable ${source.urlEnv} is not set; set it to a postgres:// URL or give the source a url`, { source: source.name });
     }
     const result = await fetchPostgres({ source, url, key: spec.key, mark, spool });
     return { rows: result.rows, columns: result.columns };
   }
-  const secret = source.auth === undefined ? undefined : namedEnv(source.auth.env);
+  const secret = source.auth === undefined ? undefined : readNamedEnv(source.auth.env);
   const result = await fetchHttp({ source, secret, lowerBound: source.cursorParam === undefined ? null : await lowerBound(), spool });
   return { rows: result.rows, columns: Object.entries(source.columns).map(([name, type]) => ({ name, type })) };
 }
