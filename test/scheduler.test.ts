@@ -14,6 +14,7 @@ import { createPipelineMetrics } from '../src/orchestrate/metrics.ts';
 import { dateInZone, dueTicks, Scheduler, type Launch, type SchedulerEvent } from '../src/orchestrate/scheduler.ts';
 import { assetStatuses } from '../src/orchestrate/status.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
+import { createTestSchema } from './helpers/postgres.ts';
 import { makeTempDir } from './helpers/temp.ts';
 
 let dir: string;
@@ -125,6 +126,32 @@ describe('schedules', () => {
     clock.set('2026-10-09T01:30:00Z');
     expect(partitionsOf(await b.evaluate())).toEqual(['2026-10-08', '2026-10-08']);
     await b.idle();
+  });
+
+  it('launches each tick once when two schedulers on one PostgreSQL catalog evaluate at the same time', async () => {
+    const pgs = await createTestSchema('sluice_sched');
+    try {
+      const url = new URL(pgs.url);
+      url.searchParams.set('schema', pgs.schema);
+      const nightly = job('nightly', { assets: [dailyTotals], schedule: { cron: '0 3 * * *', timezone: 'UTC', catchUp: { all: 10 } } });
+      const project = defineProject({ name: 'sched_pg', assets: [dailyTotals], jobs: [nightly] });
+      const [a, b] = [await openWorkspace(project, dir, { catalogUrl: url.toString() }), await openWorkspace(project, dir, { catalogUrl: url.toString() })];
+      open.push(a, b);
+      const clock = new Clock(Date.parse('2026-10-02T12:00:00Z'));
+      expect(await new Scheduler(a, { now: clock.now }).evaluate()).toEqual([]);
+      clock.set('2026-10-07T12:00:00Z');
+      const [one, two] = [new Scheduler(a, { now: clock.now }), new Scheduler(b, { now: clock.now })];
+      const launched = (await Promise.all([one.evaluate(), two.evaluate()])).flat();
+      expect(partitionsOf(launched)).toEqual(['2026-10-02', '2026-10-03', '2026-10-04', '2026-10-05', '2026-10-06']);
+      await Promise.all([one.idle(), two.idle()]);
+      const runs = await a.catalog.listRuns();
+      expect(runs).toHaveLength(5);
+      expect(runs.every((r) => r.status === 'success')).toBe(true);
+      expect((await a.catalog.listRunKeys('sched_pg:schedule:nightly:')).map((k) => k.partition)).toEqual(['2026-10-02', '2026-10-03', '2026-10-04', '2026-10-05', '2026-10-06']);
+    } finally {
+      for (const ws of open.splice(0)) await ws.close();
+      await pgs.drop();
+    }
   });
 
   it('starts launches that were claimed by a scheduler that died before starting them', async () => {
