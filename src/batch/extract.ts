@@ -18,10 +18,9 @@ import {
 import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
 import type { InputRef, Manifest } from '../store/tables/manifest.ts';
-import { manifestFileName } from '../store/tables/table-store.ts';
 import { describeFailure, runChecks, stagedRelation } from './checks.ts';
 import { tableRelation } from './inputs.ts';
-import { CheckFailedError, type StepEnv, type StepOutcome } from './step.ts';
+import { CheckFailedError, committedOutcome, type StepEnv, type StepOutcome } from './step.ts';
 
 const RAW = '__extract_raw';
 const FETCHED = '__extract_fetched';
@@ -163,25 +162,7 @@ export async function executeExtract(
         asset: asset.name, partition: '', partitionColumn: null, stagedFile: staged, schema, rows: rowsOut, runId: run.runId, fingerprint, inputs: reads,
       });
       if (newMark !== null && cursorType !== null) await advanceMark(session, catalog, cursorName, newMark, cursorType);
-      return {
-        status: 'success',
-        version: committed.manifest.version,
-        rowsIn: fetched.rows,
-        rowsOut,
-        bytesWritten: committed.file.bytes,
-        badRecords: 0,
-        reads,
-        fingerprint,
-        file: committed.file.path,
-        checks,
-        committed: {
-          createdAt: committed.manifest.createdAt,
-          changed: committed.manifest.changed,
-          rowCount: committed.manifest.rowCount,
-          bytes: committed.manifest.bytes,
-          manifestPath: `tables/${asset.name}/_versions/${manifestFileName(committed.manifest.version)}`,
-        },
-      };
+      return { status: 'success', rowsIn: fetched.rows, rowsOut, badRecords: 0, reads, fingerprint, checks, ...committedOutcome(asset.name, committed) };
     } finally {
       control.signal?.removeEventListener('abort', interrupt);
       await fs.rm(spool.file, { force: true });

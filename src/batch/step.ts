@@ -8,7 +8,7 @@ import { errorMessage, SluiceError } from '../errors.ts';
 import { quoteLiteral } from '../sql/identifiers.ts';
 import type { InputRef } from '../store/tables/manifest.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
-import { manifestFileName, type TableStore } from '../store/tables/table-store.ts';
+import { manifestFileName, type CommitResult, type TableStore } from '../store/tables/table-store.ts';
 import { prepareInputs, renderSql, resolveInputs, stepFingerprint } from './inputs.ts';
 import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
 import { executeExtract, isExtractAsset } from './extract.ts';
@@ -115,24 +115,22 @@ export async function executeStep(env: StepEnv, run: { runId: string; stepId: st
     const committed = await env.tables.commit({
       asset: asset.name, partition, partitionColumn, stagedFile: staged, schema, rows: rowsOut, runId, fingerprint, inputs: reads,
     });
-    return {
-      status: 'success',
-      version: committed.manifest.version,
-      rowsIn: prepared.rowsIn,
-      rowsOut,
-      bytesWritten: committed.file.bytes,
-      badRecords: prepared.badRecords,
-      reads,
-      fingerprint,
-      file: committed.file.path,
-      checks,
-      committed: {
-        createdAt: committed.manifest.createdAt,
-        changed: committed.manifest.changed,
-        rowCount: committed.manifest.rowCount,
-        bytes: committed.manifest.bytes,
-        manifestPath: `tables/${asset.name}/_versions/${manifestFileName(committed.manifest.version)}`,
-      },
-    };
+    return { status: 'success', rowsIn: prepared.rowsIn, rowsOut, badRecords: prepared.badRecords, reads, fingerprint, checks, ...committedOutcome(asset.name, committed) };
   });
+}
+
+/** What a step's outcome says about the version it committed (the catalog records it). */
+export function committedOutcome(assetName: string, committed: CommitResult): Pick<StepOutcome, 'version' | 'bytesWritten' | 'file' | 'committed'> {
+  return {
+    version: committed.manifest.version,
+    bytesWritten: committed.file.bytes,
+    file: committed.file.path,
+    committed: {
+      createdAt: committed.manifest.createdAt,
+      changed: committed.manifest.changed,
+      rowCount: committed.manifest.rowCount,
+      bytes: committed.manifest.bytes,
+      manifestPath: `tables/${assetName}/_versions/${manifestFileName(committed.manifest.version)}`,
+    },
+  };
 }
