@@ -109,3 +109,17 @@ describe.each(backends)('incremental stream checkpoints ($name)', ({ url }) => {
     }
   });
 });
+
+it('saves a key as of the checkpoint even when an event changes it while the checkpoint is being written', () => {
+  const p = new StreamProcessor(stream, views);
+  feed(p, [event(7, T0, 10), event(8, T0, 20)]);
+  const before = JSON.parse(JSON.stringify(p.snapshot().views[0]?.keys)) as unknown[];
+  const checkpoint = p.checkpoint(2);
+  // Processing goes on before the catalog encodes the entries.
+  feed(p, [event(7, T0 + 1000, 5), event(7, T0 + 3 * 60_000, 1)]);
+  const saved = JSON.parse(JSON.stringify(checkpoint.put.filter((e) => e.key.startsWith('view:')).map((e) => e.state))) as unknown[];
+  expect(saved).toEqual(before);
+  p.checkpointSaved();
+  // The key changed after the checkpoint was taken, so the next one saves it again.
+  expect(p.checkpoint(4).put.map((e) => e.key)).toEqual(['view:card_activity:[7]', 'gate:4']);
+});

@@ -72,11 +72,39 @@ interface KeyTiles {
   dirty: boolean;
   /** Changed since the last checkpoint that was saved (state to save). */
   changed: boolean;
+  /** Taken by a checkpoint and not yet encoded: freeze it before changing the key. */
+  saving: KeyCapture | undefined;
+}
+
+/**
+ * A key's state as of a checkpoint, encoded lazily (JSON.stringify calls toJSON) while the checkpoint is
+ * written, so that taking a checkpoint costs no encoding; a key about to change is encoded first.
+ */
+export class KeyCapture {
+  private frozen: KeySnapshot | undefined;
+
+  constructor(
+    readonly key: string,
+    private readonly take: () => KeySnapshot,
+    private readonly release: () => void,
+  ) {}
+
+  /** Encode now (the key is about to change, or the checkpoint is being written). */
+  freeze(): void {
+    if (this.frozen !== undefined) return;
+    this.frozen = this.take();
+    this.release();
+  }
+
+  toJSON(): KeySnapshot {
+    this.freeze();
+    return this.frozen as KeySnapshot;
+  }
 }
 
 /** The keys changed since the last saved checkpoint: their state, and the keys dropped since. */
 export interface WindowStateChanges {
-  readonly put: readonly KeySnapshot[];
+  readonly put: readonly KeyCapture[];
   readonly removed: readonly string[];
 }
 
@@ -148,6 +176,7 @@ export class WindowedViewState {
   /** Add one event of `key` (event time in epoch microseconds; `row` holds the aggregated columns). */
   apply(key: string, eventTimeMicros: number, row: Readonly<Record<string, unknown>>): ApplyStatus {
     const k = this.keys.get(key) ?? this.addKey(key);
+    k.saving?.freeze();
     const tile = Math.floor(eventTimeMicros / this.tileUs);
     if (tile <= k.top - this.maxTiles) return 'expired';
     const lastCount = this.lastColumns.length;
@@ -240,7 +269,13 @@ export class WindowedViewState {
    * not saved, give them back with `restoreChanges`.
    */
   takeChanges(): WindowStateChanges {
-    const put = this.changed.filter((k) => this.keys.get(k.key) === k).map((k) => this.keySnapshot(k));
+    const put = this.changed.filter((k) => this.keys.get(k.key) === k).map((k) => {
+      const capture = new KeyCapture(k.key, () => this.keySnapshot(k), () => {
+        if (k.saving === capture) k.saving = undefined;
+      });
+      k.saving = capture;
+      return capture;
+    });
     const removed = [...this.removed].filter((key) => !this.keys.has(key));
     this.commitChanges();
     return { put, removed };
@@ -390,6 +425,7 @@ export class WindowedViewState {
       last: new Array<unknown>(this.lastColumns.length).fill(null),
       dirty: false,
       changed: false,
+      saving: undefined,
     };
     this.keys.set(key, k);
     return k;
