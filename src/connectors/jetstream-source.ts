@@ -66,6 +66,9 @@ export interface ConsumerLag {
   readonly ackFloorSequence: number;
 }
 
+/** How long past its expiry a pull may stay open before the source ends it (cumulative acks only). */
+const PULL_GRACE_MS = 250;
+
 function noop(): void {
   // nobody is waiting
 }
@@ -120,6 +123,8 @@ export class JetStreamSource {
   private reader: Promise<void> | undefined;
   private failure: unknown;
   private readonly wake = { batch: noop, room: noop };
+  /** Consumer delivery sequence of the last message fetched (checked with cumulative acks). */
+  private lastDelivery: number | undefined;
 
   private constructor(
     private readonly handle: JetStreamHandle,
@@ -243,17 +248,33 @@ export class JetStreamSource {
       }
       const started = performance.now();
       const pulled = await this.consumer.fetch({ max_messages: room, expires: expiresMs });
+      // nats-server 2.9 may expire a pull that got some messages without saying so (no 408), and the client
+      // waits for two missed heartbeats (a second) before it gives up. With cumulative acks the source checks
+      // that deliveries are contiguous, so it can end such a pull itself just past its expiry: a message that
+      // still arrived for it would be a gap, reported, not acked by a later ack and lost.
+      const overdue = this.ackAll ? setTimeout(() => void pulled.close(), expiresMs + PULL_GRACE_MS) : undefined;
       try {
         for await (const m of pulled) {
+          if (this.ackAll) this.checkContiguous(m);
           this.buffer.push(m);
           this.wake.batch();
         }
       } catch (error) {
-        // nats-server 2.9 may expire a pull that got some messages without saying so (no 408); the client then
-        // fails it for missed heartbeats. Past its expiry the pull is over at the server: nothing more can come.
+        // Past its expiry the pull is over at the server: nothing more can come for it.
         if (!(isHeartbeatsMissed(error) && performance.now() - started >= expiresMs)) throw error;
+      } finally {
+        clearTimeout(overdue);
       }
     }
+  }
+
+  /** With cumulative acks, a delivery missing before `m` (lost in transit) must fail the consumer, not be acked by a later ack. */
+  private checkContiguous(m: JsMsg): void {
+    const delivery = m.info.deliverySequence;
+    if (this.lastDelivery !== undefined && delivery !== this.lastDelivery + 1) {
+      throw new SluiceError('TRANSIENT', `consumer '${this.durable}' on stream '${this.stream}' skipped deliveries ${this.lastDelivery + 1}..${delivery - 1} (lost in transit): restart from the checkpoint`, this.context());
+    }
+    this.lastDelivery = delivery;
   }
 
   /** Wait until `wake[slot]` is called or `timeoutMs` passes. */
