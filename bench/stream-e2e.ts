@@ -119,10 +119,16 @@ class EndToEnd {
   }
 
   async pending(): Promise<number> {
+    return (await this.backlog()).pending;
+  }
+
+  /** Not yet delivered, and delivered but not yet acked (not yet covered by a checkpoint). */
+  async backlog(): Promise<{ pending: number; ackPending: number }> {
     try {
-      return (await this.handle.jsm.consumers.info(this.stream, 'transactions-all')).num_pending;
+      const info = await this.handle.jsm.consumers.info(this.stream, 'transactions-all');
+      return { pending: info.num_pending, ackPending: info.num_ack_pending };
     } catch {
-      return Number.NaN;
+      return { pending: Number.NaN, ackPending: Number.NaN };
     }
   }
 
@@ -179,10 +185,15 @@ class EndToEnd {
     return { ...summarise(rate, seconds, probesSent, samples), pendingStart, pendingEnd };
   }
 
-  /** Wait until the consumer has no backlog; false when it still has one after `timeoutMs`. */
+  /**
+   * Wait until the consumer has no backlog and the worker's checkpoints have caught up (nothing unacked), so
+   * that a step starts from a quiet worker; false when it has not after `timeoutMs`.
+   */
   async drain(timeoutMs: number): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
-    while ((await this.pending()) > 0) {
+    for (;;) {
+      const { pending, ackPending } = await this.backlog();
+      if (pending === 0 && ackPending === 0) break;
       if (performance.now() > deadline) return false;
       await sleep(200);
     }

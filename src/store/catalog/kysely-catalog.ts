@@ -36,7 +36,7 @@ const LINEAGE_BATCH_ROWS = 500;
 /** Rows per check-result insert: 14 parameters each, so 7,000 per statement, under both limits. */
 const CHECK_BATCH_ROWS = 500;
 /** Rows per stream key-state upsert or delete: 4 parameters each, and short enough to let other work run between. */
-const KEY_STATE_BATCH_ROWS = 250;
+const KEY_STATE_BATCH_ROWS = 100;
 
 export class KyselyCatalog implements Catalog {
   readonly dialect: Catalog['dialect'];
