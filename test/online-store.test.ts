@@ -348,6 +348,28 @@ describe('the Redis online store', () => {
     }
   });
 
+  it('trims expired entities from the index on write at most once a second, and counts only live ones meanwhile', async () => {
+    const raw = new Redis(testRedisUrl());
+    try {
+      const prefix = new URL(url).searchParams.get('prefix') ?? '';
+      const index = `${prefix}trimmed:__keys`;
+      const nowMicros = Date.now() * 1000;
+      const write = (k: number): Promise<unknown> => store.write('trimmed', [{ key: key(k), eventTimeMicros: nowMicros, values: { a: k } }], { ttlMs: 3_600_000 });
+      await write(1);
+      // An entity whose deadline has passed (its hash is gone), left in the index.
+      await raw.zadd(index, Date.now() - 1, key(99));
+      await write(2);
+      expect(await raw.zscore(index, key(99))).not.toBeNull();
+      expect(await store.count('trimmed')).toBe(2);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await write(3);
+      expect(await raw.zscore(index, key(99))).toBeNull();
+      expect(await store.count('trimmed')).toBe(3);
+    } finally {
+      await raw.quit();
+    }
+  });
+
   it('keeps credentials out of its location', async () => {
     expect(store.location).toMatch(/^redis:\/\/127\.0\.0\.1:6379\/0\?prefix=/);
     const failure = await openOnlineStore('redis://someone:hunter2@127.0.0.1:1/0').catch((error: unknown) => error);

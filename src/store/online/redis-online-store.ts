@@ -40,6 +40,8 @@ const INDEX_SUFFIX = '__keys';
 /** Commands per pipeline when writing: large enough to amortise round trips, small enough to bound memory. */
 const WRITE_CHUNK = 1000;
 const SCAN_COUNT = 1000;
+/** Trim a view's index of expired entities at most this often from write(). */
+const TRIM_INTERVAL_MS = 1000;
 const DAY_MS = 86_400_000;
 
 export interface RedisConnectOptions {
@@ -62,6 +64,8 @@ export class RedisOnlineStore implements OnlineStore {
   readonly location: string;
   readonly #redis: Redis;
   readonly #prefix: string;
+  /** When write() last trimmed each index (epoch ms). */
+  readonly #trimmedAt = new Map<string, number>();
 
   /**
    * Connect, failing at once if the server cannot be reached (the socket's error is thrown). Once connected,
@@ -136,8 +140,13 @@ export class RedisOnlineStore implements OnlineStore {
       previous = sent;
     }
     written += await previous;
-    // Entities past their deadline leave the index here and in sampleKeys, so that it tracks live hashes.
-    if (ttlMs !== undefined) await this.#run(() => this.#redis.zremrangebyscore(index, '-inf', `(${Date.now()}`));
+    // Entities past their deadline leave the index here (at most every TRIM_INTERVAL_MS per view: a stream
+    // job writes many times a second, and each trim was a second round trip) and in sampleKeys; count()
+    // counts only live deadlines, so a lazy trim changes no answer, only how long an expired member stays.
+    if (ttlMs !== undefined && now - (this.#trimmedAt.get(index) ?? -Infinity) >= TRIM_INTERVAL_MS) {
+      this.#trimmedAt.set(index, now);
+      await this.#run(() => this.#redis.zremrangebyscore(index, '-inf', `(${Date.now()}`));
+    }
     return { written, stale: records.length - written };
   }
 
