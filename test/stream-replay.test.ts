@@ -105,9 +105,12 @@ describe('stream and batch agree', () => {
     const catalog = await openCatalog(`sqlite:${path.join(dir, '.sluice', 'catalog.db')}`);
     let checkpointed = 0;
     try {
-      // Feed events slowly; once a few checkpoints are in, kill the worker without warning.
-      for (let start = 0; start < onTime.length && checkpointed < 3000; start += 250) {
-        child.stdin.write(`${onTime.slice(start, start + 250).join('\n')}\n`);
+      // Feed events slowly (at most 60% of them, so the kill always lands before the end), and once a few
+      // checkpoints are in, kill the worker without warning. A slow start (a loaded machine) only waits longer.
+      const feedLimit = Math.floor(onTime.length * 0.6);
+      const deadline = Date.now() + 60_000;
+      for (let start = 0; checkpointed < 3000 && Date.now() < deadline; start += 250) {
+        if (start < feedLimit) child.stdin.write(`${onTime.slice(start, start + 250).join('\n')}\n`);
         await sleep(40);
         checkpointed = (await catalog.loadCheckpoint('k9', 'all'))?.sequence ?? 0;
       }
