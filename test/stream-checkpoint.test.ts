@@ -9,7 +9,9 @@ import { testPostgresUrl } from '../src/config.ts';
 import type { WindowedFeatureView } from '../src/define/features.ts';
 import type { Catalog } from '../src/store/catalog/catalog.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
+import { CheckpointThread } from '../src/stream/checkpoint-thread.ts';
 import { StreamProcessor } from '../src/stream/processor.ts';
+import { SluiceError } from '../src/errors.ts';
 import { fraudProject } from './helpers/fraud-project.ts';
 import { makeTempDir } from './helpers/temp.ts';
 
@@ -122,4 +124,43 @@ it('saves a key as of the checkpoint even when an event changes it while the che
   p.checkpointSaved();
   // The key changed after the checkpoint was taken, so the next one saves it again.
   expect(p.checkpoint(4).put.map((e) => e.key)).toEqual(['view:card_activity:[7]', 'gate:4']);
+});
+
+describe('the checkpoint thread (SQLite)', () => {
+  it('saves checkpoints with its own connection, in order, refusing a stale one; a restore reads them back', async () => {
+    const url = `sqlite:${path.join(temp.dir, `thread-${randomBytes(4).toString('hex')}.db`)}`;
+    const catalog = await openCatalog(url);
+    const thread = new CheckpointThread(url);
+    try {
+      const running = new StreamProcessor(stream, views);
+      feed(running, [event(1, T0, 10), event(2, T0 + 1000, 20)]);
+      const first = running.checkpoint(2);
+      // Sent before the first is saved: the thread saves them in order.
+      const firstSaved = thread.saveCheckpoint({ job: 'fraud', partition: 'all', sequence: 2, ...first });
+      expect(await firstSaved).toBe(true);
+      running.checkpointSaved();
+      feed(running, [event(2, T0 + 120_000, 7), event(3, T0 + 130_000, 1)]);
+      const second = running.checkpoint(4);
+      expect(await thread.saveCheckpoint({ job: 'fraud', partition: 'all', sequence: 4, ...second })).toBe(true);
+      running.checkpointSaved();
+      // A stale worker's checkpoint changes nothing.
+      expect(await thread.saveCheckpoint({ job: 'fraud', partition: 'all', sequence: 3, state: first.state, put: first.put, delete: [] })).toBe(false);
+      const saved = await catalog.loadCheckpoint('fraud', 'all');
+      expect(saved?.sequence).toBe(4);
+      expect(new StreamProcessor(stream, views, saved).snapshot()).toEqual(running.snapshot());
+    } finally {
+      await thread.close();
+      await catalog.close();
+    }
+  });
+
+  it('reports a thread that cannot open its catalog as a failed save', async () => {
+    const thread = new CheckpointThread(`sqlite:${path.join(temp.dir, 'missing-dir', '\0', 'x.db')}`);
+    try {
+      const failure = await thread.saveCheckpoint({ job: 'fraud', partition: 'all', sequence: 1, state: {}, put: [], delete: [] }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(SluiceError);
+    } finally {
+      await thread.close();
+    }
+  });
 });

@@ -9,6 +9,7 @@ import type { JetStreamHandle } from '../connectors/nats-connection.ts';
 import { deleteConsumer, JetStreamSource } from '../connectors/jetstream-source.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import type { Workspace } from '../workspace.ts';
+import { CheckpointThread } from './checkpoint-thread.ts';
 import { StreamJob, type StreamRunSummary } from './run.ts';
 
 export interface JetStreamRunOptions {
@@ -39,7 +40,17 @@ export async function runStreamJetStream(ws: Workspace, store: OnlineStore, stre
     throw new SluiceError('CONFIG_INVALID', `stream "${stream.name}" has ${stream.partitions} partitions: start one worker per partition with --partition i/${stream.partitions}`);
   }
   const partition = options.partition === undefined ? 'all' : `${options.partition.index}of${options.partition.count}`;
-  const job = await StreamJob.open(ws, store, stream, { job: options.job, partition });
+  // A SQLite catalog's checkpoints are saved from a thread of their own, off the thread that processes events.
+  const thread = ws.catalog.dialect === 'sqlite' ? new CheckpointThread(ws.settings.catalogUrl) : undefined;
+  try {
+    return await runOnSource(ws, store, stream, handle, options, partition, thread);
+  } finally {
+    await thread?.close();
+  }
+}
+
+async function runOnSource(ws: Workspace, store: OnlineStore, stream: EventStream, handle: JetStreamHandle, options: JetStreamRunOptions, partition: string, thread: CheckpointThread | undefined): Promise<StreamRunSummary> {
+  const job = await StreamJob.open(ws, store, stream, { job: options.job, partition, saver: thread });
   await ensureStream(handle, { stream: stream.jetStream.stream, subjects: streamSubjects(stream) });
   // The checkpoint, not the consumer, is where the job is: start the durable afresh from it, so messages a
   // crashed run had in flight (unacked) come first and in order, not after the ack wait behind newer ones.

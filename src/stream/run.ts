@@ -13,6 +13,7 @@ import { SluiceError } from '../errors.ts';
 import { deadLetterDir } from '../store/dead-letter.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import type { Workspace } from '../workspace.ts';
+import type { CheckpointSaver } from './checkpoint-thread.ts';
 import { StreamProcessor, type ProcessorCounts } from './processor.ts';
 
 export interface StreamRunOptions {
@@ -85,6 +86,7 @@ export class StreamJob {
     private readonly store: OnlineStore,
     readonly stream: EventStream,
     private readonly processor: StreamProcessor,
+    private readonly saver: CheckpointSaver,
     job: string,
     partition: string,
     resumedFrom: number,
@@ -96,12 +98,13 @@ export class StreamJob {
     this.deadFile = path.join(deadLetterDir(ws.stateDir, stream.name), `${job}-${partition}.ndjson`);
   }
 
-  static async open(ws: Workspace, store: OnlineStore, stream: EventStream, options: { job?: string | undefined; partition?: string | undefined } = {}): Promise<StreamJob> {
+  /** `saver`: where checkpoints are saved (default the workspace's catalog; a CheckpointThread for SQLite). */
+  static async open(ws: Workspace, store: OnlineStore, stream: EventStream, options: { job?: string | undefined; partition?: string | undefined; saver?: CheckpointSaver | undefined } = {}): Promise<StreamJob> {
     const job = options.job ?? stream.name;
     const partition = options.partition ?? 'all';
     const checkpoint = await ws.catalog.loadCheckpoint(job, partition);
     const processor = new StreamProcessor(stream, viewsOfStream(ws, stream), checkpoint);
-    return new StreamJob(ws, store, stream, processor, job, partition, checkpoint?.sequence ?? 0);
+    return new StreamJob(ws, store, stream, processor, options.saver ?? ws.catalog, job, partition, checkpoint?.sequence ?? 0);
   }
 
   get counts(): ProcessorCounts {
@@ -189,7 +192,7 @@ export class StreamJob {
         await fs.appendFile(this.deadFile, dead.join(''));
         this.deadLetters += dead.length;
       }
-      saved = await this.ws.catalog.saveCheckpoint({ job: this.job, partition: this.partition, sequence, state, put, delete: deleted });
+      saved = await this.saver.saveCheckpoint({ job: this.job, partition: this.partition, sequence, state, put, delete: deleted });
     } finally {
       if (saved) this.processor.checkpointSaved();
       else this.processor.checkpointRefused();
