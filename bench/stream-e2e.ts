@@ -86,8 +86,8 @@ async function bare(handle: JetStreamHandle, rate: number, seconds: number): Pro
   return summarise(rate, seconds, sent, samples);
 }
 
-function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [path.join(root, 'bin', 'sluice.mjs'), ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+function spawnCli(args: string[], env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, path.join(root, 'bin', 'sluice.mjs'), ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -232,7 +232,9 @@ async function main(): Promise<void> {
       server.once('exit', (code) => reject(new Error(`sluice serve exited with ${code}`)));
     });
     const flushEvents = process.argv.includes('--flush-events') ? process.argv[process.argv.indexOf('--flush-events') + 1] ?? '1000' : '1000';
-    const worker = spawnCli(['stream', 'transactions', '--nats', '--flush-events', flushEvents, '-p', dir], env);
+    // `--profile-worker <dir>`: a V8 CPU profile of the stream worker, written there when it exits.
+    const profileDir = process.argv.includes('--profile-worker') ? process.argv[process.argv.indexOf('--profile-worker') + 1] : undefined;
+    const worker = spawnCli(['stream', 'transactions', '--nats', '--flush-events', flushEvents, '-p', dir], env, profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)]);
     children.push(worker);
     worker.stdout?.resume();
     const e2e = new EndToEnd(handle, `${run}.txns`, run, `http://127.0.0.1:${port}`);
