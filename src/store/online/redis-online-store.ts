@@ -8,25 +8,35 @@ import type { OnlineRecord, OnlineStore, ReadRequest, StoredValues, WriteOptions
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    /** PUT_SCRIPT: 1 when written, 0 when the stored event time is newer. Arrays in `fieldsAndValues` are flattened. */
-    sluiceOnlinePut(hash: string, index: string, eventMicros: string, deadline: string, entityKey: string, fieldsAndValues: readonly string[]): Result<number, Context>;
+    /** PUT_SCRIPT: how many records were written (the others had a newer stored event time). */
+    sluiceOnlinePut(numberOfKeys: number, keysAndArgs: readonly string[]): Result<number, Context>;
   }
 }
 
 /**
- * KEYS[1] the entity's hash, KEYS[2] the view's index; ARGV[1] event micros, ARGV[2] the expiry deadline in
- * epoch ms (or +inf), ARGV[3] the entity key, ARGV[4..] field, value, field, value...
- * Replacing the whole hash (DEL, then HSET) makes features dropped from a view disappear. Lua numbers are
- * doubles, exact for epoch microseconds (below 2^53). unpack() limits a view to a few thousand features.
+ * Several records of one view per call (one command each cost the client more than Redis: a command object,
+ * a promise and a reply per record). KEYS[1] the view's index, KEYS[2..] the records' hashes; per record in
+ * ARGV: event micros, the expiry deadline in epoch ms (or +inf), the entity key, the number of features n,
+ * then n field, value pairs. A record is skipped when its hash holds a newer event time. Replacing the whole
+ * hash (DEL, then HSET) makes features dropped from a view disappear. Lua numbers are doubles, exact for
+ * epoch microseconds (below 2^53). unpack() limits a view to a few thousand features.
  */
 const PUT_SCRIPT = `
-local stored = redis.call('HGET', KEYS[1], '__ts')
-if stored and tonumber(stored) > tonumber(ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], '__ts', ARGV[1], unpack(ARGV, 4))
-if ARGV[2] ~= '+inf' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-return 1
+local written = 0
+local a = 1
+for i = 2, #KEYS do
+  local n = tonumber(ARGV[a + 3])
+  local stored = redis.call('HGET', KEYS[i], '__ts')
+  if not (stored and tonumber(stored) > tonumber(ARGV[a])) then
+    redis.call('DEL', KEYS[i])
+    redis.call('HSET', KEYS[i], '__ts', ARGV[a], unpack(ARGV, a + 4, a + 3 + 2 * n))
+    if ARGV[a + 1] ~= '+inf' then redis.call('PEXPIREAT', KEYS[i], ARGV[a + 1]) end
+    redis.call('ZADD', KEYS[1], ARGV[a + 1], ARGV[a + 2])
+    written = written + 1
+  end
+  a = a + 4 + 2 * n
+end
+return written
 `;
 
 const TS_FIELD = '__ts';
@@ -37,8 +47,10 @@ const TS_FIELD = '__ts';
  * with one ZREMRANGEBYSCORE, never by reading the hashes.
  */
 const INDEX_SUFFIX = '__keys';
-/** Commands per pipeline when writing: large enough to amortise round trips, small enough to bound memory. */
+/** Records per pipeline when writing: large enough to amortise round trips, small enough to bound memory. */
 const WRITE_CHUNK = 1000;
+/** Records per script call: short enough that Redis serves reads between calls. */
+const RECORDS_PER_CALL = 100;
 const SCAN_COUNT = 1000;
 /** Trim a view's index of expired entities at most this often from write(). */
 const TRIM_INTERVAL_MS = 1000;
@@ -106,7 +118,7 @@ export class RedisOnlineStore implements OnlineStore {
     this.#redis = redis;
     this.#prefix = prefix;
     this.location = location;
-    redis.defineCommand('sluiceOnlinePut', { numberOfKeys: 2, lua: PUT_SCRIPT });
+    redis.defineCommand('sluiceOnlinePut', { lua: PUT_SCRIPT });
   }
 
   async write(view: string, records: readonly OnlineRecord[], options: WriteOptions = {}): Promise<WriteResult> {
@@ -125,10 +137,19 @@ export class RedisOnlineStore implements OnlineStore {
     for (let start = 0; start < records.length; start += WRITE_CHUNK) {
       const pipeline = this.#redis.pipeline();
       const end = Math.min(start + WRITE_CHUNK, records.length);
-      for (let i = start; i < end; i++) {
-        const record = records[i] as OnlineRecord;
-        const deadline = ttlMs === undefined ? '+inf' : String(Math.max(Math.floor(record.eventTimeMicros / 1000) + ttlMs, now) + graceMs);
-        pipeline.sluiceOnlinePut(base + record.key, index, String(record.eventTimeMicros), deadline, record.key, encodeValues(record.values));
+      for (let call = start; call < end; call += RECORDS_PER_CALL) {
+        const last = Math.min(call + RECORDS_PER_CALL, end);
+        const keys: string[] = [index];
+        const args: string[] = [];
+        for (let i = call; i < last; i++) {
+          const record = records[i] as OnlineRecord;
+          const deadline = ttlMs === undefined ? '+inf' : String(Math.max(Math.floor(record.eventTimeMicros / 1000) + ttlMs, now) + graceMs);
+          keys.push(base + record.key);
+          args.push(String(record.eventTimeMicros), deadline, record.key, '');
+          const counted = args.length - 1;
+          args[counted] = String(encodeValues(record.values, args));
+        }
+        pipeline.sluiceOnlinePut(keys.length, [...keys, ...args]);
       }
       const sent = this.#exec(pipeline).then(sumPuts);
       try {
@@ -248,14 +269,17 @@ function sumPuts(replies: readonly unknown[]): number {
   return written;
 }
 
-/** Feature name, JSON value, feature name, JSON value... (undefined values are left out, as JSON does). */
-function encodeValues(values: Readonly<Record<string, unknown>>): string[] {
-  const args: string[] = [];
+/** Append feature name, JSON value, feature name, JSON value... to `args` (undefined values are left out, as JSON does); returns how many features. */
+function encodeValues(values: Readonly<Record<string, unknown>>, args: string[]): number {
+  let features = 0;
   for (const name of Object.keys(values)) {
     const encoded = JSON.stringify(values[name]) as string | undefined;
-    if (encoded !== undefined) args.push(name, encoded);
+    if (encoded !== undefined) {
+      args.push(name, encoded);
+      features++;
+    }
   }
-  return args;
+  return features;
 }
 
 function decodeFields(reply: readonly (string | null)[], features: readonly string[]): StoredValues | undefined {
