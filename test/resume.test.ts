@@ -1,27 +1,17 @@
 // Resuming a run: only its failed and not-yet-run steps run again; completed steps keep their versions.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { asset, defineProject, fileSource } from '../src/index.ts';
 import { resumeRun } from '../src/batch/resume.ts';
 import { runAssets, type RunEvent } from '../src/batch/runner.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { expectSluiceError } from './helpers/errors.ts';
-import { makeTempDir, runCli } from './helpers/temp.ts';
+import { runCli, tempProjectEachTest } from './helpers/temp.ts';
 
 let dir: string;
-let cleanup: () => void;
 const open: Workspace[] = [];
-
-beforeEach(() => {
-  ({ dir, cleanup } = makeTempDir('sluice-resume-'));
-  fs.mkdirSync(path.join(dir, 'data'));
-  fs.writeFileSync(path.join(dir, 'data', 'numbers.csv'), 'n\n1\n2\n3\n');
-});
-afterEach(async () => {
-  for (const ws of open.splice(0)) await ws.close();
-  cleanup();
-});
+tempProjectEachTest('sluice-resume-', { 'data/numbers.csv': 'n\n1\n2\n3\n' }, (d) => { dir = d; }, open);
 
 const numbers = fileSource('numbers', { format: 'csv', path: 'data/numbers.csv', columns: { n: 'INTEGER' } });
 // Arrives late: missing during the first run.

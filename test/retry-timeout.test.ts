@@ -2,7 +2,7 @@
 // stopped (its DuckDB statement interrupted) and never committed, with a TIMEOUT naming the asset and limit.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { asset, dailyPartitions, defineProject, fileSource, SluiceError } from '../src/index.ts';
 import { retryDelay, withRetry, withTimeout } from '../src/batch/retry.ts';
 import { runAssets, type RunEvent } from '../src/batch/runner.ts';
@@ -10,21 +10,11 @@ import { DEFAULT_RETRY } from '../src/define/asset.ts';
 import type { Project } from '../src/define/project.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { expectSluiceError } from './helpers/errors.ts';
-import { makeTempDir } from './helpers/temp.ts';
+import { tempProjectEachTest } from './helpers/temp.ts';
 
 let dir: string;
-let cleanup: () => void;
 const open: Workspace[] = [];
-
-beforeEach(() => {
-  ({ dir, cleanup } = makeTempDir('sluice-retry-'));
-  fs.mkdirSync(path.join(dir, 'data'));
-  fs.writeFileSync(path.join(dir, 'data', 'numbers.csv'), 'n\n1\n2\n3\n');
-});
-afterEach(async () => {
-  for (const ws of open.splice(0)) await ws.close();
-  cleanup();
-});
+tempProjectEachTest('sluice-retry-', { 'data/numbers.csv': 'n\n1\n2\n3\n' }, (d) => { dir = d; }, open);
 
 const numbers = fileSource('numbers', { format: 'csv', path: 'data/numbers.csv', columns: { n: 'INTEGER' } });
 

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach } from 'vitest';
 import { Engine } from '../../src/engine/engine.ts';
 import { quoteLiteral } from '../../src/sql/identifiers.ts';
 
@@ -12,6 +13,27 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export function makeTempDir(prefix = 'sluice-test-'): { dir: string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A fresh project directory for each test, holding `files` (paths relative to it), given to `onDir`; what the test
+ * pushed on `open` (workspaces) is closed after it, then the directory is removed.
+ */
+export function tempProjectEachTest(prefix: string, files: Readonly<Record<string, string>>, onDir: (dir: string) => void, open: { close(): Promise<void> }[]): void {
+  let cleanup = (): void => undefined;
+  beforeEach(() => {
+    const temp = makeTempDir(prefix);
+    cleanup = temp.cleanup;
+    for (const [file, text] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(temp.dir, file)), { recursive: true });
+      fs.writeFileSync(path.join(temp.dir, file), text);
+    }
+    onDir(temp.dir);
+  });
+  afterEach(async () => {
+    for (const ws of open.splice(0)) await ws.close();
+    cleanup();
+  });
 }
 
 export interface CliResult {
