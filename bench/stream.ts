@@ -4,7 +4,7 @@
 // so the timed loop measures the operator, not the generator. The end-to-end (NATS) figures come later.
 // Usage: npm run bench:stream -- [--events 5000000] [--keys 100000] [--hours 3] [--repeat 3] [--seed 42]
 // Prints a table and writes bench/results/stream.json ("part": "operators"). Memory per key is the JS heap
-// (key map, names) plus the tile arena (typed arrays; its capacity doubles, so includes slack), measured after a forced GC.
+// (key map, names) plus the arena (tile slots and key rows, typed arrays; grown with slack), measured after a forced GC.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
