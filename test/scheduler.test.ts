@@ -269,7 +269,7 @@ describe('sensors', () => {
       expect(alerts[1]).toMatchObject({ event: 'freshness_breach', asset: 'summary', message: expect.stringMatching(/last updated .*version 1.*SLA is 60 min/) });
       // The rerun found nothing changed (no new version): still stale, but neither launched nor alerted again.
       await scheduler.idle();
-      clock.ms += 1000;
+      clock.ms += 31_000; // past the 30 s between freshness checks, so the dedupe is what holds the alert back
       expect(await scheduler.evaluate()).toEqual([]);
       expect(alerts).toHaveLength(2);
 

@@ -50,6 +50,8 @@ export interface SchedulerOptions {
   readonly leaseMs?: number;
 }
 
+const FRESHNESS_CHECK_MS = 30_000;
+
 /** Ticks due after `afterMs` up to `nowMs` (inclusive), oldest first, at most `limit` (the most recent ones). */
 export function dueTicks(cron: string, timezone: string, afterMs: number, nowMs: number, limit = 10_000): Date[] {
   const pattern = new Cron(cron, { timezone, paused: true });
@@ -81,6 +83,7 @@ export class Scheduler {
   readonly #running = new Map<string, Promise<void>>();
   readonly #lastSensorRun = new Map<string, number>();
   #recovered = false;
+  #lastFreshnessCheck = Number.NEGATIVE_INFINITY;
 
   constructor(ws: Workspace, options: SchedulerOptions = {}) {
     this.#ws = ws;
@@ -117,7 +120,11 @@ export class Scheduler {
         this.#ws.logger.warn({ sensor: sensor.name, err: errorMessage(error) }, 'sensor evaluation failed');
       }
     }
-    await this.#checkFreshness();
+    // Freshness reads every asset's latest version and checks: every 30 s is enough for SLAs counted in hours.
+    if (nowMs - this.#lastFreshnessCheck >= FRESHNESS_CHECK_MS) {
+      this.#lastFreshnessCheck = nowMs;
+      await this.#checkFreshness();
+    }
     this.#pump();
     return launches;
   }
