@@ -7,7 +7,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { defineProject, extractAsset, httpSource, type HttpSourceOptions } from '../src/index.ts';
 import { queryTable } from '../src/batch/inspect.ts';
 import { runAssets } from '../src/batch/runner.ts';
-import { linkNext, retryAfterMs } from '../src/connectors/http-source.ts';
+import { retryAfterMs } from '../src/backoff.ts';
+import { linkNext } from '../src/connectors/http-source.ts';
 import { seededRandom } from '../src/quality/stats.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { makeTempDir } from './helpers/temp.ts';

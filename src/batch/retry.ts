@@ -1,11 +1,11 @@
 // Retrying a step: exponential backoff with jitter, only for transient errors unless the asset says otherwise.
+import { backoffDelay } from '../backoff.ts';
 import type { RetryPolicy } from '../define/asset.ts';
 import { isTransient } from '../errors.ts';
 
 /** Delay before retry number `attempt` (1-based): backoff doubling per attempt, capped, with 50-100% jitter. */
 export function retryDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(policy.maxDelayMs, policy.backoffMs * 2 ** (attempt - 1));
-  return Math.round(base * (0.5 + random() * 0.5));
+  return backoffDelay(policy.backoffMs, policy.maxDelayMs, attempt, random);
 }
 
 export async function withRetry<T>(

@@ -1,7 +1,8 @@
 // Reading a paginated HTTP JSON API: pages by body cursor, offset/limit or Link header; a client-side rate limit;
 // retries with exponential backoff and jitter on 429, 5xx and network errors, honouring Retry-After.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { HttpRetry, HttpSource } from '../define/extract.ts';
+import { backoffDelay, retryAfterMs } from '../backoff.ts';
+import type { HttpSource } from '../define/extract.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
 import type { RecordSpool } from './record-spool.ts';
 
@@ -36,20 +37,6 @@ export function displayUrl(url: string): string {
   } catch {
     return url;
   }
-}
-
-/** Milliseconds a Retry-After header asks for (delta seconds or an HTTP date), or undefined. */
-export function retryAfterMs(value: string | null, now: number = Date.now()): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-/** Delay before retry number `attempt` (1-based): doubling from the base, capped, 50-100% jitter. */
-export function backoffMs(retry: HttpRetry, attempt: number, random: () => number): number {
-  const base = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(base * (0.5 + random() * 0.5));
 }
 
 /** Spaces request starts at least 1/rate seconds apart. */
@@ -131,7 +118,7 @@ export async function fetchHttp(request: HttpFetchRequest): Promise<HttpFetchRes
       }
       if (attempt === source.retry.maxAttempts) break;
       retries += 1;
-      await sleep(Math.max(waitAtLeast, backoffMs(source.retry, attempt, random)));
+      await sleep(Math.max(waitAtLeast, backoffDelay(source.retry.baseDelayMs, source.retry.maxDelayMs, attempt, random)));
     }
     throw new SluiceError('SOURCE_READ', `${where} failed after ${source.retry.maxAttempts} attempt(s), last: ${lastProblem}`, { source: source.name, url: displayUrl(url) }, { transient: true });
   };

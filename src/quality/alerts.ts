@@ -1,6 +1,7 @@
 // Webhook alerts for failed checks, failed runs and freshness breaches: a Slack-compatible `text` line plus the
 // structured fields, POSTed as JSON with retries. Delivery never throws, so an alert cannot fail a run.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay, retryAfterMs } from '../backoff.ts';
 import { errorMessage } from '../errors.ts';
 
 export type AlertEvent = 'check_failed' | 'run_failed' | 'freshness_breach';
@@ -87,8 +88,7 @@ async function deliver(url: string, body: string, settings: { retries: number; b
     if (last.outcome === 'give-up' || attempt > settings.retries) {
       return { url, delivered: false, attempts: attempt, status: last.status, error: last.error };
     }
-    const backoff = settings.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
-    await sleep(last.retryAfterMs ?? backoff);
+    await sleep(last.retryAfterMs ?? backoffDelay(settings.backoffMs, Number.POSITIVE_INFINITY, attempt));
   }
 }
 
@@ -111,7 +111,7 @@ async function post(url: string, body: string, timeoutMs: number): Promise<Attem
       outcome: retryable ? 'retry' : 'give-up',
       status: response.status,
       error,
-      retryAfterMs: retryable ? retryAfterMs(response.headers.get('retry-after')) : null,
+      retryAfterMs: retryable ? cappedRetryAfter(response.headers.get('retry-after')) : null,
     };
   } catch (error) {
     const message = controller.signal.aborted ? `timed out after ${timeoutMs} ms` : fetchErrorMessage(error);
@@ -121,10 +121,10 @@ async function post(url: string, body: string, timeoutMs: number): Promise<Attem
   }
 }
 
-/** Retry-After as delay-seconds (an HTTP date is rare for webhooks and is left to the backoff). */
-function retryAfterMs(header: string | null): number | null {
-  if (header === null || !/^\s*\d+\s*$/.test(header)) return null;
-  return Math.min(Number(header) * 1000, MAX_RETRY_AFTER_MS);
+/** Retry-After (delta seconds or an HTTP date), cut short at MAX_RETRY_AFTER_MS. */
+function cappedRetryAfter(header: string | null): number | null {
+  const ms = retryAfterMs(header);
+  return ms === undefined ? null : Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
 /** undici reports "fetch failed" and puts the reason (ECONNREFUSED, ENOTFOUND, ...) in `cause`. */
