@@ -53,7 +53,7 @@ async function acquireWaiting(catalog: Catalog, resource: string, holder: string
   if (await catalog.acquireLease(resource, holder, ttlMs, { owner: OWNER })) return;
   const term = await catalog.getLease(resource);
   // A holder that died on this host (a killed run) frees the partition now, not at the end of its term.
-  if (term?.owner != null && ownerIsDead(term) && await catalog.acquireLease(resource, holder, ttlMs, { owner: OWNER, takeOverFrom: term.owner })) return;
+  if (term !== undefined && term.owner !== null && ownerIsDead(term) && await catalog.acquireLease(resource, holder, ttlMs, { owner: OWNER, takeOverFrom: term.owner })) return;
   const until = (term?.expiresAtMs ?? Date.now()) + LEASE_POLL_MS;
   while (Date.now() < until) {
     await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Cron } from 'croner';
 import { newRunId, runAssets, type RunSummary } from '../batch/runner.ts';
-import type { Job } from '../define/job.ts';
+import type { Job, Sensor } from '../define/job.ts';
 import { addDays } from '../define/partitions.ts';
 import { errorMessage } from '../errors.ts';
 import { sendAlert } from '../quality/alerts.ts';
@@ -114,7 +114,7 @@ export class Scheduler {
       if (last !== undefined && nowMs - last < sensor.intervalMs) continue;
       this.#lastSensorRun.set(sensor.name, nowMs);
       try {
-        launches.push(...(await this.#evaluateSensor(sensor.name)));
+        launches.push(...(await this.#evaluateSensor(sensor)));
       } catch (error) {
         this.#emit({ type: 'sensor-error', sensor: sensor.name, error: errorMessage(error) });
         this.#ws.logger.warn({ sensor: sensor.name, err: errorMessage(error) }, 'sensor evaluation failed');
@@ -200,9 +200,7 @@ export class Scheduler {
     return launches;
   }
 
-  async #evaluateSensor(sensorName: string): Promise<Launch[]> {
-    const sensor = this.#ws.project.sensors.get(sensorName);
-    if (sensor === undefined) return [];
+  async #evaluateSensor(sensor: Sensor): Promise<Launch[]> {
     const job = this.#ws.project.jobs.get(sensor.job) as Job;
     const name = `sensor:${this.#ws.project.name}:${sensor.name}`;
     const cursor = await this.#ws.catalog.getCursor(name);
