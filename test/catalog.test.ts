@@ -1,17 +1,15 @@
 // The Catalog conformance suite, run over every backend: SQLite in a temporary directory and the PostgreSQL at
 // testPostgresUrl(). Each test gets a fresh catalog (a new file, or a new schema under this run's prefix).
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testPostgresUrl } from '../src/config.ts';
-import { SluiceError } from '../src/errors.ts';
 import type { Catalog, CheckRecord, LineageEdge, VersionRecord } from '../src/store/catalog/catalog.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
+import { expectSluiceError } from './helpers/errors.ts';
+import { catalogSchemas } from './helpers/postgres.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WRITER_SCRIPT = path.join(ROOT, 'test', 'fixtures', 'catalog-writer.ts');
@@ -40,26 +38,7 @@ function sqliteBackend(): Backend {
 }
 
 function postgresBackend(): Backend {
-  const prefix = `sluice_test_${randomBytes(4).toString('hex')}`;
-  const schemas: string[] = [];
-  return {
-    freshUrl() {
-      const schema = `${prefix}_${schemas.length + 1}`;
-      schemas.push(schema);
-      const url = new URL(testPostgresUrl());
-      url.searchParams.set('schema', schema);
-      return url.toString();
-    },
-    async cleanup() {
-      const client = new pg.Client(testPostgresUrl());
-      await client.connect();
-      try {
-        for (const schema of schemas) await client.query(`drop schema if exists "${schema}" cascade`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
+  return catalogSchemas('sluice_test');
 }
 
 const BACKENDS: readonly BackendKind[] = [
@@ -107,16 +86,6 @@ function check(runId: string, target: string, index: number, minutes: number, ex
     createdAt: at(minutes),
     ...extra,
   };
-}
-
-async function expectSluiceError(promise: Promise<unknown>, code: SluiceError['code']): Promise<SluiceError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof SluiceError)) throw new Error(`expected a SluiceError ${code}, got ${String(error)}`);
-  expect(error.code).toBe(code);
-  return error;
 }
 
 function runWriter(url: string, writer: string, runs: number): Promise<{ code: number | null; stderr: string }> {

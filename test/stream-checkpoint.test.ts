@@ -3,9 +3,7 @@
 // exactly the state of the one that kept running. Over both catalog backends.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { testPostgresUrl } from '../src/config.ts';
 import type { WindowedFeatureView } from '../src/define/features.ts';
 import type { Catalog } from '../src/store/catalog/catalog.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
@@ -14,6 +12,7 @@ import { StreamProcessor } from '../src/stream/processor.ts';
 import { SluiceError } from '../src/errors.ts';
 import { fraudProject } from './helpers/fraud-project.ts';
 import { makeTempDir } from './helpers/temp.ts';
+import { catalogSchemas } from './helpers/postgres.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 10, 20, 8);
@@ -32,30 +31,15 @@ function feed(p: StreamProcessor, events: readonly string[]): void {
 }
 
 const temp = makeTempDir('sluice-stream-checkpoint-');
-const pgSchemas: string[] = [];
+const pgSchemas = catalogSchemas('sluice_test_ckpt');
 const backends: { name: string; url: () => string }[] = [
   { name: 'sqlite', url: () => `sqlite:${path.join(temp.dir, `${randomBytes(4).toString('hex')}.db`)}` },
-  {
-    name: 'postgres',
-    url: () => {
-      const schema = `sluice_test_ckpt_${randomBytes(4).toString('hex')}`;
-      pgSchemas.push(schema);
-      const url = new URL(testPostgresUrl());
-      url.searchParams.set('schema', schema);
-      return url.toString();
-    },
-  },
+  { name: 'postgres', url: () => pgSchemas.freshUrl() },
 ];
 
 afterAll(async () => {
   temp.cleanup();
-  const client = new pg.Client(testPostgresUrl());
-  await client.connect();
-  try {
-    for (const schema of pgSchemas) await client.query(`drop schema if exists "${schema}" cascade`);
-  } finally {
-    await client.end();
-  }
+  await pgSchemas.cleanup();
 });
 
 describe.each(backends)('incremental stream checkpoints ($name)', ({ url }) => {

@@ -32,3 +32,27 @@ export async function createTestSchema(prefix: string): Promise<TestSchema> {
     },
   };
 }
+
+/** PostgreSQL catalog URLs, each in a schema of its own on the test server; `cleanup` drops them all. */
+export function catalogSchemas(prefix: string): { freshUrl(): string; cleanup(): Promise<void> } {
+  const base = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const schemas: string[] = [];
+  return {
+    freshUrl() {
+      const schema = `${base}_${schemas.length + 1}`;
+      schemas.push(schema);
+      const url = new URL(testPostgresUrl());
+      url.searchParams.set('schema', schema);
+      return url.toString();
+    },
+    async cleanup() {
+      const client = new pg.Client(testPostgresUrl());
+      await client.connect();
+      try {
+        for (const schema of schemas) await client.query(`drop schema if exists "${schema}" cascade`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
