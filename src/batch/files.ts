@@ -27,7 +27,8 @@ function nameMatcher(name: string): RegExp | null {
   return new RegExp(`^${source}$`);
 }
 
-async function glob(session: Session, pattern: string): Promise<string[]> {
+/** Files matching a path or glob, sorted (hidden files left out when only the file name has wildcards). */
+export async function glob(session: Session, pattern: string): Promise<string[]> {
   if (!WILDCARD.test(pattern)) {
     try {
       return (await fs.stat(pattern)).isFile() ? [pattern] : [];

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Job, Sensor } from '../define/job.ts';
 import { inPartitions } from '../define/partitions.ts';
 import { getAsset } from '../define/project.ts';
-import { quoteLiteral } from '../sql/identifiers.ts';
+import { glob as listFiles } from '../batch/files.ts';
 import type { Workspace } from '../workspace.ts';
 
 export interface LaunchRequest {
@@ -86,9 +86,9 @@ export async function evaluateSensor(ws: Workspace, sensor: Sensor, job: Job, cu
 
 async function evaluateFiles(ws: Workspace, glob: string, job: Job, cursor: string | undefined, nowMs: number, key: (rest: string) => string): Promise<SensorEvaluation> {
   const pattern = path.isAbsolute(glob) ? glob : path.join(ws.projectDir, glob);
-  const files = await ws.engine.withSession((session) => session.query<{ file: string }>(`SELECT file FROM glob(${quoteLiteral(pattern)}) ORDER BY file`));
+  const files = await ws.engine.withSession((session) => listFiles(session, pattern));
   const current: Record<string, string> = {};
-  for (const { file } of files) {
+  for (const file of files) {
     try {
       const stat = await fs.stat(file);
       if (stat.isFile()) current[path.relative(ws.projectDir, file)] = `${stat.size}:${Math.floor(stat.mtimeMs)}`;
