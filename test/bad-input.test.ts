@@ -305,6 +305,30 @@ describe('CSV sources', () => {
     ]);
   });
 
+  it('each rejected CSV line is attributed to its own file when concurrent steps read overlapping windows', async () => {
+    // DuckDB's multi-file CSV reader, with another read of the same files running, can give two files the
+    // same file_id in its rejects tables: every bad line was then attributed to every file of the window.
+    const source = fileSource('daily', { format: 'csv', path: 'data/day={date}.csv', partitions: days, columns: { id: 'BIGINT' }, badRecords: 'dead-letter' });
+    const keys = Array.from({ length: 12 }, (_, i) => `2026-01-${String(i + 1).padStart(2, '0')}`);
+    const expected: [string, number, string][] = [];
+    keys.forEach((key, i) => {
+      const good = Array.from({ length: 1 + (i % 4) }, (_, j) => String(i * 100 + j));
+      writeText(`data/day=${key}.csv`, ['id', ...good, `bad${i}`, '7'].join('\n') + '\n');
+      expected.push([`day=${key}.csv`, good.length + 2, `bad${i}`]);
+    });
+    const windowed = asset('windowed', { partitions: days, sql: ({ ref }) => `SELECT count(*) AS n FROM ${ref(source, { lookback: 3 })}` });
+    const w = await open([source], [windowed]);
+    for (let round = 0; round < 3; round++) {
+      const summary = await runAssets(w, { partitions: keys, force: true, concurrency: 4 });
+      expect(summary.status).toBe('success');
+      // A step's window holds min(4, i + 1) files, one bad line each.
+      expect(summary.steps.map((s) => s.outcome?.badRecords)).toEqual(keys.map((_, i) => Math.min(4, i + 1)));
+      const dead = deadLetters(w, 'daily');
+      expect(dead.files).toHaveLength(keys.length);
+      expect(dead.records.map((r) => [path.basename(r.file), r.line, r.raw]).sort()).toEqual(expected);
+    }
+  });
+
   it('a header without a declared column fails with SOURCE_SCHEMA naming the column', async () => {
     const csv = writeText('data/payments.csv', 'id,note\n1,a\n');
     const source = payments({ badRecords: 'dead-letter' });

@@ -326,7 +326,7 @@ export async function prepareSource(
     checkCsvHeaders(source, resolved.files);
     const rejects = { table: `__rejects_${view}`, scan: `__scans_${view}` };
     await wrap('reading CSV', () => session.run(`CREATE OR REPLACE TEMP TABLE ${target} AS ${csvRelation(source, resolved.files, rejects)}`));
-    const bad = await handleRejects(session, paths.stateDir, source, resolved.files, csvRejectsQuery(rejects), true);
+    const bad = await handleRejects(session, paths.stateDir, source, resolved.files, csvRejectsQuery(rejects, resolved.files), true);
     return { ...resolved, rows: await countRows(target), badRecords: bad.count, deadLetterFiles: bad.deadLetterFiles };
   }
 

@@ -46,24 +46,33 @@ export function parquetBadValuesQuery(file: string, column: string, actual: stri
     WHERE ${value} IS NOT NULL AND (${cast} IS NULL${lossy})`;
 }
 
+/** The rejects tables of one CSV read: a pair per file (see csvRelation). */
+export interface CsvRejectTables {
+  readonly table: string;
+  readonly scan: string;
+}
+
 /**
- * A CSV read that keeps rejected lines in the named rejects tables instead of failing at the first one.
+ * A CSV read that keeps rejected lines in rejects tables instead of failing at the first one: one read_csv
+ * per file, each with its own pair of rejects tables (`<table>_<i>`, `<scan>_<i>`), stacked by name. One
+ * read over several files would be faster to plan, but DuckDB's parallel multi-file reader can give two
+ * files the same `file_id` in its rejects tables, which then attributes every rejected line to every file.
  * With declared columns the dialect is fully given, so DuckDB's sniffer is off: a sniffer fails the whole
  * file on one bad line (an unterminated quote), where the reader sets that line aside.
  */
-export function csvRelation(source: FileSource, files: readonly string[], rejects: { table: string; scan: string }): string {
+export function csvRelation(source: FileSource, files: readonly string[], rejects: CsvRejectTables): string {
   const options = [
     `header = ${source.csv.header}`,
     `delim = ${quoteLiteral(source.csv.delimiter)}`,
     `quote = ${quoteLiteral(source.csv.quote)}`,
     'store_rejects = true',
-    `rejects_table = ${quoteLiteral(rejects.table)}`,
-    `rejects_scan = ${quoteLiteral(rejects.scan)}`,
   ];
   if (source.columns !== undefined) {
     options.push('auto_detect = false', `escape = ${quoteLiteral(source.csv.quote)}`, `columns = ${columnsStruct(source.columns)}`);
   }
-  return `SELECT * FROM read_csv(${quoteList(files)}, ${options.join(', ')})`;
+  return files
+    .map((file, i) => `SELECT * FROM read_csv(${quoteLiteral(file)}, ${[...options, `rejects_table = ${quoteLiteral(`${rejects.table}_${i}`)}`, `rejects_scan = ${quoteLiteral(`${rejects.scan}_${i}`)}`].join(', ')})`)
+    .join(' UNION ALL BY NAME ');
 }
 
 const NEWLINES = `chr(13) || chr(10)`;
@@ -72,13 +81,14 @@ const NEWLINES = `chr(13) || chr(10)`;
  * One row per rejected CSV record (see RejectRow): every error of the record joined into one reason.
  * DuckDB's `line` counts records, not physical lines, so the reader refines it from `hint` and `raw`.
  */
-export function csvRejectsQuery(rejects: { table: string; scan: string }): string {
-  return `SELECT s.file_path AS file, e.line::BIGINT AS line, min(e.line_byte_position)::BIGINT AS hint,
+export function csvRejectsQuery(rejects: CsvRejectTables, files: readonly string[]): string {
+  const perFile = files.map((file, i) => `SELECT ${quoteLiteral(file)} AS file, e.line::BIGINT AS line, min(e.line_byte_position)::BIGINT AS hint,
       nullif(array_to_string(list_sort(list(DISTINCT e.column_name) FILTER (WHERE e.column_name IS NOT NULL)), ', '), '') AS "column",
       array_to_string(list_sort(list(DISTINCT lower(e.error_type::VARCHAR) || ': ' || e.error_message)), '; ') AS reason,
       trim(any_value(e.csv_line), ${NEWLINES}) AS raw
-    FROM ${quoteIdent(rejects.table)} e JOIN ${quoteIdent(rejects.scan)} s USING (scan_id, file_id)
-    GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line`;
+    FROM ${quoteIdent(`${rejects.table}_${i}`)} e
+    GROUP BY e.line`);
+  return `SELECT * FROM (${perFile.join(' UNION ALL ')}) ORDER BY file, line`;
 }
 
 /**
