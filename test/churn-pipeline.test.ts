@@ -196,13 +196,16 @@ describe('churn example', () => {
     expect(materialized.stderr).toBe('');
     const views = (JSON.parse(materialized.stdout) as { views: { view: string; written: number }[] }).views;
     expect(views).toEqual([expect.objectContaining({ view: 'user_profile', written: 3 }), expect.objectContaining({ view: 'recent_activity', written: 3 })]);
-    const lookup = await runCli(['features', 'get', '--service', 'churn_model_v1', '--entity', '{"user_id":1}', '--entity', '{"user_id":99}', '--request', '{"plan_price":10}', '--json', '-p', dir]);
+    const lookup = await runCli(['features', 'get', '--service', 'churn_model_v1', '--entity', '{"user_id":1}', '--entity', '{"user_id":99}', '--request', '{"plan_price":10}', '--as-of', '2026-12-02T12:00:00Z', '--json', '-p', dir]);
     expect(lookup.stderr).toBe('');
     const served = JSON.parse(lookup.stdout) as { results: { entity: Record<string, unknown>; features: Record<string, { value: unknown; status: string; eventTimestamp: string | null }> }[] };
     expect(served.results[0]?.features['logins_7d']).toEqual({ value: Number(user1['logins_7d']), status: 'present', eventTimestamp: '2026-12-01T00:00:00.000Z' });
     expect(served.results[0]?.features['plan']?.value).toBe('pro');
     expect(served.results[0]?.features['price_per_active_day']?.value).toBeCloseTo(10 / Number(user1['days_active_30d']), 12);
     expect(served.results[1]?.features['logins_7d']).toEqual({ value: null, status: 'missing', eventTimestamp: null });
+    // Past the 2-day TTL of the value's event time, the same lookup says expired, whatever today's date is.
+    const late = JSON.parse((await runCli(['features', 'get', '--service', 'churn_model_v1', '--entity', '{"user_id":1}', '--as-of', '2026-12-03T00:00:01Z', '--json', '-p', dir])).stdout) as typeof served;
+    expect(late.results[0]?.features['logins_7d']).toEqual({ value: null, status: 'expired', eventTimestamp: '2026-12-01T00:00:00.000Z' });
     const skew = await runCli(['features', 'skew', '--service', 'churn_model_v1', '-p', dir]);
     expect(skew.code, skew.stderr).toBe(0);
   });

@@ -213,28 +213,53 @@ describe.each(stores)('feature store on $name', ({ url }) => {
     const [run1] = await materialize(ws, store, { views: ['profile'], incremental: true, toMicros: to1 * MICROS });
     expect(run1?.fromMicros).toBeNull();
     expect(run1?.written).toBe(latestProfiles(firstRows, -Infinity, to1).size);
-    expect(await ws.catalog.lastMaterialization('profile', store.location)).toMatchObject({ toMicros: to1 * MICROS, rowsWritten: run1?.written });
+    // The state is the latest event time read, not the end of the range asked for.
+    const mark1 = Math.max(...firstRows.map((r) => r.ts).filter((ts) => ts <= to1));
+    expect(await ws.catalog.lastMaterialization('profile', store.location)).toMatchObject({ toMicros: to1 * MICROS, resumeMicros: mark1 * MICROS, rowsWritten: run1?.written });
 
     // New rows arrive for 5 users, later than everything so far.
     const newRows = makeProfiles(7, 5, 20, 80);
     await build([...firstRows, ...newRows], makeTxns(6, 5, 50));
     const to2 = T0 + 200 * HOUR;
     const [run2] = await materialize(ws, store, { views: ['profile'], incremental: true, toMicros: to2 * MICROS });
-    expect(run2?.fromMicros).toBe(to1 * MICROS);
-    expect(run2?.written).toBe(latestProfiles(newRows, to1, to2).size);
+    expect(run2?.fromMicros).toBe(mark1 * MICROS);
+    expect(run2?.written).toBe(latestProfiles([...firstRows, ...newRows], mark1, to2).size);
     const all = latestProfiles([...firstRows, ...newRows], -Infinity, to2);
     const stored = await readAll('profile', [...all.keys()], ['score', 'tier']);
     for (const [u, row] of all) expect(stored.get(u)).toEqual({ ts: row.ts, values: { score: row.score, tier: row.tier } });
 
-    // Rows land late: event times before the last end. Plain incremental misses them; a lookback finds them.
-    const lateRows = Array.from({ length: 3 }, (_, i) => ({ user_id: 1000 + i, ts: to2 - (i + 1) * HOUR, score: 1, tier: 'late' }));
+    // Rows land late: event times before the latest one read. Plain incremental misses them; a lookback finds them.
+    const mark2 = Math.max(...[...firstRows, ...newRows].map((r) => r.ts).filter((ts) => ts <= to2));
+    const lateRows = Array.from({ length: 3 }, (_, i) => ({ user_id: 1000 + i, ts: mark2 - (i + 1) * HOUR, score: 1, tier: 'late' }));
     await build([...firstRows, ...newRows, ...lateRows], makeTxns(6, 5, 50));
+    const atMark = latestProfiles([...firstRows, ...newRows], mark2, mark2).size;
     const [missed] = await materialize(ws, store, { views: ['profile'], incremental: true, toMicros: (to2 + HOUR) * MICROS });
-    expect(missed?.written).toBe(0);
+    expect(missed?.written).toBe(atMark);
     const [caught] = await materialize(ws, store, { views: ['profile'], incremental: true, lookbackMs: 4 * HOUR, toMicros: (to2 + HOUR) * MICROS });
-    expect(caught?.fromMicros).toBe((to2 - 3 * HOUR) * MICROS);
-    expect(caught?.written).toBe(3);
+    expect(caught?.fromMicros).toBe((mark2 - 4 * HOUR) * MICROS);
+    expect(caught?.written).toBe(latestProfiles([...firstRows, ...newRows, ...lateRows], mark2 - 4 * HOUR, to2).size);
     expect((await readAll('profile', [1000, 1001, 1002], ['tier'])).get(1002)?.values).toEqual({ tier: 'late' });
+  });
+
+  it('--incremental resumes from the data\'s event times: history loaded after a run up to now is picked up', async () => {
+    // Data from the past, materialised up to now (the default end): the run ends at today's wall clock.
+    const firstRows = makeProfiles(11, 10, 60);
+    await build(firstRows, makeTxns(6, 5, 50));
+    const [run1] = await materialize(ws, store, { views: ['profile'], incremental: true });
+    expect(run1?.written).toBe(latestProfiles(firstRows, -Infinity, Infinity).size);
+    // More history arrives: later than the first rows, still long before now.
+    const moreRows = makeProfiles(12, 10, 60, 100).map((r) => ({ ...r, user_id: r.user_id + 500 }));
+    await build([...firstRows, ...moreRows], makeTxns(6, 5, 50));
+    const [run2] = await materialize(ws, store, { views: ['profile'], incremental: true });
+    expect(run2?.fromMicros).toBe(Math.max(...firstRows.map((r) => r.ts)) * MICROS);
+    expect(run2?.written).toBeGreaterThanOrEqual(latestProfiles(moreRows, -Infinity, Infinity).size);
+    const stored = await readAll('profile', [...latestProfiles(moreRows, -Infinity, Infinity).keys()], ['tier']);
+    for (const [u, row] of latestProfiles(moreRows, -Infinity, Infinity)) expect(stored.get(u)).toEqual({ ts: row.ts, values: { tier: row.tier } });
+    // A run that finds nothing new keeps the mark where it was.
+    const [run3] = await materialize(ws, store, { views: ['profile'], incremental: true });
+    const mark = Math.max(...moreRows.map((r) => r.ts)) * MICROS;
+    expect(run3?.fromMicros).toBe(mark);
+    expect((await ws.catalog.lastMaterialization('profile', store.location))?.resumeMicros).toBe(mark);
   });
 
   it('measures zero skew after materialisation, and finds an injected skew feature by feature', async () => {

@@ -190,17 +190,32 @@ describe.each(backends)('online serving on $name', (backend) => {
     expect(four?.features['country']?.eventTimestamp).toBe(`${new Date(started - 2 * HOUR).toISOString().slice(0, -1)}123Z`);
   });
 
-  it('gives the same results in process as over HTTP, and applies options.now', async () => {
+  it('gives the same results in process as over HTTP, and answers as of a given time', async () => {
     const client = createFeatureClient({ project, store });
     const lookup = { service: 'user_service', entities: [{ user_id: 1 }, { user_id: 2 }, { user_id: 3 }, { user_id: 4 }] };
     const http = await post(app, lookup);
     const direct = await client.getOnlineFeatures(lookup);
     expect(JSON.parse(JSON.stringify(direct))).toEqual(http.json);
     // Two days later, user 1's profile has expired too; at its event time, user 2's is present.
-    const later = await readOnlineFeatures(project, store, lookup, { now: started + 2 * 24 * HOUR });
+    const later = await readOnlineFeatures(project, store, lookup, { asOf: started + 2 * 24 * HOUR });
     expect(later.results[0]?.features['age']?.status).toBe('expired');
-    const earlier = await readOnlineFeatures(project, store, lookup, { now: started - 36 * HOUR + 1 });
+    const earlier = await readOnlineFeatures(project, store, lookup, { asOf: new Date(started - 36 * HOUR + 1) });
     expect(earlier.results[1]?.features['age']).toMatchObject({ value: 45, status: 'present' });
+    // The same over HTTP: a request's asOf, a server's default, and a request overriding the default.
+    const laterIso = new Date(started + 2 * 24 * HOUR).toISOString();
+    const overHttp = await post(app, { ...lookup, asOf: laterIso });
+    expect(overHttp.json).toEqual(JSON.parse(JSON.stringify(later)));
+    const pinned = buildServer({ project, store, logger: quiet, asOf: laterIso });
+    try {
+      expect((await post(pinned, lookup)).json).toEqual(JSON.parse(JSON.stringify(later)));
+      expect((await post(pinned, { ...lookup, asOf: started })).json).toEqual(http.json);
+    } finally {
+      await pinned.close();
+    }
+    const bad = await post(app, { ...lookup, asOf: 'yesterday-ish' });
+    expect(bad.status).toBe(400);
+    expect(bad.json['message']).toMatch(/request\.asOf must be a time.*"yesterday-ish"/);
+    expect(() => createFeatureClient({ project, store, asOf: 'soon' })).toThrow(/asOf must be a time/);
   });
 
   it('reads a batch of entities in one store round trip', async () => {

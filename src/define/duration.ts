@@ -20,3 +20,13 @@ export function parseDuration(text: string, where: string): number {
   return Number(match[1]) * (UNIT_MS[match[2] as string] as number);
 }
 
+
+/**
+ * Epoch milliseconds of an instant written as an ISO date (midnight UTC) or timestamp (UTC unless it gives
+ * an offset), or undefined when the text is neither.
+ */
+export function parseInstant(text: string): number | undefined {
+  const iso = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : /[zZ]|[+-]\d{2}:?\d{2}$/.test(text) ? text : `${text}Z`;
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms : undefined;
+}

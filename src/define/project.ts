@@ -5,7 +5,7 @@ import { SluiceError } from '../errors.ts';
 import { isValidName } from '../sql/identifiers.ts';
 import { quoteIdent } from '../sql/identifiers.ts';
 import type { Asset, Dataset, RefOptions, SqlContext } from './asset.ts';
-import { isDuration } from './duration.ts';
+import { isDuration, parseInstant } from './duration.ts';
 import type { ExtractSpec } from './extract.ts';
 import { isDateKey } from './partitions.ts';
 import { validateExpectation } from './expect.ts';
@@ -38,6 +38,11 @@ export interface ProjectSettings {
    * Read them from the environment rather than writing secrets here: `{ [process.env.MODEL_KEY!]: ['churn_model_v1'] }`.
    */
   readonly apiKeys?: Readonly<Record<string, '*' | readonly string[]>> | undefined;
+  /**
+   * Online lookups (`sluice serve`, `sluice features get`) answer as of this time (an ISO date or timestamp)
+   * instead of now, unless a request or `--as-of` gives its own: for demos and backtests on historical data.
+   */
+  readonly servingAsOf?: string | undefined;
 }
 
 export interface ProjectInput {
@@ -164,6 +169,7 @@ const settingsSchema = z.object({
   alertWebhooks: z.array(z.url()).optional(),
   alertOnWarn: z.boolean().optional(),
   apiKeys: z.record(z.string().regex(/^[^,|\s]+$/, 'an API key without commas, bars or spaces'), z.union([z.literal('*'), z.array(name).min(1)])).optional(),
+  servingAsOf: z.string().refine((text) => parseInstant(text) !== undefined, 'an ISO date or timestamp such as 2026-11-25 or 2026-11-25T13:00:00Z').optional(),
 }).strict();
 
 function invalid(what: string, error: z.ZodError): SluiceError {

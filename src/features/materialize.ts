@@ -1,7 +1,8 @@
 // Materialisation: the latest value per entity of each feature view, for event times in [from, to], written
 // to the online store. Writes are guarded by event time in the store, so reruns and overlapping ranges are
-// idempotent and an older value never replaces a newer one. `incremental` starts where the last
-// materialisation of the view into the same store ended (its state is in the catalog).
+// idempotent and an older value never replaces a newer one. `incremental` starts at the latest event time
+// that materialisations of the view into the same store have read (its state is in the catalog).
+import { parseInstant } from '../define/duration.ts';
 import type { FeatureView } from '../define/features.ts';
 import { getFeatureService, getFeatureView } from '../define/project.ts';
 import { SluiceError } from '../errors.ts';
@@ -16,7 +17,7 @@ export interface MaterializeOptions {
   /** Views to materialise (default: every view of the project, or of `service`). */
   readonly views?: readonly string[];
   readonly service?: string;
-  /** Epoch microseconds; default: the beginning (or, with `incremental`, where the last run ended). */
+  /** Epoch microseconds; default: the beginning (or, with `incremental`, the latest event time read so far). */
   readonly fromMicros?: number;
   /** Epoch microseconds; default: now. */
   readonly toMicros?: number;
@@ -64,9 +65,12 @@ export async function materialize(ws: Workspace, store: OnlineStore, options: Ma
 
 async function materializeView(ws: Workspace, store: OnlineStore, view: FeatureView, toMicros: number, options: MaterializeOptions): Promise<ViewMaterialization> {
   const started = new Date();
-  const previous = options.incremental === true ? await ws.catalog.lastMaterialization(view.name, store.location) : undefined;
-  // Incremental runs start at the previous end (minus the lookback), inclusive: rewrites are harmless.
-  const fromMicros = previous === undefined ? options.fromMicros : previous.toMicros - (options.lookbackMs ?? 0) * 1000;
+  const previous = await ws.catalog.lastMaterialization(view.name, store.location);
+  // Incremental runs start at the latest event time read so far (minus the lookback), inclusive: rewrites are
+  // harmless. Event times, not the previous run's wall-clock end, so history loaded later is still picked up.
+  const resume = options.incremental === true ? previous?.resumeMicros ?? null : null;
+  const fromMicros = resume === null ? options.fromMicros : resume - (options.lookbackMs ?? 0) * 1000;
+  let latestMicros = previous?.resumeMicros ?? null;
   const batchSize = options.batchSize ?? 5000;
   let written = 0;
   let stale = 0;
@@ -86,7 +90,9 @@ async function materializeView(ws: Workspace, store: OnlineStore, view: FeatureV
     };
     for await (const chunk of session.stream(sql)) {
       for (const row of chunk) {
-        batch.push({ key: encodeKeyOf(view.entity.keys, row), eventTimeMicros: Number(row['__micros']), values: parseValues(row['__values']) });
+        const eventTimeMicros = Number(row['__micros']);
+        if (latestMicros === null || eventTimeMicros > latestMicros) latestMicros = eventTimeMicros;
+        batch.push({ key: encodeKeyOf(view.entity.keys, row), eventTimeMicros, values: parseValues(row['__values']) });
         if (batch.length >= batchSize) await flush();
       }
     }
@@ -99,6 +105,7 @@ async function materializeView(ws: Workspace, store: OnlineStore, view: FeatureV
     store: store.location,
     fromMicros: fromMicros ?? null,
     toMicros,
+    resumeMicros: latestMicros,
     rowsWritten: written,
     rowsStale: stale,
     startedAt: started.toISOString(),
@@ -115,9 +122,8 @@ export function isoMicros(micros: number): string {
 /** Parse a CLI time: an ISO date or timestamp (UTC unless it says otherwise), or `now`; epoch microseconds. */
 export function parseTimeArg(text: string, flag: string): number {
   if (text === 'now') return Date.now() * 1000;
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : /[zZ]|[+-]\d{2}:?\d{2}$/.test(text) ? text : `${text}Z`;
-  const ms = Date.parse(iso);
-  if (!Number.isFinite(ms)) throw new SluiceError('CONFIG_INVALID', `${flag}: ${JSON.stringify(text)} is not a date or timestamp; use e.g. 2026-11-25 or 2026-11-25T13:00:00Z or now`);
+  const ms = parseInstant(text);
+  if (ms === undefined) throw new SluiceError('CONFIG_INVALID', `${flag}: ${JSON.stringify(text)} is not a date or timestamp; use e.g. 2026-11-25 or 2026-11-25T13:00:00Z or now`);
   return ms * 1000;
 }
 

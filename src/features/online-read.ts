@@ -1,6 +1,7 @@
 // Online feature reads: validate a lookup (entities, request fields, a feature subset) against a feature
 // service, fetch every view's values for every entity in one store round trip, apply TTLs, and run the
 // on-demand functions. The HTTP server and the in-process client both call this, so they cannot differ.
+import { parseInstant } from '../define/duration.ts';
 import type { FeatureService, FeatureView, KeyType, OnDemandFeature, ValueType } from '../define/features.ts';
 import { getFeatureService, suggest, type Project } from '../define/project.ts';
 import { errorMessage, isTransient, SluiceError } from '../errors.ts';
@@ -18,13 +19,36 @@ export interface OnlineFeaturesRequest {
   readonly request?: Readonly<Record<string, unknown>> | undefined;
   /** A subset of the service's features, in the order wanted; all of them when absent. */
   readonly features?: readonly string[] | undefined;
+  /** Answer as of this time instead of the reader's default (see OnlineReadOptions.asOf). */
+  readonly asOf?: AsOf | undefined;
 }
 
 export interface OnlineReadOptions {
-  /** The read time, epoch milliseconds (default: now): values older than their view's TTL are expired. */
-  readonly now?: number | undefined;
+  /**
+   * The time the lookup is answered as of (epoch milliseconds, a Date, or an ISO date or timestamp; default:
+   * now): values older than their view's TTL at that time are expired. Backtests and demos over historical
+   * data read as of a time in the data; values are never read from the future of `asOf` either way, since
+   * the store holds one value per entity.
+   */
+  readonly asOf?: AsOf | undefined;
   /** Largest number of entities in one lookup (default 1000). */
   readonly maxEntities?: number | undefined;
+}
+
+/** A read time: epoch milliseconds, a Date, or an ISO date or timestamp (UTC unless it says otherwise). */
+export type AsOf = number | Date | string;
+
+/** Epoch milliseconds of a read time; throws FEATURE_REQUEST naming `where` for one that is not a time. */
+export function asOfMillis(asOf: AsOf, where = 'asOf'): number {
+  if (typeof asOf === 'number') {
+    if (Number.isFinite(asOf)) return asOf;
+  } else if (asOf instanceof Date) {
+    if (Number.isFinite(asOf.getTime())) return asOf.getTime();
+  } else if (typeof asOf === 'string') {
+    const ms = parseInstant(asOf);
+    if (ms !== undefined) return ms;
+  }
+  throw new SluiceError('FEATURE_REQUEST', `${where} must be a time: epoch milliseconds, or an ISO date or timestamp such as 2026-11-25 or 2026-11-25T13:00:00Z; got ${describe(asOf)}`, { field: where });
 }
 
 export type FeatureStatus = 'present' | 'missing' | 'expired';
@@ -332,7 +356,8 @@ export async function readOnlineFeaturesCounted(
     }
   }
 
-  const nowMicros = (options.now ?? Date.now()) * 1000;
+  const requested = request.asOf ?? options.asOf;
+  const nowMicros = (requested === undefined ? Date.now() : asOfMillis(requested, request.asOf === undefined ? 'asOf' : 'request.asOf')) * 1000;
   const counts: LookupCounts = { present: 0, missing: 0, expired: 0 };
   const results: EntityFeatures[] = new Array<EntityFeatures>(keyValues.length);
   // Per view of the current entity: its record when present and fresh, and its timestamp; reused across entities.
@@ -424,9 +449,10 @@ export interface FeatureClient {
 }
 
 /** An in-process client: for serving from the model's own process. The caller owns (and closes) the store. */
-export function createFeatureClient(options: { project: Project; store: OnlineStore; maxEntities?: number }): FeatureClient {
+export function createFeatureClient(options: { project: Project; store: OnlineStore; maxEntities?: number; asOf?: AsOf | undefined }): FeatureClient {
   const { project, store } = options;
+  if (options.asOf !== undefined) asOfMillis(options.asOf);
   return {
-    getOnlineFeatures: (request, readOptions = {}) => readOnlineFeatures(project, store, request, { maxEntities: options.maxEntities, ...readOptions }),
+    getOnlineFeatures: (request, readOptions = {}) => readOnlineFeatures(project, store, request, { maxEntities: options.maxEntities, asOf: options.asOf, ...readOptions }),
   };
 }

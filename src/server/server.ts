@@ -5,7 +5,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { STATUS_CODES } from 'node:http';
 import type { Project } from '../define/project.ts';
 import { SluiceError } from '../errors.ts';
-import { readOnlineFeaturesCounted, type OnlineFeaturesRequest } from '../features/online-read.ts';
+import { asOfMillis, readOnlineFeaturesCounted, type AsOf, type OnlineFeaturesRequest } from '../features/online-read.ts';
 import type { EventStream } from '../define/stream.ts';
 import { parseEvent } from '../stream/event-schema.ts';
 import { createLogger, type Logger } from '../logger.ts';
@@ -23,6 +23,8 @@ export interface ServerOptions {
   readonly logger?: Logger | undefined;
   /** Largest number of entities in one lookup (default 1000). */
   readonly maxEntities?: number | undefined;
+  /** Answer lookups as of this time unless a request gives its own `asOf` (default: now); for backtests and demos. */
+  readonly asOf?: AsOf | undefined;
   /** Also export Node's process metrics (CPU, memory, event loop lag) on /metrics (default true). */
   readonly processMetrics?: boolean | undefined;
   /**
@@ -59,6 +61,7 @@ const lookupSchema = {
     entities: { type: 'array', minItems: 1, items: { type: 'object' } },
     request: { type: 'object' },
     features: { type: 'array', minItems: 1, items: { type: 'string' } },
+    asOf: { anyOf: [{ type: 'string' }, { type: 'number' }] },
   },
 } as const;
 
@@ -76,6 +79,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   if (missing.length > 0) {
     throw new SluiceError('CONFIG_INVALID', `SLUICE_API_KEYS grants services that project "${project.name}" does not define: ${missing.join(', ')}; its services: ${[...project.featureServices.keys()].join(', ') || '(none)'}; its event streams: ${[...project.eventStreams.keys()].join(', ') || '(none)'}`);
   }
+  if (options.asOf !== undefined) asOfMillis(options.asOf, 'the server\'s asOf');
   const open = keys.grants.size === 0;
   if (open) logger.warn('no API keys configured (SLUICE_API_KEYS): the feature API is open to anyone who can reach it');
   const metrics = createServingMetrics({ defaultMetrics: options.processMetrics !== false });
@@ -115,7 +119,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (grant !== '*' && !grant.has(service)) {
       throw new HttpError(403, 'FORBIDDEN', `this API key may not read feature service "${service}"`);
     }
-    const { response, counts } = await readOnlineFeaturesCounted(project, store, request.body, { maxEntities: options.maxEntities });
+    const { response, counts } = await readOnlineFeaturesCounted(project, store, request.body, { maxEntities: options.maxEntities, asOf: options.asOf });
     metrics.countLookups(response.service, counts);
     return response;
   });

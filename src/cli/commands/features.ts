@@ -95,7 +95,8 @@ export function registerFeatures(program: Command): void {
     .requiredOption('--service <name>', 'the feature service')
     .requiredOption('--entity <json>', 'entity keys as JSON, e.g. \'{"user_id": 1}\' (repeatable)', collect)
     .option('--request <json>', 'request data for on-demand features, as JSON')
-    .action(async (options: { service: string; entity: string[]; request?: string }, command: Command) => {
+    .option('--as-of <time>', 'answer as of this time (an ISO date or timestamp): TTLs are measured from it; default: settings.servingAsOf, else now')
+    .action(async (options: { service: string; entity: string[]; request?: string; asOf?: string }, command: Command) => {
       const g = globals(command);
       const parse = (text: string, flag: string): Record<string, unknown> => {
         try {
@@ -105,7 +106,8 @@ export function registerFeatures(program: Command): void {
         throw new SluiceError('CONFIG_INVALID', `${flag} must be a JSON object, got ${JSON.stringify(text)}`);
       };
       await withWorkspace(g, async (ws) => withOnlineStore(ws, async (store) => {
-        const client = createFeatureClient({ project: ws.project, store });
+        const asOf = options.asOf ?? ws.project.settings.servingAsOf;
+        const client = createFeatureClient({ project: ws.project, store, asOf });
         const response = await client.getOnlineFeatures({
           service: options.service,
           entities: options.entity.map((e) => parse(e, '--entity')),

@@ -13,16 +13,18 @@ export function registerServe(program: Command): void {
     .description('serve features over HTTP: POST /v1/features, GET /health, GET /metrics (API keys: SLUICE_API_KEYS)')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0: any free port)', parseInteger('--port'), 8080)
+    .option('--as-of <time>', 'answer lookups as of this time (an ISO date or timestamp) unless a request gives asOf; default: settings.servingAsOf, else now')
     .option('--ingest', 'also accept events at POST /v1/events/<stream> and publish them to NATS JetStream (SLUICE_NATS_URL)')
-    .action(async (options: { host: string; port: number; ingest?: boolean }, command: Command) => {
+    .action(async (options: { host: string; port: number; asOf?: string; ingest?: boolean }, command: Command) => {
       const g = globals(command);
       await withWorkspace(g, async (ws) => withOnlineStore(ws, async (store) => {
         const fromProject = Object.entries(ws.project.settings.apiKeys ?? {}).map(([key, services]) => `${key}=${services === '*' ? '*' : services.join('|')}`);
         const apiKeys = [ws.settings.apiKeys ?? '', ...fromProject].filter((part) => part.trim() !== '').join(',');
         const nats = options.ingest === true ? await openJetStream(ws.settings.natsUrl) : undefined;
         const ingest = nats === undefined ? undefined : (stream: EventStream, events: readonly string[]) => publishToStream(nats, stream, events);
-        const server = await startServer({ project: ws.project, store, apiKeys, logger: ws.logger, host: options.host, port: options.port, ingest });
-        process.stdout.write(`listening on ${server.url} (online store: ${store.location})\n`);
+        const asOf = options.asOf ?? ws.project.settings.servingAsOf;
+        const server = await startServer({ project: ws.project, store, apiKeys, logger: ws.logger, host: options.host, port: options.port, ingest, asOf });
+        process.stdout.write(`listening on ${server.url} (online store: ${store.location}${asOf === undefined ? '' : `; answering as of ${asOf}`})\n`);
         await new Promise<void>((resolve) => {
           const stop = (): void => {
             process.off('SIGINT', stop);

@@ -119,7 +119,13 @@ export interface MaterializationRecord {
   readonly store: string;
   /** Epoch microseconds; null means from the beginning. */
   readonly fromMicros: number | null;
+  /** The end of the requested range, epoch microseconds. */
   readonly toMicros: number;
+  /**
+   * The latest event time this view's materialisations into the store have read, up to and including this
+   * one (null: no row yet): where `--incremental` resumes, so history loaded after a run is picked up.
+   */
+  readonly resumeMicros: number | null;
   readonly rowsWritten: number;
   readonly rowsStale: number;
   readonly startedAt: string;

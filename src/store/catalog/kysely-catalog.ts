@@ -232,6 +232,7 @@ export class KyselyCatalog implements Catalog {
         store: record.store,
         from_micros: record.fromMicros,
         to_micros: record.toMicros,
+        resume_micros: record.resumeMicros,
         rows_written: record.rowsWritten,
         rows_stale: record.rowsStale,
         started_at: record.startedAt,
@@ -243,7 +244,7 @@ export class KyselyCatalog implements Catalog {
   async lastMaterialization(view: string, store: string): Promise<MaterializationRecord | undefined> {
     const row = await this.#execute('read materialisation state', { view }, (db) =>
       db.selectFrom('materializations').selectAll().where('view_name', '=', view).where('store', '=', store)
-        .orderBy('to_micros', 'desc').orderBy('seq', 'desc').limit(1).executeTakeFirst(),
+        .orderBy('seq', 'desc').limit(1).executeTakeFirst(),
     );
     if (row === undefined) return undefined;
     return {
@@ -251,6 +252,7 @@ export class KyselyCatalog implements Catalog {
       store: row.store,
       fromMicros: toNullableNumber(row.from_micros),
       toMicros: Number(row.to_micros),
+      resumeMicros: toNullableNumber(row.resume_micros),
       rowsWritten: Number(row.rows_written),
       rowsStale: Number(row.rows_stale),
       startedAt: row.started_at,

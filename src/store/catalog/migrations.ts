@@ -20,6 +20,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 5, up: createOrchestrationTables },
   { version: 6, up: createStreamKeyState },
   { version: 7, up: addLeaseOwners },
+  { version: 8, up: addMaterializationMarks },
 ];
 
 export interface MigrateOptions {
@@ -237,4 +238,9 @@ async function createStreamKeyState(db: Kysely<Database>): Promise<void> {
 /** The process holding a lease (`host:pid`), so a lease left by a process that died on this host is taken at once. */
 async function addLeaseOwners(db: Kysely<Database>): Promise<void> {
   await db.schema.alterTable('leases').addColumn('owner', 'text').execute();
+}
+
+/** Where incremental materialisation resumes: the latest event time a run has seen, not its wall-clock end. */
+async function addMaterializationMarks(db: Kysely<Database>): Promise<void> {
+  await db.schema.alterTable('materializations').addColumn('resume_micros', 'bigint').execute();
 }

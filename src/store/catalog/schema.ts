@@ -97,6 +97,7 @@ export interface MaterializationsTable {
   store: string;
   from_micros: NullableInt64;
   to_micros: Int64;
+  resume_micros: NullableInt64;
   rows_written: Int64;
   rows_stale: Int64;
   started_at: string;
