@@ -204,7 +204,7 @@ describe('churn example', () => {
     expect(served.results[0]?.features['price_per_active_day']?.value).toBeCloseTo(10 / Number(user1['days_active_30d']), 12);
     expect(served.results[1]?.features['logins_7d']).toEqual({ value: null, status: 'missing', eventTimestamp: null });
     // Past the 2-day TTL of the value's event time, the same lookup says expired, whatever today's date is.
-    const late = JSON.parse((await runCli(['features', 'get', '--service', 'churn_model_v1', '--entity', '{"user_id":1}', '--as-of', '2026-12-03T00:00:01Z', '--json', '-p', dir])).stdout) as typeof served;
+    const late = JSON.parse((await runCli(['features', 'get', '--service', 'churn_model_v1', '--entity', '{"user_id":1}', '--request', '{"plan_price":10}', '--as-of', '2026-12-03T00:00:01Z', '--json', '-p', dir])).stdout) as typeof served;
     expect(late.results[0]?.features['logins_7d']).toEqual({ value: null, status: 'expired', eventTimestamp: '2026-12-01T00:00:00.000Z' });
     const skew = await runCli(['features', 'skew', '--service', 'churn_model_v1', '-p', dir]);
     expect(skew.code, skew.stderr).toBe(0);
