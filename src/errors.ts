@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'VERSION_NOT_FOUND'
   | 'COMMIT_CONFLICT'
+  | 'SCHEMA_CHANGE'
+  | 'COLUMN_CONFLICT'
   | 'CATALOG'
   | 'STEP_FAILED'
   | 'CHECK_FAILED'

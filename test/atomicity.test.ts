@@ -7,55 +7,62 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateChurn } from '../src/generate/churn.ts';
 import { duck, makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
+import { latestManifest, openTables } from './helpers/tables.ts';
+import type { Manifest } from '../src/store/tables/manifest.ts';
 
 function sha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-/** Every reader-visible invariant of the table store; returns the number of manifests checked. */
+/** Every reader-visible invariant of the table store; returns the number of versions checked. */
 async function checkTables(stateDir: string): Promise<number> {
-  const tablesDir = path.join(stateDir, 'tables');
-  if (!fs.existsSync(tablesDir)) return 0;
-  let manifests = 0;
-  for (const asset of fs.readdirSync(tablesDir)) {
-    const tableDir = path.join(tablesDir, asset);
-    const versionsDir = path.join(tableDir, '_versions');
-    if (!fs.existsSync(versionsDir)) continue;
-    const names = fs.readdirSync(versionsDir);
+  const tables = openTables(stateDir);
+  let checked = 0;
+  for (const asset of await tables.assets()) {
+    const names = fs.readdirSync(tables.log(asset).logDir);
     for (const name of names) expect(name).toMatch(/^(\d{8}\.json|\.tmp-.*)$/);
-    const versions = names.filter((n) => /^\d{8}\.json$/.test(n)).sort();
-    versions.forEach((name, i) => expect(name).toBe(`${String(i + 1).padStart(8, '0')}.json`));
-    for (const name of versions) {
-      const manifest = JSON.parse(fs.readFileSync(path.join(versionsDir, name), 'utf8')) as { partitions: Record<string, { rows: number; files: { path: string; sha256: string; bytes: number }[] }> };
-      manifests++;
+    const versions = await tables.versions(asset);
+    expect(versions).toEqual(Array.from({ length: versions.length }, (_, i) => i + 1));
+    for (const version of versions) {
+      const manifest = await tables.read(asset, version);
+      checked++;
       for (const entry of Object.values(manifest.partitions)) {
         for (const file of entry.files) {
-          const full = path.join(tableDir, file.path);
+          const full = path.join(tables.dataDir(asset), file.path);
           expect(fs.statSync(full).size).toBe(file.bytes);
           expect(sha256(full)).toBe(file.sha256);
         }
       }
     }
-    // Data files are content-addressed: a file under its final name is always complete.
-    const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === '_versions' ? [] : walk(path.join(d, e.name))) : [path.join(d, e.name)]));
-    for (const file of walk(tableDir)) {
+    // Data files are content-addressed: a file under its final name is always complete, in the version store
+    // and in the Hive folder outside readers read.
+    const walk = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)])) : []);
+    for (const file of [...walk(tables.dataDir(asset)), ...walk(tables.tableDir(asset))]) {
       const match = /^part-([0-9a-f]{64})\.parquet$/.exec(path.basename(file));
       expect(match, `unexpected file ${file}`).not.toBeNull();
       expect(sha256(file)).toBe(match?.[1]);
     }
     // The latest version reads back with the row counts it records.
-    const latest = JSON.parse(fs.readFileSync(path.join(versionsDir, versions.at(-1) ?? ''), 'utf8')) as { rowCount: number; partitions: Record<string, { files: { path: string }[] }> };
-    const files = Object.values(latest.partitions).flatMap((p) => p.files.map((f) => `'${path.join(tableDir, f.path)}'`));
+    const latest = await tables.latest(asset);
+    const files = tables.files(latest as Manifest).map((f) => `'${f}'`);
     const [count] = await duck<{ n: bigint }>(`SELECT count(*) AS n FROM read_parquet([${files.join(', ')}])`);
-    expect(Number(count?.n)).toBe(latest.rowCount);
+    expect(Number(count?.n)).toBe(latest?.rowCount);
   }
-  return manifests;
+  return checked;
 }
 
-function latestFeatureHashes(stateDir: string): Record<string, string[]> {
-  const dir = path.join(stateDir, 'tables', 'user_features', '_versions');
-  const last = fs.readdirSync(dir).filter((f) => /^\d{8}\.json$/.test(f)).sort().at(-1) ?? '';
-  const manifest = JSON.parse(fs.readFileSync(path.join(dir, last), 'utf8')) as { partitions: Record<string, { files: { sha256: string }[] }> };
+/** After a command opened every table, the Hive folders hold exactly the latest versions (a plain reader agrees). */
+async function checkFolders(stateDir: string): Promise<void> {
+  const tables = openTables(stateDir);
+  for (const asset of await tables.assets()) {
+    const latest = await tables.latest(asset);
+    const [plain] = await duck<{ n: bigint }>(`SELECT count(*) AS n FROM read_parquet('${tables.tableDir(asset)}/**/*.parquet', hive_partitioning = true)`);
+    expect(Number(plain?.n), asset).toBe(latest?.rowCount);
+  }
+}
+
+async function latestFeatureHashes(stateDir: string): Promise<Record<string, string[]>> {
+  const manifest = await latestManifest(stateDir, 'user_features');
   return Object.fromEntries(Object.entries(manifest.partitions).map(([k, v]) => [k, v.files.map((f) => f.sha256)]));
 }
 
@@ -97,9 +104,10 @@ describe('atomic commits under SIGKILL', () => {
     const finish = await runCli(['run', '--from', '2026-11-20', '--to', '2026-11-25', '-p', dir]);
     expect(finish.code, finish.stderr).toBe(0);
     expect(await checkTables(path.join(dir, '.sluice'))).toBeGreaterThan(0);
+    await checkFolders(path.join(dir, '.sluice'));
 
     const clean = await runCli(['run', '--from', '2026-11-20', '--to', '2026-11-25', '-p', dir], { env: { SLUICE_HOME: path.join(dir, 'clean-state') } });
     expect(clean.code, clean.stderr).toBe(0);
-    expect(latestFeatureHashes(path.join(dir, '.sluice'))).toEqual(latestFeatureHashes(path.join(dir, 'clean-state')));
+    expect(await latestFeatureHashes(path.join(dir, '.sluice'))).toEqual(await latestFeatureHashes(path.join(dir, 'clean-state')));
   });
 });

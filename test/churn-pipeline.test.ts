@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { latestManifest } from './helpers/tables.ts';
 import { duck, makeTempDir, repoRoot, runCli, writeParquet } from './helpers/temp.ts';
 
 const D = '2026-11-30';
@@ -61,14 +62,8 @@ interface FeatureRow {
   country: string | null; plan: string | null; tenure_days: bigint | null;
 }
 
-function latestManifest(stateDir: string, asset: string): { version: number; partitions: Record<string, { files: { path: string; sha256: string }[]; rows: number }> } {
-  const dir = path.join(stateDir, 'tables', asset, '_versions');
-  const last = fs.readdirSync(dir).filter((f) => /^\d+\.json$/.test(f)).sort().at(-1);
-  return JSON.parse(fs.readFileSync(path.join(dir, last ?? ''), 'utf8')) as ReturnType<typeof latestManifest>;
-}
-
-function partitionFiles(stateDir: string, asset: string, key: string): string[] {
-  const manifest = latestManifest(stateDir, asset);
+async function partitionFiles(stateDir: string, asset: string, key: string): Promise<string[]> {
+  const manifest = await latestManifest(stateDir, asset);
   return (manifest.partitions[key]?.files ?? []).map((f) => path.join(stateDir, 'tables', asset, f.path));
 }
 
@@ -96,7 +91,7 @@ describe('churn example', () => {
     expect(summary.steps.filter((s) => s.asset === 'user_activity_daily')).toHaveLength(30);
     expect(summary.steps.find((s) => s.asset === 'users_clean')?.outcome?.badRecords).toBe(2);
 
-    const rows = await duck<FeatureRow & Record<string, unknown>>(`SELECT * FROM read_parquet(${JSON.stringify(partitionFiles(stateDir, 'user_features', D)).replaceAll('"', "'")}) ORDER BY user_id`);
+    const rows = await duck<FeatureRow & Record<string, unknown>>(`SELECT * FROM read_parquet(${JSON.stringify(await partitionFiles(stateDir, 'user_features', D)).replaceAll('"', "'")}) ORDER BY user_id`);
     const byUser = new Map(rows.map((r) => [Number(r.user_id), r]));
     expect([...byUser.keys()]).toEqual([1, 2, 4]); // user 3 was last active before the window
     expect(byUser.get(1)).toMatchObject({
@@ -120,21 +115,21 @@ describe('churn example', () => {
   });
 
   it('skips unchanged partitions, and a forced rerun writes byte-identical files', async () => {
-    const before = latestManifest(stateDir, 'user_features');
+    const before = await latestManifest(stateDir, 'user_features');
     const again = JSON.parse((await runCli(['run', 'user_features', '--partition', D, '--json', '-p', dir])).stdout) as { steps: { status: string }[] };
     expect(new Set(again.steps.map((s) => s.status))).toEqual(new Set(['skipped']));
-    expect(latestManifest(stateDir, 'user_features').version).toBe(before.version);
+    expect((await latestManifest(stateDir, 'user_features')).version).toBe(before.version);
 
     const forced = JSON.parse((await runCli(['run', 'user_features', '--partition', D, '--force', '--json', '-p', dir])).stdout) as { steps: { asset: string; status: string }[] };
     // --force rebuilds the selected asset only; its upstream is still skipped when unchanged.
     expect(forced.steps.filter((s) => s.status === 'success').map((s) => s.asset)).toEqual(['user_features']);
-    const after = latestManifest(stateDir, 'user_features');
+    const after = await latestManifest(stateDir, 'user_features');
     expect(after.version).toBe(before.version + 1);
     expect(after.partitions[D]?.files).toEqual(before.partitions[D]?.files);
   });
 
   it('reruns exactly what a changed input reaches, and keeps older versions readable (time travel)', async () => {
-    const v1 = latestManifest(stateDir, 'user_features');
+    const v1 = await latestManifest(stateDir, 'user_features');
     // A new event file arrives in the 11-30 folder: it changes activity of 11-29 (lookahead) and 11-30.
     await writeParquet(path.join(dir, 'data/logs/date=2026-11-30/part-1.parquet'), eventsSql([['e14', 2, '2026-11-30 11:00:00', 'login', null]]));
     const rerun = JSON.parse((await runCli(['run', 'user_features', '--partition', D, '--json', '-p', dir])).stdout) as { steps: { key: string; status: string }[] };
@@ -176,7 +171,7 @@ describe('churn example', () => {
     expect(made.stderr).toBe('');
     expect(made.stdout).toMatch(/wrote 4 rows x 18 columns/);
     const rows = await duck<Record<string, unknown>>(`SELECT * FROM read_parquet('${out}')`);
-    const features = await duck<Record<string, unknown>>(`SELECT * FROM read_parquet(${JSON.stringify(partitionFiles(stateDir, 'user_features', D)).replaceAll('"', "'")}) ORDER BY user_id`);
+    const features = await duck<Record<string, unknown>>(`SELECT * FROM read_parquet(${JSON.stringify(await partitionFiles(stateDir, 'user_features', D)).replaceAll('"', "'")}) ORDER BY user_id`);
     const user1 = features.find((r) => Number(r['user_id']) === 1) as Record<string, unknown>;
     const user2 = features.find((r) => Number(r['user_id']) === 2) as Record<string, unknown>;
     // Noon of D: D's row is not final yet and D-1 was never built, so nothing is known.

@@ -17,6 +17,7 @@ import { openCatalog } from '../src/store/catalog/open-catalog.ts';
 import { dateRange } from '../src/define/partitions.ts';
 import { seededRandom } from '../src/quality/stats.ts';
 import type { Manifest } from '../src/store/tables/manifest.ts';
+import { allManifests } from './helpers/tables.ts';
 import { createTestSchema, type TestSchema } from './helpers/postgres.ts';
 import { deleteRedisPrefix } from './helpers/redis.ts';
 import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
@@ -51,14 +52,13 @@ function writeProject(dir: string): void {
   }
 }
 
-function manifests(stateDir: string): Manifest[] {
-  const folder = path.join(stateDir, 'tables', 'daily_totals', '_versions');
-  return fs.readdirSync(folder).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(folder, f), 'utf8')) as Manifest);
+function manifests(stateDir: string): Promise<Manifest[]> {
+  return allManifests(stateDir, 'daily_totals');
 }
 
 /** Partition -> content hashes of its files, in the latest version. */
-function latestHashes(stateDir: string): Record<string, string[]> {
-  const latest = manifests(stateDir).sort((a, b) => b.version - a.version)[0];
+async function latestHashes(stateDir: string): Promise<Record<string, string[]>> {
+  const latest = (await manifests(stateDir)).sort((a, b) => b.version - a.version)[0];
   return Object.fromEntries(Object.entries(latest?.partitions ?? {}).map(([key, entry]) => [key, entry.files.map((f) => f.sha256)]));
 }
 
@@ -167,7 +167,7 @@ describe('distributed steps on BullMQ workers', () => {
 
     // Exactly once: 20 versions, each changing one partition, every partition once.
     const stateDir = path.join(project, '.sluice');
-    const versions = manifests(stateDir);
+    const versions = await manifests(stateDir);
     expect(versions).toHaveLength(20);
     expect(versions.flatMap((m) => m.changed).sort()).toEqual(days);
     const catalog = await openCatalog(catalogUrl);
@@ -186,7 +186,7 @@ describe('distributed steps on BullMQ workers', () => {
     // The same project in one process (no queue, SQLite catalog) writes the same bytes.
     const single = await runCli(['-p', path.join(dir, 'single'), 'run', '--from', days[0] ?? '', '--to', days.at(-1) ?? '', '--concurrency', '4']);
     expect(single.code, single.stderr).toBe(0);
-    expect(latestHashes(stateDir)).toEqual(latestHashes(path.join(dir, 'single', '.sluice')));
+    expect(await latestHashes(stateDir)).toEqual(await latestHashes(path.join(dir, 'single', '.sluice')));
 
     // SIGTERM: the surviving workers finish (nothing is running) and exit cleanly.
     for (const w of survivors) w.child.kill('SIGTERM');

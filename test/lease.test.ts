@@ -91,7 +91,7 @@ describe('partition leases', () => {
     expect(summary.steps[0]).toMatchObject({ status: 'success', attempts: 1 });
     expect((await ws.tables.latest('quick'))?.partitions[day]?.runId).toBe(summary.runId);
     expect(await ws.catalog.getLease(`asset:quick/${day}`)).toBeUndefined();
-    expect(fs.existsSync(path.join(ws.stateDir, 'tables', 'quick', '_versions'))).toBe(true);
+    expect(fs.existsSync(path.join(ws.stateDir, 'versions', 'quick', 'log'))).toBe(true);
   });
 
   it('takes a lease at once from a holder process that died on this host, but waits for a live one', async () => {

@@ -87,13 +87,15 @@ describe('TableStore', () => {
     const { manifest, file, stagedFile } = await put({ partition: '', partitionColumn: null, content: 'hello', rows: 3 });
     expect(file).toEqual({ path: `part-${sha256('hello')}.parquet`, sha256: sha256('hello'), bytes: 5, rows: 3 });
     expect(manifest).toMatchObject({
-      format: 1,
+      format: 2,
       asset: 'orders',
       version: 1,
       parent: null,
       runId: 'run-1',
       partitionColumn: null,
       changed: [''],
+      removed: [],
+      schemaChanges: [],
       rowCount: 3,
       bytes: 5,
     });
@@ -103,9 +105,11 @@ describe('TableStore', () => {
     expect(await store.read('orders', 1)).toEqual(manifest);
     expect(await store.versions('orders')).toEqual([1]);
     expect(await store.assets()).toEqual(['orders']);
-    expect(await readdir(join(root, 'tables', 'orders', '_versions'))).toEqual(['00000001.json']);
+    expect(await readdir(join(root, 'versions', 'orders', 'log'))).toEqual(['00000001.json']);
     const [path] = store.files(manifest);
-    expect(path).toBe(join(root, 'tables', 'orders', `part-${sha256('hello')}.parquet`));
+    expect(path).toBe(join(root, 'versions', 'orders', 'data', `part-${sha256('hello')}.parquet`));
+    // The Hive folder outside readers see holds the current file and nothing else.
+    expect(await readdir(join(root, 'tables', 'orders'))).toEqual([`part-${sha256('hello')}.parquet`]);
     expect(await readFile(path ?? '', 'utf8')).toBe('hello');
     expect(await store.latest('customers')).toBeUndefined();
   });
@@ -120,12 +124,15 @@ describe('TableStore', () => {
     expect(manifest.parent).toBe(2);
     expect(manifest.changed).toEqual(['2026-01-01']);
     expect(manifest.schema).toEqual(newSchema);
+    expect(manifest.schemaChanges).toEqual([{ column: 'note', change: 'added', from: null, to: 'VARCHAR', breaking: false }]);
+    expect(manifest.partitions['2026-01-01']?.schema).toEqual(newSchema);
+    expect(manifest.partitions['2026-01-02']?.schema).toEqual(schema);
     expect(Object.keys(manifest.partitions)).toEqual(['2026-01-01', '2026-01-02']);
     expect(manifest.partitions['2026-01-02']).toEqual(second.manifest.partitions['2026-01-02']);
     expect(manifest.partitions['2026-01-01']).toMatchObject({ rows: 4, runId: 'run-2', fingerprint: 'fp:day one, again' });
     expect(manifest.rowCount).toBe(6);
     expect(manifest.bytes).toBe('day one, again'.length + 'day two'.length);
-    const dayTwo = join(root, 'tables', 'orders', 'date=2026-01-02', `part-${sha256('day two')}.parquet`);
+    const dayTwo = join(root, 'versions', 'orders', 'data', 'date=2026-01-02', `part-${sha256('day two')}.parquet`);
     expect(store.files(manifest, ['2026-01-02'])).toEqual([dayTwo]);
     expect(store.files(manifest, ['2026-01-02', '2026-12-31', '__proto__'])).toEqual([dayTwo]);
     expect(store.files(manifest)).toHaveLength(2);
@@ -155,6 +162,7 @@ describe('TableStore', () => {
     expect(b.file).toEqual(a.file);
     expect(b.manifest.version).toBe(2);
     expect(existsSync(b.stagedFile)).toBe(false);
+    expect(await readdir(join(root, 'versions', 'orders', 'data', 'date=2026-01-01'))).toEqual([`part-${sha256('same bytes')}.parquet`]);
     expect(await readdir(join(root, 'tables', 'orders', 'date=2026-01-01'))).toEqual([`part-${sha256('same bytes')}.parquet`]);
     expect(store.files(b.manifest)).toEqual(store.files(a.manifest));
   });
@@ -206,15 +214,15 @@ describe('TableStore', () => {
     expect(await store.versions('orders')).toEqual([1]);
   });
 
-  it('ignores temp files and junk in _versions, and lists only tables with versions', async () => {
+  it('ignores temp files and junk in the version log, and lists only tables with versions', async () => {
     await put({ content: 'x' });
-    const versionsDir = join(root, 'tables', 'orders', '_versions');
-    await writeFile(join(versionsDir, '.tmp-123-abc.json'), '{"format":1,"version":2');
+    const versionsDir = join(root, 'versions', 'orders', 'log');
+    await writeFile(join(versionsDir, '.tmp-123-abc.json'), '{"format":2,"version":2');
     await writeFile(join(versionsDir, '2.json'), '{}');
     await writeFile(join(versionsDir, 'notes.txt'), 'hi');
     expect(await store.versions('orders')).toEqual([1]);
     expect((await store.latest('orders'))?.version).toBe(1);
-    await mkdir(join(root, 'tables', 'empty_table', '_versions'), { recursive: true });
+    await mkdir(join(root, 'versions', 'empty_table', 'log'), { recursive: true });
     await mkdir(join(root, 'tables', 'not-an-asset'), { recursive: true });
     expect(await store.assets()).toEqual(['orders']);
     // The temp is ignored, so the next commit is version 2.
@@ -339,7 +347,7 @@ describe('TableStore across processes', () => {
       partition: 'K_0',
       partitionColumn: 'p',
       stagedFile,
-      schema,
+      schema: [{ name: 'payload', type: 'BLOB' }],
       rows: 1,
       runId: 'after',
       fingerprint: 'fp',
@@ -347,12 +355,15 @@ describe('TableStore across processes', () => {
     });
     expect(manifest.version).toBe((versions.at(-1) ?? 0) + 1);
     await verifyTable(store, 'events', hashes);
+    // After a commit the Hive folder shows exactly the latest version, whatever the kills left in it.
+    const shown = (await readdir(store.tableDir('events'), { recursive: true })).filter((f) => f.endsWith('.parquet')).map((f) => f.replaceAll(sep, '/')).sort();
+    expect(shown).toEqual(Object.values(manifest.partitions).flatMap((e) => e.files.map((f) => f.path)).sort());
   });
 });
 
 /** Check every invariant a reader relies on; `hashes` caches sha256 by path across calls (files are immutable). */
 async function verifyTable(tableStore: TableStore, asset: string, hashes: Map<string, string>): Promise<void> {
-  const tableDir = join(tableStore.tablesDir, asset);
+  const tableDir = tableStore.dataDir(asset);
   const hashOf = async (path: string): Promise<string> => {
     const known = hashes.get(path);
     if (known !== undefined) return known;
@@ -361,7 +372,7 @@ async function verifyTable(tableStore: TableStore, asset: string, hashes: Map<st
     return digest;
   };
 
-  for (const name of await readdir(join(tableDir, '_versions'))) {
+  for (const name of await readdir(tableStore.log(asset).logDir)) {
     expect(name.startsWith('.tmp-') || /^\d{8}\.json$/.test(name), name).toBe(true);
   }
   const versions = await tableStore.versions(asset);
@@ -378,12 +389,15 @@ async function verifyTable(tableStore: TableStore, asset: string, hashes: Map<st
       }
     }
   }
-  // Every file at a content-addressed path, referenced or orphaned by a kill, holds exactly the bytes its name says.
-  for (const entry of await readdir(tableDir, { recursive: true })) {
-    const match = /part-([0-9a-f]{64})\.parquet$/.exec(entry);
-    if (match === null) continue;
-    const path = join(tableDir, entry);
-    expect(await hashOf(path), relative(tableDir, path)).toBe(match[1]);
+  // Every file at a content-addressed path, referenced or orphaned by a kill, holds exactly the bytes its name
+  // says, in the version store and in the Hive folder alike.
+  for (const dir of [tableDir, tableStore.tableDir(asset)]) {
+    for (const entry of await readdir(dir, { recursive: true })) {
+      const match = /part-([0-9a-f]{64})\.parquet$/.exec(entry);
+      if (match === null) continue;
+      const path = join(dir, entry);
+      expect(await hashOf(path), relative(dir, path)).toBe(match[1]);
+    }
   }
 }
 

@@ -16,7 +16,7 @@ import type { ExpectationResult, QualityContext, ValidationResult } from '../qua
 import { unexpectedRowPredicate } from '../quality/validate.ts';
 import { isStatistical, metricKey } from '../quality/statistical.ts';
 import { runSuite } from '../quality/run-suite.ts';
-import { tableRelation } from './inputs.ts';
+import { tableRelation } from '../store/tables/table-relation.ts';
 
 export interface CheckOutcome {
   readonly validation: ValidationResult;

@@ -5,7 +5,7 @@ import { SluiceError } from '../errors.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
 import { withPartitionLease } from './lease.ts';
 import { withTimeout } from './retry.ts';
-import { manifestFileName } from '../store/tables/table-store.ts';
+import { entryPathInState } from '../store/tables/table-log.ts';
 import { executeStep, type StepEnv, type StepOutcome } from './step.ts';
 
 /** One attempt of one step: plain data, so it can travel as a queue job. */
@@ -16,6 +16,8 @@ export interface StepTask {
   readonly asset: string;
   readonly partition: string;
   readonly force: boolean;
+  /** Accept schema changes the asset's policy refuses (recorded as breaking). */
+  readonly allowSchemaChange?: boolean | undefined;
   /** 1-based. */
   readonly attempt: number;
 }
@@ -41,7 +43,7 @@ export async function runStepAttempt(env: AttemptEnv, task: StepTask, options: {
   });
   return withPartitionLease(env.catalog, task, task.stepId, async (checkLease) =>
     (await committedInThisRun(env, task)) ?? withTimeout(timeoutMs, timedOut, (limit) =>
-      executeStep(env, { runId: task.runId, stepId: task.stepId }, task.asset, task.partition, task.force, {
+      executeStep(env, { runId: task.runId, stepId: task.stepId, allowSchemaChange: task.allowSchemaChange }, task.asset, task.partition, task.force, {
         signal: limit.signal,
         beforeCommit: async () => {
           await checkLease();
@@ -61,12 +63,13 @@ async function committedInThisRun(env: AttemptEnv, task: StepTask): Promise<Step
   const entry = latest?.partitions[task.partition];
   if (latest === undefined || entry === undefined || entry.runId !== task.runId) return undefined;
   for (let version = latest.version; version >= 1; version--) {
-    const manifest = version === latest.version ? latest : await env.tables.read(task.asset, version);
+    const manifest = version === latest.version ? latest : await env.tables.summary(task.asset, version);
+    if (manifest === undefined) break;
     if (manifest.runId !== task.runId || !manifest.changed.includes(task.partition)) continue;
     return {
       status: 'success', version, rowsIn: 0, rowsOut: entry.rows, bytesWritten: entry.bytes, badRecords: 0, reads: entry.inputs,
       fingerprint: entry.fingerprint, file: null, checks: null,
-      committed: { createdAt: manifest.createdAt, changed: manifest.changed, rowCount: manifest.rowCount, bytes: manifest.bytes, manifestPath: `tables/${task.asset}/_versions/${manifestFileName(version)}` },
+      committed: { createdAt: manifest.createdAt, changed: manifest.changed, rowCount: manifest.rowCount, bytes: manifest.bytes, manifestPath: entryPathInState(task.asset, version) },
     };
   }
   return undefined;

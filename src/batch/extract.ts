@@ -19,7 +19,7 @@ import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
 import type { InputRef, Manifest } from '../store/tables/manifest.ts';
 import { describeFailure, runChecks, stagedRelation } from './checks.ts';
-import { tableRelation } from './inputs.ts';
+import { tableRelation } from '../store/tables/table-relation.ts';
 import { CheckFailedError, committedOutcome, type StepEnv, type StepOutcome } from './step.ts';
 
 const RAW = '__extract_raw';

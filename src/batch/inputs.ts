@@ -8,11 +8,12 @@ import type { Project } from '../define/project.ts';
 import { suggest } from '../define/project.ts';
 import type { Session } from '../engine/engine.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
-import { quoteIdent, quoteList, quoteLiteral } from '../sql/identifiers.ts';
+import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
 import type { InputRef, Manifest } from '../store/tables/manifest.ts';
 import type { TableStore } from '../store/tables/table-store.ts';
 import { resolveSourceFiles, type ResolvedFiles } from './files.ts';
 import { prepareSource, type PreparedSource } from './read-source.ts';
+import { tableRelation } from '../store/tables/table-relation.ts';
 
 export interface Reference {
   readonly dataset: string;
@@ -145,20 +146,6 @@ export function stepFingerprint(sql: string, partitionColumn: string | null, inp
     partitionColumn ?? '',
     ...inputs.map((i) => `${i.reference.view}\t${i.ref.kind}\t${i.ref.dataset}\t${i.ref.partitions.join(',')}\t${i.ref.fingerprint}`),
   ]);
-}
-
-/** A relation over a table version's partitions, with the partition column restored from the keys. */
-export function tableRelation(tables: TableStore, manifest: Manifest, keys: readonly string[]): string {
-  const column = manifest.partitionColumn;
-  if (keys.length === 0 || keys.every((key) => (manifest.partitions[key]?.files.length ?? 0) === 0)) {
-    const columns = manifest.schema.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`);
-    return `SELECT ${columns.join(', ')} WHERE false`;
-  }
-  if (column === null) return `SELECT * FROM read_parquet(${quoteList(tables.files(manifest))}, hive_partitioning = false)`;
-  return keys
-    .filter((key) => (manifest.partitions[key]?.files.length ?? 0) > 0)
-    .map((key) => `SELECT *, DATE ${quoteLiteral(key)} AS ${quoteIdent(column)} FROM read_parquet(${quoteList(tables.files(manifest, [key]))}, hive_partitioning = false)`)
-    .join(' UNION ALL ');
 }
 
 export interface PreparedInputs {

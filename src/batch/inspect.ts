@@ -6,7 +6,7 @@ import type { CheckRecord } from '../store/catalog/catalog.ts';
 import type { Manifest } from '../store/tables/manifest.ts';
 import type { Workspace } from '../workspace.ts';
 import { getAsset } from '../define/project.ts';
-import { tableRelation } from './inputs.ts';
+import { tableRelation } from '../store/tables/table-relation.ts';
 
 export interface TableView {
   readonly asset: string;
@@ -90,13 +90,8 @@ export interface VersionSummary {
 
 export async function listVersions(ws: Workspace, asset: string): Promise<VersionSummary[]> {
   getAsset(ws.project, asset);
-  const versions = await ws.tables.versions(asset);
-  const out: VersionSummary[] = [];
-  for (const version of versions.reverse()) {
-    const m = await ws.tables.read(asset, version);
-    out.push({ version, createdAt: m.createdAt, runId: m.runId, changed: m.changed, partitions: Object.keys(m.partitions).length, rowCount: m.rowCount, bytes: m.bytes });
-  }
-  return out;
+  const history = await ws.tables.history(asset);
+  return history.reverse().map((m) => ({ version: m.version, createdAt: m.createdAt, runId: m.runId, changed: m.changed, partitions: m.partitionCount, rowCount: m.rowCount, bytes: m.bytes }));
 }
 
 /** Run a query over a table version (rows as JSON-safe values). */

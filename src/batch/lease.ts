@@ -1,28 +1,17 @@
 // Leases on asset partitions: a step holds `asset:<name>/<partition>` in the catalog while it runs, so two runs
 // never write one partition at once. Renewed while the step runs; a crashed holder's lease goes stale and is taken.
-import os from 'node:os';
 import { SluiceError } from '../errors.ts';
 import type { Catalog, LeaseRecord } from '../store/catalog/catalog.ts';
+import { ownerIsGone, PROCESS_OWNER } from '../store/owner.ts';
 
-/** This process, as recorded on the leases it takes. */
-const OWNER = `${os.hostname()}:${process.pid}`;
+const OWNER = PROCESS_OWNER;
 
 /**
  * Whether a lease's owner is a process on this host that no longer exists (killed, crashed): its lease can be
  * taken at once instead of after its term. Owners on other hosts, or alive, are waited for.
  */
 export function ownerIsDead(lease: LeaseRecord | undefined): boolean {
-  if (lease?.owner === null || lease?.owner === undefined) return false;
-  const at = lease.owner.lastIndexOf(':');
-  const host = lease.owner.slice(0, at);
-  const pid = Number(lease.owner.slice(at + 1));
-  if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return ownerIsGone(lease?.owner);
 }
 
 /**

@@ -20,6 +20,8 @@ export interface RunRequest {
   readonly partitions?: readonly string[];
   /** Rebuild the selected assets' partitions even when unchanged. */
   readonly force?: boolean;
+  /** Accept schema changes the assets' policies refuse, recorded as breaking (`--allow-schema-change`). */
+  readonly allowSchemaChange?: boolean;
   readonly concurrency?: number;
   /** Record these in the catalog as the run's arguments. */
   readonly args?: Record<string, unknown>;
@@ -113,7 +115,7 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
     try {
       const { value, attempts } = await withRetry(asset.retry, async (attempt) => {
         if (attempt > 1) await ws.catalog.updateStep(id, { status: 'running', attempts: attempt });
-        return executor.execute({ project: ws.project.name, runId, stepId: id, asset: step.asset, partition: step.partition, force: (request.force ?? false) && step.selected, attempt });
+        return executor.execute({ project: ws.project.name, runId, stepId: id, asset: step.asset, partition: step.partition, force: (request.force ?? false) && step.selected, allowSchemaChange: request.allowSchemaChange === true && step.selected, attempt });
       }, (attempt, error, delayMs) => {
         ws.logger.warn({ step: step.key, attempt, delayMs, err: errorMessage(error) }, 'transient failure, retrying');
         emit({ type: 'step-retry', key: step.key, attempt, delayMs, error: errorMessage(error) });

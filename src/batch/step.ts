@@ -5,10 +5,14 @@ import type { Project } from '../define/project.ts';
 import { getAsset } from '../define/project.ts';
 import type { Engine } from '../engine/engine.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
-import { quoteLiteral } from '../sql/identifiers.ts';
+import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
+import { canonicalType, widensTo } from '../sql/types.ts';
+import type { ColumnContract } from '../define/asset.ts';
+import type { Session } from '../engine/engine.ts';
 import type { InputRef } from '../store/tables/manifest.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
-import { manifestFileName, type CommitResult, type TableStore } from '../store/tables/table-store.ts';
+import type { CommitResult, TableStore } from '../store/tables/table-store.ts';
+import { entryPathInState } from '../store/tables/table-log.ts';
 import { prepareInputs, renderSql, resolveInputs, stepFingerprint } from './inputs.ts';
 import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
 import { executeExtract, isExtractAsset } from './extract.ts';
@@ -49,6 +53,14 @@ export class CheckFailedError extends SluiceError {
   }
 }
 
+/** The run a step belongs to, and what the run allows. */
+export interface StepRun {
+  readonly runId: string;
+  readonly stepId: string | null;
+  /** Accept schema changes the asset's policy refuses (`sluice run --allow-schema-change`), recorded as breaking. */
+  readonly allowSchemaChange?: boolean | undefined;
+}
+
 /** How the caller stops a step: `signal` interrupts its DuckDB statement; `beforeCommit` may refuse the commit. */
 export interface StepControl {
   /** Aborted only while the step runs (the session is open until the step's promise settles). */
@@ -57,7 +69,7 @@ export interface StepControl {
   readonly beforeCommit?: () => Promise<void>;
 }
 
-export async function executeStep(env: StepEnv, run: { runId: string; stepId: string | null }, assetName: string, partition: string, force: boolean, control: StepControl = {}): Promise<StepOutcome> {
+export async function executeStep(env: StepEnv, run: StepRun, assetName: string, partition: string, force: boolean, control: StepControl = {}): Promise<StepOutcome> {
   const runId = run.runId;
   const asset = getAsset(env.project, assetName);
   if (isExtractAsset(asset)) return executeExtract(env, run, asset, force, control);
@@ -79,21 +91,40 @@ export async function executeStep(env: StepEnv, run: { runId: string; stepId: st
 
     const prepared = await prepareInputs(session, env, partition, inputs);
     const where = `asset "${asset.name}"${partition === '' ? '' : ` partition ${partition}`}`;
+    const sqlError = (error: unknown): SluiceError => error instanceof SluiceError ? error
+      : new SluiceError('ASSET_SQL', `${where}: its SQL failed: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });
+    let output;
+    try {
+      output = await session.describe(`SELECT * FROM (${rendered.sql})`);
+    } catch (error) {
+      throw sqlError(error);
+    }
+    const contract = typeof asset.schema === 'object' ? asset.schema.columns : undefined;
+    if (contract !== undefined) checkContractColumns(asset.name, partition, partitionColumn, output, contract);
     const staged = env.tables.stagingPath(runId, asset.name, partition);
-    // The partition value lives in the folder name (Hive style), not in the file: drop that column if the
-    // SQL returns it. ORDER BY ALL makes the file's bytes a function of its content, so an unchanged rerun
-    // hashes the same.
-    const select = partitionColumn === null ? '*' : `COLUMNS(c -> c <> ${quoteLiteral(partitionColumn)})`;
-    const copy = `COPY (SELECT ${select} FROM (${rendered.sql}) ORDER BY ALL) TO ${quoteLiteral(staged)} (FORMAT parquet, COMPRESSION zstd)`;
+    // The partition value lives in the folder name (Hive style), not in the file: the SQL may return that
+    // column only as the partition's own date (checkPartitionColumn), and it is left out of the file.
+    // ORDER BY ALL makes the file's bytes a function of its content, so an unchanged rerun hashes the same.
+    const guard = checkPartitionColumn(asset.name, partition, partitionColumn, output);
+    const columns = output.filter((c) => c.name !== partitionColumn).map((c) => {
+      const declared = contract?.[c.name];
+      return declared === undefined ? quoteIdent(c.name) : `CAST(${quoteIdent(c.name)} AS ${declared.type}) AS ${quoteIdent(c.name)}`;
+    });
+    const copy = `COPY (SELECT ${columns.join(', ')} FROM (${rendered.sql}) ${guard} ORDER BY ALL) TO ${quoteLiteral(staged)} (FORMAT parquet, COMPRESSION zstd)`;
     let rowsOut: number;
     let fileColumns;
     try {
       const result = await session.query<{ Count: bigint }>(copy);
       rowsOut = Number(result[0]?.Count ?? 0n);
       fileColumns = await session.describe(`SELECT * FROM read_parquet(${quoteLiteral(staged)}, hive_partitioning = false)`);
+      if (contract !== undefined) await checkContractNulls(session, asset.name, partition, staged, contract);
     } catch (error) {
       await fs.rm(staged, { force: true });
-      throw new SluiceError('ASSET_SQL', `${where}: its SQL failed: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });
+      const text = errorMessage(error);
+      if (text.includes(PARTITION_GUARD)) {
+        throw new SluiceError('COLUMN_CONFLICT', `${where}: its SQL returns a column "${partitionColumn ?? ''}" whose values are not the partition's date ${partition}, but "${partitionColumn ?? ''}" is the partition column sluice adds (from the folder name) when the table is read, so the data's values would be lost. Rename the data's column (e.g. SELECT * EXCLUDE (${partitionColumn ?? ''}), ${partitionColumn ?? ''} AS event_${partitionColumn ?? ''}), or name the partition column otherwise: dailyPartitions({ ..., column: 'day' })`, { asset: asset.name, partition, column: partitionColumn ?? undefined });
+      }
+      throw sqlError(error);
     }
     const schema = [...fileColumns, ...(partitionColumn === null ? [] : [{ name: partitionColumn, type: 'DATE' }])];
     const checks = await runChecks(session, env, asset, partition, stagedRelation(staged, partitionColumn, partition), schema.map((c) => c.name), run, current);
@@ -114,6 +145,7 @@ export async function executeStep(env: StepEnv, run: { runId: string; stepId: st
     }
     const committed = await env.tables.commit({
       asset: asset.name, partition, partitionColumn, stagedFile: staged, schema, rows: rowsOut, runId, fingerprint, inputs: reads,
+      schemaPolicy: asset.schema === 'strict' ? 'strict' : 'evolve', allowSchemaChange: run.allowSchemaChange === true,
     });
     return { status: 'success', rowsIn: prepared.rowsIn, rowsOut, badRecords: prepared.badRecords, reads, fingerprint, checks, ...committedOutcome(asset.name, committed) };
   });
@@ -130,7 +162,67 @@ export function committedOutcome(assetName: string, committed: CommitResult): Pi
       changed: committed.manifest.changed,
       rowCount: committed.manifest.rowCount,
       bytes: committed.manifest.bytes,
-      manifestPath: `tables/${assetName}/_versions/${manifestFileName(committed.manifest.version)}`,
+      manifestPath: entryPathInState(assetName, committed.manifest.version),
     },
   };
+}
+
+/** Text of the error a partition-column guard raises inside DuckDB; the step turns it into COLUMN_CONFLICT. */
+const PARTITION_GUARD = 'sluice: partition column mismatch';
+/** Columns sluice itself adds when it reads tables: a data column may not take these names. */
+const RESERVED_PREFIX = '__sluice';
+
+/**
+ * A data column named like the partition column is allowed only when it holds the partition's own date (the
+ * common `SELECT ${partitionDate} AS date, ...`): any other type is refused here, other values by a guard
+ * in the query. Returns the guard (a WHERE clause), or '' when the SQL does not return that column.
+ */
+function checkPartitionColumn(assetName: string, partition: string, partitionColumn: string | null, output: readonly { name: string; type: string }[]): string {
+  const reserved = output.find((c) => c.name.startsWith(RESERVED_PREFIX));
+  if (reserved !== undefined) {
+    throw new SluiceError('COLUMN_CONFLICT', `asset "${assetName}": its SQL returns a column "${reserved.name}", but names starting with ${RESERVED_PREFIX} are sluice's own (added when tables are read); rename it`, { asset: assetName, partition, column: reserved.name });
+  }
+  if (partitionColumn === null) return '';
+  const clash = output.find((c) => c.name === partitionColumn);
+  if (clash === undefined) return '';
+  if (canonicalType(clash.type) !== 'DATE') {
+    throw new SluiceError(
+      'COLUMN_CONFLICT',
+      `asset "${assetName}" partition ${partition}: its SQL returns a column "${clash.name}" (${clash.type}), but "${clash.name}" is the partition column: sluice stores the partition key (a DATE) under that name, so the data's column would be silently replaced. ` +
+        `Rename the data's column (e.g. SELECT * EXCLUDE (${clash.name}), ${clash.name} AS event_${clash.name}), or name the partition column otherwise: dailyPartitions({ ..., column: 'day' })`,
+      { asset: assetName, partition, column: clash.name },
+    );
+  }
+  return `WHERE CASE WHEN ${quoteIdent(clash.name)} IS DISTINCT FROM DATE ${quoteLiteral(partition)} THEN error(${quoteLiteral(PARTITION_GUARD)}) ELSE true END`;
+}
+
+/** The output's columns against the asset's declared contract: every difference at once. */
+function checkContractColumns(assetName: string, partition: string, partitionColumn: string | null, output: readonly { name: string; type: string }[], contract: Readonly<Record<string, ColumnContract>>): void {
+  const problems: string[] = [];
+  const have = new Map(output.filter((c) => c.name !== partitionColumn).map((c) => [c.name, c.type]));
+  for (const [name, column] of Object.entries(contract)) {
+    const type = have.get(name);
+    if (type === undefined) problems.push(`column "${name}" (${column.type}) is missing`);
+    else if (!widensTo(type, column.type)) problems.push(`column "${name}" is ${type}, the contract says ${column.type}`);
+  }
+  for (const name of have.keys()) if (!Object.hasOwn(contract, name)) problems.push(`column "${name}" is not in the contract`);
+  if (problems.length === 0) return;
+  throw new SluiceError(
+    'SCHEMA_CHANGE',
+    `asset "${assetName}"${partition === '' ? '' : ` partition ${partition}`} breaks its schema contract, nothing was published: ${problems.join('; ')}. Fix the SQL, or change the asset's schema: { columns: ... }`,
+    { asset: assetName, partition, problems },
+  );
+}
+
+async function checkContractNulls(session: Session, assetName: string, partition: string, staged: string, contract: Readonly<Record<string, ColumnContract>>): Promise<void> {
+  const required = Object.entries(contract).filter(([, c]) => !c.nullable).map(([name]) => name);
+  if (required.length === 0) return;
+  const counts = required.map((name, i) => `count(*) FILTER (WHERE ${quoteIdent(name)} IS NULL) AS n${i}`).join(', ');
+  const [row] = await session.query<Record<string, bigint>>(`SELECT ${counts} FROM read_parquet(${quoteLiteral(staged)}, hive_partitioning = false)`);
+  const problems = required.flatMap((name, i) => {
+    const n = Number(row?.[`n${i}`] ?? 0n);
+    return n === 0 ? [] : [`column "${name}" has ${n} NULL value(s) but is not nullable`];
+  });
+  if (problems.length === 0) return;
+  throw new SluiceError('SCHEMA_CHANGE', `asset "${assetName}"${partition === '' ? '' : ` partition ${partition}`} breaks its schema contract, nothing was published: ${problems.join('; ')}`, { asset: assetName, partition, problems });
 }

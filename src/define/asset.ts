@@ -27,6 +27,21 @@ export interface FreshnessPolicy {
   readonly maxLagMs: number;
 }
 
+/** One column of an asset's declared schema contract. */
+export interface ColumnContract {
+  /** A DuckDB type; the output's type must be it or fit it (INT fits BIGINT). */
+  readonly type: string;
+  /** Whether NULLs are allowed (default true). */
+  readonly nullable: boolean;
+}
+
+/**
+ * How an asset's table schema may change between commits: 'evolve' (default: added columns and widened
+ * types are accepted and recorded, anything else refused), 'strict' (any change refused), or a contract
+ * the output must keep (exactly these columns, types that fit, no NULL where not nullable).
+ */
+export type AssetSchema = 'evolve' | 'strict' | { readonly columns: Readonly<Record<string, ColumnContract>> };
+
 export interface RefOptions {
   /** Also read this many partitions before the current one (a 30-day window is `lookback: 29`). */
   readonly lookback?: number;
@@ -66,6 +81,8 @@ export interface Asset<N extends string = string> {
   readonly freshness: FreshnessPolicy | undefined;
   /** Set by `extractAsset`: the step pulls rows from a PostgreSQL or HTTP source instead of running `sql`. */
   readonly extract?: ExtractSpec | undefined;
+  /** Schema evolution policy or contract (default 'evolve'). */
+  readonly schema?: AssetSchema | undefined;
 }
 
 export interface AssetOptions {
@@ -77,6 +94,8 @@ export interface AssetOptions {
   readonly checks?: Suite | readonly ExpectationConfig[];
   /** The freshness SLA, e.g. `{ maxLag: '26h' }` for a daily asset. */
   readonly freshness?: { readonly maxLag: string };
+  /** 'evolve' (default), 'strict', or a column contract: `{ columns: { id: 'BIGINT', note: { type: 'VARCHAR', nullable: true } } }`. */
+  readonly schema?: 'evolve' | 'strict' | { readonly columns: Readonly<Record<string, string | { readonly type: string; readonly nullable?: boolean }>> };
 }
 
 const TEMPLATE = /\{\{\s*(?:ref\(\s*(['"])([^'"]+)\1\s*(?:,\s*lookback\s*=\s*(\d+))?\s*(?:,\s*lookahead\s*=\s*(\d+))?\s*\)|(partition_date))\s*\}\}/g;
@@ -107,5 +126,15 @@ export function asset<const N extends string>(name: N, options: AssetOptions): A
     columns: options.columns === undefined ? undefined : Object.freeze({ ...options.columns }),
     checks: Object.freeze([...(options.checks === undefined ? [] : 'expectations' in options.checks ? options.checks.expectations : options.checks)]),
     freshness: options.freshness === undefined ? undefined : Object.freeze({ maxLag: options.freshness.maxLag, maxLagMs: parseDuration(options.freshness.maxLag, `asset "${name}" freshness.maxLag`) }),
+    ...(options.schema === undefined ? {} : { schema: schemaOf(options.schema) }),
   });
+}
+
+function schemaOf(schema: NonNullable<AssetOptions['schema']>): AssetSchema {
+  if (typeof schema === 'string') return schema;
+  const columns: Record<string, ColumnContract> = {};
+  for (const [name, column] of Object.entries(schema.columns ?? {})) {
+    columns[name] = Object.freeze(typeof column === 'string' ? { type: column, nullable: true } : { type: column.type, nullable: column.nullable ?? true });
+  }
+  return Object.freeze({ columns: Object.freeze(columns) });
 }

@@ -113,6 +113,11 @@ const assetSchema = z.object({
   freshness: z.object({ maxLag: z.string(), maxLagMs: z.number().positive() }).strict().optional(),
   // The extract spec's source is checked on its own (validateExtract) so messages name the source.
   extract: z.object({ source: z.object({ kind: z.literal('extract-source') }).loose(), key: z.array(name), cursor: name.optional() }).strict().optional(),
+  schema: z.union([
+    z.literal('evolve'),
+    z.literal('strict'),
+    z.object({ columns: z.record(name, z.object({ type: z.string().min(1), nullable: z.boolean() }).strict()).refine((c) => Object.keys(c).length > 0, 'at least one column') }).strict(),
+  ]).optional(),
 }).strict();
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name such as CRM_TOKEN');

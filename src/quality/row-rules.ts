@@ -6,7 +6,7 @@ import { SluiceError } from '../errors.ts';
 import type { ColumnLookup } from './columns.ts';
 import { resolveParameter } from './evaluation-parameters.ts';
 import { jsonSchemaPredicate } from './json-schema.ts';
-import { isStringType, isTemporalType } from './column-types.ts';
+import { isStringType, isTemporalType } from '../sql/types.ts';
 import { inList, quoteIdent, quoteLiteral, sqlLiteral } from './values.ts';
 
 /** What an unexpected row reports: a column's value, a pair as [a, b], several columns as a dict, or the whole row. */

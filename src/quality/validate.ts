@@ -14,7 +14,7 @@ import { SluiceError } from '../errors.ts';
 import { validateExpectation, type AnyValidExpectation, type ExpectationConfig, type ResultFormatSpec, type Suite } from '../define/expect.ts';
 import { AggregatePass, type QuerySession } from './aggregate-pass.ts';
 import { ColumnLookup, referencedColumns } from './columns.ts';
-import { isStringType } from './column-types.ts';
+import { isStringType } from '../sql/types.ts';
 import { PLANNERS } from './expectations/index.ts';
 import type { Finish, PlanEnv, PlanInput, Planner } from './plan.ts';
 import { resolveResultFormat } from './result-format.ts';

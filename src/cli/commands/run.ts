@@ -13,6 +13,7 @@ interface RunOptions {
   from?: string;
   to?: string;
   force?: boolean;
+  allowSchemaChange?: boolean;
   concurrency?: number;
   resume?: string;
 }
@@ -41,6 +42,7 @@ export function registerRun(program: Command): void {
     .option('--from <date>', 'first partition of a range')
     .option('--to <date>', 'last partition of a range (inclusive)')
     .option('--force', 'rebuild the selected partitions even when their inputs and SQL are unchanged')
+    .option('--allow-schema-change', "accept schema changes the assets' policies refuse (a removed or retyped column), recorded as breaking")
     .option('--concurrency <n>', 'steps running (or queued for workers) at once', parseInteger('--concurrency'))
     .option('--resume <run-id>', "rerun only the steps of that run that failed or did not run (its selection and partitions); the others' outputs are kept")
     .action(async (assets: string[], options: RunOptions, command: Command) => {
@@ -58,6 +60,7 @@ export function registerRun(program: Command): void {
         assets,
         partitions,
         force: options.force ?? false,
+        ...(options.allowSchemaChange === true ? { allowSchemaChange: true } : {}),
         args: { command: 'run', assets, partitions: partitions.length > 2 ? [partitions[0], '..', partitions.at(-1)] : partitions, force: options.force ?? false },
       }));
       if (g.json) printJson(summary);

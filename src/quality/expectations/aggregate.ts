@@ -2,7 +2,7 @@
 // in SQL (so dates and strings compare as DuckDB compares them), value sets from one histogram per column.
 import type { ExpectationType, Kwargs } from '../../define/expect.ts';
 import { parseDuration } from '../../define/expect.ts';
-import { isIntegerType, isTemporalType, typeMatches } from '../column-types.ts';
+import { isIntegerType, isTemporalType, typeMatches } from '../../sql/types.ts';
 import { resolveParameter } from '../evaluation-parameters.ts';
 import { formatAggregateResult, formatTableResult } from '../result-format.ts';
 import type { Finish, Outcome, PlanInput } from '../plan.ts';

@@ -4,7 +4,7 @@
 import type { ExpectationType } from '../../define/expect.ts';
 import { mapSuccess, formatMapResult, type MapCounts, type MapSamples } from '../result-format.ts';
 import { parsedTimestamps, violationPredicate, rowRule, type RowRule } from '../row-rules.ts';
-import { isStringType } from '../column-types.ts';
+import { isStringType } from '../../sql/types.ts';
 import { quoteIdent, sqlLiteral, toJsonValue, toNumber } from '../values.ts';
 import type { Finish, Outcome, PlanInput } from '../plan.ts';
 import { stdevSql } from './aggregate.ts';

@@ -1,6 +1,6 @@
 // Table expectations: row counts on the one pass (other tables' counts as scalar subqueries in the same
 // statement), column lists and the schema from the DESCRIBE done before compiling, unexpected-rows queries.
-import { canonicalType } from '../column-types.ts';
+import { canonicalType } from '../../sql/types.ts';
 import { resolveParameter } from '../evaluation-parameters.ts';
 import { formatTableResult } from '../result-format.ts';
 import { rowRule } from '../row-rules.ts';

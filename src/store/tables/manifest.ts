@@ -1,6 +1,7 @@
-// The version manifest: the single source of truth for what a table version contains. A manifest is
-// immutable once written; `_versions/<n>.json` under the table's folder. Readers go through a manifest,
-// never by listing data folders, so files of older or unfinished writes are never seen.
+// What a table version contains. A version is recorded as one immutable log entry (the partitions it put or
+// removed) with periodic snapshots of the whole partition map (see table-log.ts); a Manifest is the full
+// state of one version, rebuilt from them. Readers go through a manifest, never by listing data folders,
+// so files of older or unfinished writes are never seen.
 
 export interface ColumnSchema {
   readonly name: string;
@@ -36,10 +37,27 @@ export interface PartitionEntry {
   readonly runId: string;
   readonly committedAt: string;
   readonly inputs: readonly InputRef[];
+  /** The columns of this partition's files (with the partition column), as written: reads project them by name. */
+  readonly schema: readonly ColumnSchema[];
+}
+
+/** One difference between a table's schema and a commit's, and whether the asset's policy let it through. */
+export interface SchemaChange {
+  readonly column: string;
+  /**
+   * added: a new column (older partitions read it as NULL); widened: a type every old value fits (INT ->
+   * BIGINT); narrowed: the commit's type fits the table's (read with a cast, the table keeps its type);
+   * removed: the commit lacks a column (the table keeps it, NULL in that partition); retyped: neither fits.
+   */
+  readonly change: 'added' | 'widened' | 'narrowed' | 'removed' | 'retyped';
+  readonly from: string | null;
+  readonly to: string | null;
+  /** A change the default policy refuses, accepted with --allow-schema-change. */
+  readonly breaking: boolean;
 }
 
 export interface Manifest {
-  readonly format: 1;
+  readonly format: 2;
   readonly asset: string;
   readonly version: number;
   readonly parent: number | null;
@@ -47,11 +65,19 @@ export interface Manifest {
   readonly runId: string;
   /** Hive partition column, e.g. `date`; null when unpartitioned. */
   readonly partitionColumn: string | null;
+  /** The table's schema as of this version: every column any kept partition has, in first-seen order. */
   readonly schema: readonly ColumnSchema[];
-  /** Partitions rewritten by this version. */
+  /** Partitions this version put or removed. */
   readonly changed: readonly string[];
+  /** Partitions this version removed (`sluice delete`). */
+  readonly removed: readonly string[];
+  /** Changes this version made to the table's schema. */
+  readonly schemaChanges: readonly SchemaChange[];
   /** Every partition of the table as of this version, by key. */
   readonly partitions: Readonly<Record<string, PartitionEntry>>;
   readonly rowCount: number;
   readonly bytes: number;
 }
+
+/** A version without its partition map: what the log entry alone says (for histories). */
+export type VersionSummary = Omit<Manifest, 'partitions'> & { readonly partitionCount: number };

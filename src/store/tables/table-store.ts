@@ -1,21 +1,32 @@
-// The offline table store: content-addressed Parquet files under tables/<asset>/ and immutable JSON manifests
-// in tables/<asset>/_versions/ naming the files of each version. Pure filesystem; a version is published by
-// hard-linking a fully written temp file, so a crash or a concurrent committer never exposes or overwrites one.
+// The offline table store. Every file of every kept version lives, content-addressed and immutable, under
+// `<versions>/<asset>/data/`; what each version contains is its version log (table-log.ts); and the Hive
+// folder `tables/<asset>/` holds exactly the current version's files (folder.ts) for outside readers. Pure
+// filesystem: a version is published by hard-linking a fully written log entry, so a crash or a concurrent
+// committer never exposes or overwrites one.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { SluiceError } from '../../errors.ts';
 import { assertName, isValidName } from '../../sql/identifiers.ts';
+import { reconcileFolder, syncPartitionFolder, withFolderLock } from './folder.ts';
+import { ownerIsGone, PROCESS_OWNER } from '../owner.ts';
 import { sha256Handle } from './hash.ts';
 import type { FileDigest } from './hash.ts';
-import type { ColumnSchema, InputRef, Manifest, ManifestFile, PartitionEntry } from './manifest.ts';
+import type { ColumnSchema, InputRef, Manifest, ManifestFile, PartitionEntry, VersionSummary } from './manifest.ts';
+import { applySchemaPolicy, diffSchema, type SchemaPolicy } from './schema-evolution.ts';
+import { ensureDir, errnoCode, fsyncDir, listDir, SNAPSHOT_EVERY, TableLog, type LogEntry } from './table-log.ts';
+import { migrateLegacyTable } from './legacy.ts';
 
 export interface TableStoreOptions {
-  /** Root of the tables, e.g. `.sluice/tables`. */
+  /** Root of the Hive folders outside readers read, e.g. `.sluice/tables`. */
   readonly tablesDir: string;
-  /** Where callers write data files before commit; must be on the same filesystem as tablesDir. */
+  /** Where callers write data files before commit; must be on the same filesystem as versionsDir. */
   readonly stagingDir: string;
+  /** Version logs, snapshots and every kept version's files; default: `versions` beside tablesDir. */
+  readonly versionsDir?: string;
+  /** Versions between snapshots (default SNAPSHOT_EVERY). */
+  readonly snapshotEvery?: number;
 }
 
 export interface CommitRequest {
@@ -25,11 +36,16 @@ export interface CommitRequest {
   readonly partitionColumn: string | null;
   /** A file from `stagingPath`; it is consumed (moved or removed) by a successful commit. */
   readonly stagedFile: string;
+  /** The staged file's columns, with the partition column. */
   readonly schema: readonly ColumnSchema[];
   readonly rows: number;
   readonly runId: string;
   readonly fingerprint: string;
   readonly inputs: readonly InputRef[];
+  /** How the table's schema may change (default 'evolve'). */
+  readonly schemaPolicy?: SchemaPolicy | undefined;
+  /** Accept a change the policy refuses, recorded as breaking. */
+  readonly allowSchemaChange?: boolean | undefined;
 }
 
 export interface CommitResult {
@@ -37,29 +53,36 @@ export interface CommitResult {
   readonly file: ManifestFile;
 }
 
-const VERSIONS_DIR = '_versions';
-/** Manifests are `_versions/00000001.json`: zero-padded so a plain listing sorts; longer numbers just grow. */
-const VERSION_DIGITS = 8;
-const MANIFEST_NAME = /^(\d+)\.json$/;
-/** Temp manifests start with a dot and never match MANIFEST_NAME, so readers cannot take them for versions. */
-const TEMP_PREFIX = '.tmp-';
 /** Safe as one path segment: no separators, no leading dot, no '..'. */
 const PATH_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.:+-]*$/;
 const MAX_SEGMENT_LENGTH = 200;
 /** Each failed attempt means another committer published a version, so the loop only spins under heavy contention. */
 const MAX_PUBLISH_ATTEMPTS = 1000;
+/** Older versions kept in memory after a time-travel read. */
+const OLD_VERSION_CACHE = 4;
+const FOLDER_MARKER = 'folder-version';
 
-export function manifestFileName(version: number): string {
-  return `${String(version).padStart(VERSION_DIGITS, '0')}.json`;
+/** The latest state of one table, kept per process: the next commit applies one entry to it. */
+interface TableState {
+  manifest: Manifest;
+  readonly partitions: Map<string, PartitionEntry>;
 }
 
 export class TableStore {
   readonly tablesDir: string;
   readonly stagingDir: string;
+  readonly versionsDir: string;
+  readonly #snapshotEvery: number;
+  readonly #latest = new Map<string, TableState>();
+  readonly #old = new Map<string, Manifest>();
+  readonly #folderChecked = new Set<string>();
+  readonly #migrated = new Set<string>();
 
   constructor(options: TableStoreOptions) {
     this.tablesDir = resolve(options.tablesDir);
     this.stagingDir = resolve(options.stagingDir);
+    this.versionsDir = resolve(options.versionsDir ?? join(dirname(this.tablesDir), 'versions'));
+    this.#snapshotEvery = options.snapshotEvery ?? SNAPSHOT_EVERY;
   }
 
   /** A fresh path for the caller to write one data file into; its folder exists on return. */
@@ -77,66 +100,157 @@ export class TableStore {
     const { asset } = request;
     assertAsset(asset);
     assertPartitioning(request);
-    const tableDir = join(this.tablesDir, asset);
     const previous = await this.latest(asset);
-    if (previous !== undefined) assertSameLayout(previous, request);
-    const file = await this.placeDataFile(tableDir, request);
-    const manifest = await this.publish(tableDir, request, file);
+    if (previous !== undefined) assertSameLayout(previous, request.partitionColumn, request.partition);
+    const file = await this.#placeDataFile(request);
+    const manifest = await this.#publish(asset, request.runId, request.partitionColumn, (prev) => {
+      const decision = applySchemaPolicy(diffSchema(prev?.schema, request.schema), request.schemaPolicy ?? 'evolve', request.allowSchemaChange === true, {
+        asset, partition: request.partition, version: prev?.version ?? null,
+      });
+      const entry: PartitionEntry = {
+        key: request.partition,
+        files: [file],
+        rows: request.rows,
+        bytes: file.bytes,
+        fingerprint: request.fingerprint,
+        runId: request.runId,
+        committedAt: new Date().toISOString(),
+        inputs: request.inputs.map((input) => ({ ...input, partitions: [...input.partitions] })),
+        schema: request.schema.map((c) => ({ name: c.name, type: c.type })),
+      };
+      return { put: [entry], remove: [], schema: decision.schema, schemaChanges: decision.changes };
+    });
     return { manifest, file };
   }
 
+  /**
+   * Publish a version without the given partitions (`sluice delete`): downstream steps that read them see
+   * them gone on their next run. Keys the table does not have are an error naming the ones it has.
+   */
+  async deletePartitions(asset: string, keys: readonly string[], runId: string): Promise<Manifest> {
+    assertAsset(asset);
+    assertRunId(runId);
+    const current = await this.latest(asset);
+    if (current === undefined) throw new SluiceError('VERSION_NOT_FOUND', `table "${asset}" has no versions yet: nothing to delete`, { asset });
+    const missing = keys.filter((key) => !Object.hasOwn(current.partitions, key));
+    if (missing.length > 0) {
+      const have = Object.keys(current.partitions);
+      throw new SluiceError('INVALID_PARTITION', `table "${asset}" has no partition ${missing.map((k) => JSON.stringify(k)).join(', ')} as of version ${current.version}; it has ${have.length} partition(s)${have.length > 0 ? `, ${have[0] ?? ''} … ${have.at(-1) ?? ''}` : ''}`, { asset, partition: missing[0] });
+    }
+    return this.#publish(asset, runId, current.partitionColumn, (prev) => ({
+      put: [],
+      remove: keys.filter((key) => prev !== undefined && Object.hasOwn(prev.partitions, key)),
+      schema: prev?.schema ?? [],
+      schemaChanges: [],
+    }));
+  }
+
   async latest(asset: string): Promise<Manifest | undefined> {
-    const versions = await this.versions(asset);
-    const last = versions.at(-1);
-    return last === undefined ? undefined : this.read(asset, last);
+    assertAsset(asset);
+    const latest = await this.#latestState(asset);
+    // Once per table and process: a folder left behind by a committer that died mid-switch is caught up.
+    if (latest !== undefined && !this.#folderChecked.has(asset)) {
+      this.#folderChecked.add(asset);
+      if ((await this.#readFolderMarker(asset)) < latest.version) await this.#switchFolder(asset, false);
+    }
+    return latest;
+  }
+
+  async #latestState(asset: string): Promise<Manifest | undefined> {
+    await this.#migrate(asset);
+    const log = this.#log(asset);
+    const state = this.#latest.get(asset);
+    if (state !== undefined) {
+      // Versions other processes published since: apply their entries.
+      for (let next = state.manifest.version + 1; await log.has(next); next++) {
+        const entry = await log.read(next);
+        if (entry === undefined) break;
+        state.manifest = applyEntry(state.partitions, entry);
+      }
+      return state.manifest;
+    }
+    const last = (await log.versions()).at(-1);
+    if (last === undefined) return undefined;
+    const built = await this.#build(asset, last);
+    const existing = this.#latest.get(asset);
+    if (existing !== undefined && existing.manifest.version >= built.manifest.version) return existing.manifest;
+    this.#latest.set(asset, built);
+    return built.manifest;
   }
 
   async read(asset: string, version: number): Promise<Manifest> {
     assertAsset(asset);
-    const path = join(this.tablesDir, asset, VERSIONS_DIR, manifestFileName(version));
-    let text: string | undefined;
-    if (Number.isSafeInteger(version) && version >= 1) {
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (error) {
-        if (errnoCode(error) !== 'ENOENT') throw error;
-      }
-    }
-    if (text === undefined) throw versionNotFound(asset, version, await this.versions(asset));
-    return parseManifest(text, asset, version, path);
+    const latest = await this.latest(asset);
+    if (latest?.version === version) return latest;
+    const key = `${asset}@${version}`;
+    const cached = this.#old.get(key);
+    if (cached !== undefined) return cached;
+    const log = this.#log(asset);
+    if (!Number.isSafeInteger(version) || version < 1 || !(await log.has(version))) throw versionNotFound(asset, version, await log.versions());
+    const { manifest } = await this.#build(asset, version);
+    this.#old.set(key, manifest);
+    if (this.#old.size > OLD_VERSION_CACHE) this.#old.delete(this.#old.keys().next().value as string);
+    return manifest;
   }
 
-  /** Published versions, ascending; temp files and anything else in `_versions/` are ignored. */
+  /** Published versions still kept, ascending. */
   async versions(asset: string): Promise<number[]> {
     assertAsset(asset);
-    const names = await listDir(join(this.tablesDir, asset, VERSIONS_DIR));
-    const versions: number[] = [];
-    for (const name of names) {
-      const digits = MANIFEST_NAME.exec(name)?.[1];
-      if (digits === undefined) continue;
-      const version = Number(digits);
-      if (version >= 1 && manifestFileName(version) === name) versions.push(version);
+    await this.#migrate(asset);
+    return this.#log(asset).versions();
+  }
+
+  /** Every kept version as its log entry tells it, without rebuilding partition maps; ascending. */
+  async history(asset: string): Promise<VersionSummary[]> {
+    const log = this.#log(asset);
+    const versions = await this.versions(asset);
+    const summaries: VersionSummary[] = [];
+    for (let i = 0; i < versions.length; i += 64) {
+      const entries = await Promise.all(versions.slice(i, i + 64).map((v) => log.read(v)));
+      for (const entry of entries) if (entry !== undefined) summaries.push(summaryOf(entry));
     }
-    return versions.sort((a, b) => a - b);
+    return summaries;
+  }
+
+  /** One version as its log entry tells it (no partition map), or undefined when it is not kept. */
+  async summary(asset: string, version: number): Promise<VersionSummary | undefined> {
+    const entry = await this.#log(assertAsset(asset)).read(version);
+    return entry === undefined ? undefined : summaryOf(entry);
   }
 
   /** Absolute paths of the data files of the given partitions (all when omitted), sorted; unknown keys have none. */
   files(manifest: Manifest, partitions?: readonly string[]): string[] {
-    const tableDir = join(this.tablesDir, assertAsset(manifest.asset));
+    const dataDir = this.dataDir(assertAsset(manifest.asset));
     const keys = partitions ?? Object.keys(manifest.partitions);
     const paths: string[] = [];
     for (const key of keys) {
       // hasOwn: a key such as `__proto__` is valid and must not reach Object.prototype.
       if (!Object.hasOwn(manifest.partitions, key)) continue;
-      for (const file of manifest.partitions[key]?.files ?? []) paths.push(join(tableDir, ...file.path.split('/')));
+      for (const file of manifest.partitions[key]?.files ?? []) paths.push(join(dataDir, ...file.path.split('/')));
     }
     return paths.sort();
   }
 
+  /** Where every kept file of a table lives: `<versions>/<asset>/data`. */
+  dataDir(asset: string): string {
+    return join(this.versionsDir, assertAsset(asset), 'data');
+  }
+
+  /** The Hive folder outside readers read: `tables/<asset>`. */
+  tableDir(asset: string): string {
+    return join(this.tablesDir, assertAsset(asset));
+  }
+
+  /** The version log of a table (vacuum compacts it). */
+  log(asset: string): TableLog {
+    return this.#log(assertAsset(asset));
+  }
+
   /** Tables with at least one published version, sorted. */
   async assets(): Promise<string[]> {
+    const names = new Set([...await listDir(this.versionsDir), ...await listDir(this.tablesDir)]);
     const found: string[] = [];
-    for (const name of await listDir(this.tablesDir)) {
+    for (const name of names) {
       if (isValidName(name) && (await this.versions(name)).length > 0) found.push(name);
     }
     return found.sort();
@@ -147,8 +261,140 @@ export class TableStore {
     await rm(join(this.stagingDir, runId), { recursive: true, force: true });
   }
 
+  /** Make `tables/<asset>/` hold exactly the current version's files (after a crash, or files put there by hand). */
+  async syncFolder(asset: string): Promise<void> {
+    assertAsset(asset);
+    await withFolderLock(this.#folderLock(asset), PROCESS_OWNER, ownerIsGone, async () => {
+      const latest = await this.#latestState(asset);
+      await reconcileFolder(this.tableDir(asset), this.dataDir(asset), latest);
+      if (latest !== undefined) await this.#writeFolderMarker(asset, latest.version);
+    }, { wait: true });
+  }
+
+  /**
+   * Bring the Hive folder up to the latest version, holding the folder lock: the partitions changed by every
+   * version since the one the folder shows (its marker) are switched. Committers call it after publishing,
+   * so a switch a dead committer never made is made by the next one; readers call it (without waiting for the
+   * lock) when they first open a table.
+   */
+  async #switchFolder(asset: string, wait: boolean): Promise<void> {
+    await withFolderLock(this.#folderLock(asset), PROCESS_OWNER, ownerIsGone, async () => {
+      const shown = await this.#readFolderMarker(asset);
+      const latest = await this.#latestState(asset);
+      if (latest === undefined || shown >= latest.version) return;
+      const tableDir = this.tableDir(asset);
+      const dataDir = this.dataDir(asset);
+      const log = this.#log(asset);
+      const keys = new Set<string>();
+      let complete = shown > 0;
+      for (let version = shown + 1; complete && version <= latest.version; version++) {
+        const entry = await log.read(version);
+        if (entry === undefined) complete = false;
+        else for (const key of [...entry.put.map((p) => p.key), ...entry.remove]) keys.add(key);
+      }
+      if (complete) {
+        for (const key of keys) await syncPartitionFolder(tableDir, dataDir, latest.partitionColumn, key, latest.partitions[key]);
+      } else {
+        await reconcileFolder(tableDir, dataDir, latest);
+      }
+      await this.#writeFolderMarker(asset, latest.version);
+    }, { wait });
+  }
+
+  #folderLock(asset: string): string {
+    return join(this.versionsDir, asset, 'folder.lock');
+  }
+
+  /** Forget what this process remembers of a table (after vacuum rewrote its log). */
+  forget(asset: string): void {
+    this.#latest.delete(asset);
+    for (const key of [...this.#old.keys()]) if (key.startsWith(`${asset}@`)) this.#old.delete(key);
+  }
+
+  #log(asset: string): TableLog {
+    return new TableLog(join(this.versionsDir, asset), asset);
+  }
+
+  /** Rebuild a version: the nearest snapshot at or before it, then the entries after that snapshot. */
+  async #build(asset: string, version: number): Promise<TableState> {
+    const log = this.#log(asset);
+    const base = (await log.snapshots()).filter((s) => s <= version).at(-1);
+    const partitions = base === undefined ? new Map<string, PartitionEntry>() : await log.readSnapshot(base);
+    const from = (base ?? 0) + 1;
+    let manifest: Manifest | undefined;
+    for (let start = from; start <= version; start += 64) {
+      const numbers = Array.from({ length: Math.min(64, version - start + 1) }, (_, i) => start + i);
+      const entries = await Promise.all(numbers.map((n) => log.read(n)));
+      for (const [i, entry] of entries.entries()) {
+        if (entry === undefined) throw versionNotFound(asset, numbers[i] ?? version, await log.versions());
+        manifest = applyEntry(partitions, entry);
+      }
+    }
+    if (manifest === undefined) {
+      // The version is a snapshot's own: its entry still holds the header.
+      const entry = await log.read(version);
+      if (entry === undefined) throw versionNotFound(asset, version, await log.versions());
+      manifest = manifestOf(entry, partitions);
+    }
+    return { manifest, partitions };
+  }
+
+  /**
+   * Publish the next version: `change` computes it from the previous one and runs again whenever another
+   * committer took the number first. Then the snapshot (every N versions) and the Hive folder follow.
+   */
+  async #publish(asset: string, runId: string, partitionColumn: string | null, change: (previous: Manifest | undefined) => Pick<LogEntry, 'put' | 'remove' | 'schema' | 'schemaChanges'>): Promise<Manifest> {
+    const log = this.#log(asset);
+    for (let attempt = 0; attempt < MAX_PUBLISH_ATTEMPTS; attempt++) {
+      const previous = await this.#latestState(asset);
+      const { put, remove, schema, schemaChanges } = change(previous);
+      const state = this.#latest.get(asset);
+      const partitions = state?.partitions ?? new Map<string, PartitionEntry>();
+      let rowCount = previous?.rowCount ?? 0;
+      let bytes = previous?.bytes ?? 0;
+      let count = partitions.size;
+      for (const entry of put) {
+        const old = partitions.get(entry.key);
+        rowCount += entry.rows - (old?.rows ?? 0);
+        bytes += entry.bytes - (old?.bytes ?? 0);
+        if (old === undefined) count++;
+      }
+      for (const key of remove) {
+        const old = partitions.get(key);
+        if (old === undefined) continue;
+        rowCount -= old.rows;
+        bytes -= old.bytes;
+        count--;
+      }
+      const version = (previous?.version ?? 0) + 1;
+      const entry: LogEntry = {
+        format: 2, asset, version, parent: previous?.version ?? null, createdAt: new Date().toISOString(), runId,
+        partitionColumn, schema, schemaChanges, put, remove, rowCount, bytes, partitionCount: count,
+      };
+      if (!(await log.publish(entry))) continue;
+      const current = this.#latest.get(asset);
+      let manifest: Manifest;
+      if (current === undefined || current.manifest.version === version - 1) {
+        const map = current?.partitions ?? new Map<string, PartitionEntry>();
+        manifest = applyEntry(map, entry);
+        this.#latest.set(asset, { manifest, partitions: map });
+      } else {
+        manifest = (await this.read(asset, version));
+      }
+      if (version % this.#snapshotEvery === 0) await log.writeSnapshot(version, Object.values(manifest.partitions));
+      await this.#switchFolder(asset, true);
+      return manifest;
+    }
+    throw new SluiceError(
+      'COMMIT_CONFLICT',
+      `could not publish a new version of table "${asset}" after ${MAX_PUBLISH_ATTEMPTS} attempts: other processes kept committing first; retry the run`,
+      { asset },
+      { transient: true },
+    );
+  }
+
   /** Hash and fsync the staged file, then rename it to its content-addressed path (or drop it if that exists). */
-  private async placeDataFile(tableDir: string, request: CommitRequest): Promise<ManifestFile> {
+  async #placeDataFile(request: CommitRequest): Promise<ManifestFile> {
     const handle = await open(request.stagedFile, 'r+');
     let digest: FileDigest;
     try {
@@ -159,7 +405,7 @@ export class TableStore {
     }
     const name = `part-${digest.sha256}.parquet`;
     const path = request.partitionColumn === null ? name : `${request.partitionColumn}=${request.partition}/${name}`;
-    const absolute = join(tableDir, ...path.split('/'));
+    const absolute = join(this.dataDir(request.asset), ...path.split('/'));
     await ensureDir(dirname(absolute));
     const existing = await stat(absolute).catch((error: unknown) => {
       if (errnoCode(error) === 'ENOENT') return undefined;
@@ -172,106 +418,71 @@ export class TableStore {
     return { path, sha256: digest.sha256, bytes: digest.bytes, rows: request.rows };
   }
 
-  /** Write the next manifest; `link` fails with EEXIST when another committer took the number, so re-merge and retry. */
-  private async publish(tableDir: string, request: CommitRequest, file: ManifestFile): Promise<Manifest> {
-    const versionsDir = join(tableDir, VERSIONS_DIR);
-    await ensureDir(versionsDir);
-    for (let attempt = 0; attempt < MAX_PUBLISH_ATTEMPTS; attempt++) {
-      const previous = await this.latest(request.asset);
-      if (previous !== undefined) assertSameLayout(previous, request);
-      const manifest = nextManifest(previous, request, file);
-      const temp = join(versionsDir, `${TEMP_PREFIX}${process.pid}-${randomUUID()}.json`);
-      await writeDurably(temp, `${JSON.stringify(manifest, null, 2)}\n`);
-      try {
-        await link(temp, join(versionsDir, manifestFileName(manifest.version)));
-      } catch (error) {
-        if (errnoCode(error) === 'EEXIST') continue;
-        throw error;
-      } finally {
-        await rm(temp, { force: true });
-      }
-      await fsyncDir(versionsDir);
-      return manifest;
+  async #readFolderMarker(asset: string): Promise<number> {
+    try {
+      const value = Number((await readFile(join(this.versionsDir, asset, FOLDER_MARKER), 'utf8')).trim());
+      return Number.isSafeInteger(value) ? value : 0;
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return 0;
+      throw error;
     }
-    throw new SluiceError(
-      'COMMIT_CONFLICT',
-      `could not publish a new version of table "${request.asset}" after ${MAX_PUBLISH_ATTEMPTS} attempts: other processes kept committing first; retry the run`,
-      { asset: request.asset, partition: request.partition },
-      { transient: true },
-    );
+  }
+
+  async #writeFolderMarker(asset: string, version: number): Promise<void> {
+    // Under the folder lock; a temp file and rename, so a reader never sees a torn number.
+    const marker = join(this.versionsDir, asset, FOLDER_MARKER);
+    const temp = `${marker}.${randomUUID()}.tmp`;
+    await writeFile(temp, `${version}\n`);
+    await rename(temp, marker);
+  }
+
+  /** A table written by an earlier sluice (format 1, manifests in `tables/<asset>/_versions`) is converted once. */
+  async #migrate(asset: string): Promise<void> {
+    if (this.#migrated.has(asset)) return;
+    await migrateLegacyTable(this, asset);
+    this.#migrated.add(asset);
   }
 }
 
-function nextManifest(previous: Manifest | undefined, request: CommitRequest, file: ManifestFile): Manifest {
-  const now = new Date().toISOString();
-  const entry: PartitionEntry = {
-    key: request.partition,
-    files: [file],
-    rows: request.rows,
-    bytes: file.bytes,
-    fingerprint: request.fingerprint,
-    runId: request.runId,
-    committedAt: now,
-    inputs: request.inputs.map((input) => ({ ...input, partitions: [...input.partitions] })),
-  };
-  const merged = new Map(Object.entries(previous?.partitions ?? {}));
-  merged.set(request.partition, entry);
-  const entries = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  let rowCount = 0;
-  let bytes = 0;
-  for (const [, partition] of entries) {
-    rowCount += partition.rows;
-    bytes += partition.bytes;
-  }
+/** Apply one log entry to a partition map (in place) and return the manifest of its version. */
+function applyEntry(partitions: Map<string, PartitionEntry>, entry: LogEntry): Manifest {
+  for (const key of entry.remove) partitions.delete(key);
+  for (const put of entry.put) partitions.set(put.key, put);
+  return manifestOf(entry, partitions);
+}
+
+function manifestOf(entry: LogEntry, partitions: ReadonlyMap<string, PartitionEntry>): Manifest {
+  const keys = [...partitions.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const record = Object.fromEntries(keys.map((key) => [key, partitions.get(key) as PartitionEntry]));
+  const summary = summaryOf(entry);
+  const { partitionCount: _count, ...header } = summary;
+  return { ...header, partitions: record };
+}
+
+function summaryOf(entry: LogEntry): VersionSummary {
   return {
-    format: 1,
-    asset: request.asset,
-    version: (previous?.version ?? 0) + 1,
-    parent: previous?.version ?? null,
-    createdAt: now,
-    runId: request.runId,
-    partitionColumn: request.partitionColumn,
-    schema: request.schema.map((column) => ({ name: column.name, type: column.type })),
-    changed: [request.partition],
-    partitions: Object.fromEntries(entries),
-    rowCount,
-    bytes,
+    format: 2,
+    asset: entry.asset,
+    version: entry.version,
+    parent: entry.parent,
+    createdAt: entry.createdAt,
+    runId: entry.runId,
+    partitionColumn: entry.partitionColumn,
+    schema: entry.schema,
+    changed: [...entry.put.map((p) => p.key), ...entry.remove],
+    removed: entry.remove,
+    schemaChanges: entry.schemaChanges,
+    rowCount: entry.rowCount,
+    bytes: entry.bytes,
+    partitionCount: entry.partitionCount,
   };
-}
-
-function parseManifest(text: string, asset: string, version: number, path: string): Manifest {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw corruptManifest(asset, version, path, 'it is not valid JSON', error);
-  }
-  if (typeof value !== 'object' || value === null) throw corruptManifest(asset, version, path, 'it is not an object');
-  const fields = value as Record<string, unknown>;
-  if (fields['format'] !== 1) throw corruptManifest(asset, version, path, `format ${String(fields['format'])} is not 1`);
-  if (fields['asset'] !== asset || fields['version'] !== version) {
-    throw corruptManifest(asset, version, path, `it names ${String(fields['asset'])} version ${String(fields['version'])}`);
-  }
-  if (typeof fields['partitions'] !== 'object' || fields['partitions'] === null) {
-    throw corruptManifest(asset, version, path, 'it has no partitions');
-  }
-  return value as Manifest;
-}
-
-function corruptManifest(asset: string, version: number, path: string, why: string, cause?: unknown): SluiceError {
-  return new SluiceError(
-    'CATALOG',
-    `manifest ${path} of table "${asset}" version ${version} is unreadable: ${why}. Manifests are written only by sluice; restore the file from a backup`,
-    { asset, version, file: path },
-    cause === undefined ? {} : { cause },
-  );
 }
 
 function versionNotFound(asset: string, version: number, existing: readonly number[]): SluiceError {
   const has =
     existing.length === 0
       ? 'it has no versions yet (run the asset first)'
-      : `it has versions ${describeVersions(existing)}`;
+      : `it has versions ${describeVersions(existing)}${(existing[0] ?? 1) > version && version >= 1 ? ' (older ones were removed by sluice vacuum)' : ''}`;
   return new SluiceError('VERSION_NOT_FOUND', `table "${asset}" has no version ${version}: ${has}`, {
     asset,
     version,
@@ -280,7 +491,7 @@ function versionNotFound(asset: string, version: number, existing: readonly numb
 }
 
 /** `1..5, 8` rather than every number: versions are normally contiguous. */
-function describeVersions(versions: readonly number[]): string {
+export function describeVersions(versions: readonly number[]): string {
   const ranges: string[] = [];
   let start = versions[0] ?? 0;
   for (let i = 1; i <= versions.length; i++) {
@@ -334,65 +545,18 @@ function assertPartitioning(request: CommitRequest): void {
   assertPartitionKey(asset, partition);
 }
 
-function assertSameLayout(previous: Manifest, request: CommitRequest): void {
-  if (previous.partitionColumn === request.partitionColumn) return;
+function assertSameLayout(previous: Manifest, partitionColumn: string | null, partition: string): void {
+  if (previous.partitionColumn === partitionColumn) return;
   const describe = (column: string | null): string => (column === null ? 'unpartitioned' : `partitioned by "${column}"`);
   throw new SluiceError(
     'COMMIT_CONFLICT',
-    `table "${request.asset}" is ${describe(previous.partitionColumn)} as of version ${previous.version}, but this commit is ` +
-      `${describe(request.partitionColumn)}: partitioning cannot change in place; give the asset a new name or delete its table folder`,
-    { asset: request.asset, partition: request.partition, version: previous.version },
+    `table "${previous.asset}" is ${describe(previous.partitionColumn)} as of version ${previous.version}, but this commit is ` +
+      `${describe(partitionColumn)}: partitioning cannot change in place; give the asset a new name or delete its table folder`,
+    { asset: previous.asset, partition, version: previous.version },
   );
 }
 
 function assertRunId(runId: string): void {
   if (isPathSegment(runId)) return;
   throw new SluiceError('INVALID_IDENTIFIER', `run id ${JSON.stringify(runId)} cannot name a staging folder`, { runId });
-}
-
-function errnoCode(error: unknown): string | undefined {
-  return error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return [];
-    throw error;
-  }
-}
-
-/** Create the temp file exclusively, write it and fsync before it is linked anywhere a reader looks. */
-async function writeDurably(path: string, text: string): Promise<void> {
-  const handle = await open(path, 'wx');
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** mkdir -p, then fsync the parent of every folder it created so the new entries survive a power loss. */
-async function ensureDir(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true });
-  if (first === undefined) return;
-  const parents: string[] = [];
-  for (let current = dir; ; current = dirname(current)) {
-    parents.push(dirname(current));
-    if (current === first || dirname(current) === current) break;
-  }
-  for (const parent of parents) await fsyncDir(parent);
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  // Windows cannot open a directory for fsync; NTFS metadata is journaled anyway.
-  if (process.platform === 'win32') return;
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -68,3 +68,33 @@ export function isTemporalType(type: string): boolean {
   const base = baseType(type);
   return base === 'DATE' || base.startsWith('TIMESTAMP');
 }
+
+// Widenings: a column of the first type can be read as the second with no value changed, so a table may go
+// from one to the other (schema evolution) and older files are read with a cast. DOUBLE holds every integer
+// up to 2^53, so only integers of at most 32 bits widen to it.
+const WIDER: Readonly<Record<string, readonly string[]>> = {
+  TINYINT: ['SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'FLOAT', 'DOUBLE'],
+  SMALLINT: ['INTEGER', 'BIGINT', 'HUGEINT', 'FLOAT', 'DOUBLE'],
+  INTEGER: ['BIGINT', 'HUGEINT', 'DOUBLE'],
+  BIGINT: ['HUGEINT'],
+  UTINYINT: ['USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'FLOAT', 'DOUBLE'],
+  USMALLINT: ['UINTEGER', 'UBIGINT', 'UHUGEINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'FLOAT', 'DOUBLE'],
+  UINTEGER: ['UBIGINT', 'UHUGEINT', 'BIGINT', 'HUGEINT', 'DOUBLE'],
+  UBIGINT: ['UHUGEINT', 'HUGEINT'],
+  FLOAT: ['DOUBLE'],
+};
+
+/** Whether every value of type `from` is exactly representable in type `to` (equal types included). */
+export function widensTo(from: string, to: string): boolean {
+  const a = canonicalType(from);
+  const b = canonicalType(to);
+  if (a === b) return true;
+  const decimal = /^DECIMAL\((\d+),(\d+)\)$/;
+  const da = decimal.exec(a);
+  const db = decimal.exec(b);
+  if (da !== null && db !== null) {
+    const [pa, sa, pb, sb] = [da[1], da[2], db[1], db[2]].map(Number) as [number, number, number, number];
+    return sb >= sa && pb - sb >= pa - sa;
+  }
+  return WIDER[a]?.includes(b) ?? false;
+}

@@ -1,0 +1,56 @@
+// SQL over a table version's partitions, by column name: each partition's files are read with their own
+// schema and projected onto the version's table schema (a cast where a column was widened, NULL where a
+// partition lacks a column), so partitions written with columns in another order, or before a column was
+// added, stack correctly. The partition column comes from the partition key, as a DATE.
+import { quoteIdent, quoteList, quoteLiteral } from '../../sql/identifiers.ts';
+import { canonicalType } from '../../sql/types.ts';
+import type { ColumnSchema, Manifest, PartitionEntry } from './manifest.ts';
+import type { TableStore } from './table-store.ts';
+
+/** The file-name column read_parquet adds, named so no data column collides with it. */
+const FILE_COLUMN = '__sluice_file';
+
+/** A relation over the given partitions of a version (every partition when `keys` is omitted). */
+export function tableRelation(tables: TableStore, manifest: Manifest, keys?: readonly string[]): string {
+  const column = manifest.partitionColumn;
+  const wanted = (keys ?? Object.keys(manifest.partitions))
+    .filter((key) => Object.hasOwn(manifest.partitions, key) && (manifest.partitions[key]?.files.length ?? 0) > 0);
+  if (wanted.length === 0) {
+    const columns = manifest.schema.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`);
+    return `SELECT ${columns.join(', ')} WHERE false`;
+  }
+  // Partitions sharing a file schema are read in one read_parquet; the key comes back from the file's folder.
+  const groups = new Map<string, PartitionEntry[]>();
+  for (const key of wanted) {
+    const entry = manifest.partitions[key] as PartitionEntry;
+    const signature = JSON.stringify(entry.schema);
+    const group = groups.get(signature);
+    if (group === undefined) groups.set(signature, [entry]);
+    else group.push(entry);
+  }
+  const selects: string[] = [];
+  for (const entries of groups.values()) {
+    const fileColumns = new Map((entries[0]?.schema ?? []).map((c) => [c.name, c.type]));
+    const projection = manifest.schema.map((c) => project(c, column, fileColumns));
+    const files = tables.files(manifest, entries.map((e) => e.key));
+    const options = column === null ? '' : `, filename = ${quoteLiteral(FILE_COLUMN)}`;
+    selects.push(`SELECT ${projection.join(', ')} FROM read_parquet(${quoteList(files)}, hive_partitioning = false, union_by_name = true${options})`);
+  }
+  return selects.join(' UNION ALL ');
+}
+
+function project(target: ColumnSchema, partitionColumn: string | null, fileColumns: ReadonlyMap<string, string>): string {
+  const name = quoteIdent(target.name);
+  if (target.name === partitionColumn) {
+    // `<column>=<key>/part-<sha256>.parquet`: the key is the folder name after the '='.
+    const pattern = quoteLiteral(`${escapeRegex(partitionColumn)}=([^/\\\\]+)[/\\\\][^/\\\\]+$`);
+    return `CAST(regexp_extract(${quoteIdent(FILE_COLUMN)}, ${pattern}, 1) AS DATE) AS ${name}`;
+  }
+  const type = fileColumns.get(target.name);
+  if (type === undefined) return `CAST(NULL AS ${target.type}) AS ${name}`;
+  return canonicalType(type) === canonicalType(target.type) ? name : `CAST(${name} AS ${target.type}) AS ${name}`;
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
