@@ -11,6 +11,7 @@ import { registerRuns } from './commands/runs.ts';
 import { registerScheduler } from './commands/scheduler.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerStream } from './commands/stream.ts';
+import { registerTables } from './commands/tables.ts';
 import { registerShow } from './commands/show.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerWorker } from './commands/worker.ts';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerBackfill(program);
   registerScheduler(program);
   registerShow(program);
+  registerTables(program);
   registerValidate(program);
   registerReport(program);
   registerFeatures(program);

@@ -1,5 +1,6 @@
 // The state of a project's assets, from the catalog: latest version, freshness against the asset's SLA, and the
 // latest check results. What `sluice status` prints, what the metrics export, and what freshness alerts watch.
+import { inPartitions, isDateKey } from '../define/partitions.ts';
 import type { Workspace } from '../workspace.ts';
 
 export type FreshnessState = 'fresh' | 'stale' | 'never-built' | 'no-sla';
@@ -16,6 +17,8 @@ export interface AssetStatus {
   readonly freshness: FreshnessState;
   /** The latest checks of the asset (the expectations of its most recent validated step). */
   readonly checks: { readonly passed: number; readonly failed: number; readonly failing: readonly string[]; readonly at: string | null };
+  /** Partitions the table still holds outside the asset's declared range (remove them with `sluice delete`). */
+  readonly outOfRange: readonly string[];
 }
 
 export async function assetStatuses(ws: Workspace, nowMs: number = Date.now()): Promise<AssetStatus[]> {
@@ -27,9 +30,12 @@ export async function assetStatuses(ws: Workspace, nowMs: number = Date.now()): 
     const lagMs = latest === undefined ? null : Math.max(0, nowMs - Date.parse(latest.createdAt));
     const maxLagMs = dataset.freshness?.maxLagMs ?? null;
     const freshness: FreshnessState = maxLagMs === null ? 'no-sla' : lagMs === null ? 'never-built' : lagMs > maxLagMs ? 'stale' : 'fresh';
+    const range = dataset.partitions;
+    const table = range === undefined ? undefined : await ws.tables.latest(name);
+    const outOfRange = range === undefined || table === undefined ? [] : Object.keys(table.partitions).filter((key) => !isDateKey(key) || !inPartitions(range, key));
     statuses.push({
       asset: name, partitioned: dataset.partitions !== undefined, version: latest?.version ?? null, updatedAt: latest?.createdAt ?? null,
-      rows: latest?.rowCount ?? null, lagMs, maxLagMs, freshness, checks: await latestChecks(ws, name, dataset.checks.length),
+      rows: latest?.rowCount ?? null, lagMs, maxLagMs, freshness, checks: await latestChecks(ws, name, dataset.checks.length), outOfRange,
     });
   }
   return statuses;

@@ -112,6 +112,9 @@ export function registerScheduler(program: Command): void {
         failing: s.checks.failing.join(', '),
       }));
       process.stdout.write(`${renderTable(rows)}\n`);
+      for (const s of statuses.filter((x) => x.outOfRange.length > 0)) {
+        process.stdout.write(`\n${s.asset}: ${s.outOfRange.length} partition(s) outside its declared range, still read downstream: ${s.outOfRange.slice(0, 5).join(', ')}${s.outOfRange.length > 5 ? ', ...' : ''}; remove them with sluice delete ${s.asset} --partition <key>\n`);
+      }
       if (statuses.some((s) => s.freshness === 'stale' || s.freshness === 'never-built')) process.exitCode = 1;
       return undefined;
     });
