@@ -59,6 +59,7 @@ export async function openWorkspace(project: Project, projectDir: string, overri
     async close(): Promise<void> {
       try {
         await executor.close();
+        await tables.close();
       } finally {
         try {
           await catalog.close();

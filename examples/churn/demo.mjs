@@ -54,8 +54,9 @@ const bad = fs.existsSync(deadLetters)
 const state = path.join(here, '.sluice');
 process.stdout.write(`
 Built ${versions.length} version(s) of user_features; the latest has ${versions[0].partitions} daily partitions and ${versions[0].rowCount.toLocaleString('en-US')} rows.
-  tables (Parquet, zstd, Hive folders): ${path.join(state, 'tables')}
-  version manifests:                    ${path.join(state, 'tables', 'user_features', '_versions')}
+  tables (Parquet, zstd, Hive folders holding the current version; any Parquet reader):
+                                        ${path.join(state, 'tables')}
+  version log, snapshots, older files:  ${path.join(state, 'versions', 'user_features')}
   catalog (runs, steps, lineage):       ${path.join(state, 'catalog.db')}
   dead letters (${bad} bad users.csv lines): ${path.join(state, 'dead-letter', 'users')}
 Run the demo again: the backfill finds all 30 partitions done. \`sluice scheduler\` runs the job daily at 02:00 UTC.

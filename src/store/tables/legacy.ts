@@ -85,7 +85,7 @@ export async function migrateLegacyTable(store: TableStore, asset: string): Prom
       previous = manifest;
     }
     if (previous !== undefined) {
-      await log.writeSnapshot(previous.version, Object.values(previous.partitions).map((entry) => ({ ...entry, schema: previous?.schema ?? [] })));
+      await log.writeSnapshot(previous.version, previous.partitionColumn, Object.values(previous.partitions).map((entry) => ({ ...entry, schema: previous?.schema ?? [] })));
       await reconcileFolder(store.tableDir(asset), store.dataDir(asset), previous as unknown as Manifest);
     }
     await rm(legacyDir, { recursive: true, force: true });

@@ -1,24 +1,26 @@
 // A table's version log, as Delta Lake keeps one: `log/<n>.json` holds what version n changed (partitions
 // put, partitions removed, the schema after it), so a commit costs what it changed, not the table's size;
-// `snapshots/<n>.json.gz` holds the whole partition map at version n, every SNAPSHOT_EVERY versions, so
+// `snapshots/<n>.json.br` holds the whole partition map at version n, every SNAPSHOT_EVERY versions, so
 // opening any version reads one snapshot and fewer than SNAPSHOT_EVERY entries. Entries are published by
 // hard-linking a fully written temp file (link fails if the number is taken): complete or absent.
 import { randomUUID } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { brotliCompress, brotliDecompress, constants as zlibConstants } from 'node:zlib';
 import { SluiceError } from '../../errors.ts';
-import type { ColumnSchema, PartitionEntry, SchemaChange } from './manifest.ts';
+import type { ColumnSchema, InputRef, PartitionEntry, SchemaChange } from './manifest.ts';
 
-const gzipAsync = promisify(gzip);
-const gunzipAsync = promisify(gunzip);
+const brotliCompressAsync = promisify(brotliCompress);
+const brotliDecompressAsync = promisify(brotliDecompress);
+/** Large chunks: the default 16 KiB makes a snapshot thousands of thread-pool round trips. */
+const BROTLI_CHUNK = 1 << 22;
 
 /** Versions between snapshots: bounds the entries read to open a version, at a snapshot's size each time. */
 export const SNAPSHOT_EVERY = 200;
 const DIGITS = 8;
 const ENTRY_NAME = /^(\d+)\.json$/;
-const SNAPSHOT_NAME = /^(\d+)\.json\.gz$/;
+const SNAPSHOT_NAME = /^(\d+)\.json\.br$/;
 const TEMP_PREFIX = '.tmp-';
 
 /** One version as the log records it. */
@@ -42,13 +44,32 @@ export interface LogEntry {
   readonly partitionCount: number;
 }
 
+/**
+ * A snapshot stores its partitions column by column (one array per field, strings shared through tables),
+ * which parses several times faster than one object per partition and compresses better: a year of hourly
+ * partitions is about 1 MB. A file path that is the usual `<column>=<key>/part-<sha256>.parquet` is stored
+ * as null and rebuilt on read.
+ */
 interface SnapshotFile {
   readonly format: 2;
   readonly asset: string;
   readonly version: number;
-  /** Distinct partition schemas, referenced by index: most partitions share one. */
+  readonly partitionColumn: string | null;
+  /** Distinct values shared by many partitions (schemas, run ids, inputs' dataset, kind and version). */
   readonly schemas: readonly (readonly ColumnSchema[])[];
-  readonly partitions: readonly (Omit<PartitionEntry, 'schema'> & { readonly schema: number })[];
+  readonly runIds: readonly string[];
+  readonly inputShapes: readonly string[];
+  readonly key: readonly string[];
+  readonly rows: readonly number[];
+  readonly bytes: readonly number[];
+  readonly fingerprint: readonly string[];
+  readonly runId: readonly number[];
+  readonly committedAt: readonly string[];
+  readonly schema: readonly number[];
+  /** Per partition: its files as [path or null, sha256, bytes, rows] tuples. */
+  readonly files: readonly (readonly (readonly [string | null, string, number, number])[])[];
+  /** Per partition: its inputs as [shape index, partitions read (null: just this partition's key), fingerprint]. */
+  readonly inputs: readonly (readonly (readonly [number, readonly string[] | null, string])[])[];
 }
 
 export function versionFileName(version: number, suffix = '.json'): string {
@@ -78,7 +99,7 @@ export class TableLog {
   }
 
   snapshotPath(version: number): string {
-    return join(this.snapshotDir, versionFileName(version, '.json.gz'));
+    return join(this.snapshotDir, versionFileName(version, '.json.br'));
   }
 
   /** Versions with a log entry, ascending. */
@@ -87,7 +108,7 @@ export class TableLog {
   }
 
   async snapshots(): Promise<number[]> {
-    return numbered(await listDir(this.snapshotDir), SNAPSHOT_NAME, '.json.gz');
+    return numbered(await listDir(this.snapshotDir), SNAPSHOT_NAME, '.json.br');
   }
 
   async has(version: number): Promise<boolean> {
@@ -133,40 +154,89 @@ export class TableLog {
 
   async readSnapshot(version: number): Promise<Map<string, PartitionEntry>> {
     const path = this.snapshotPath(version);
-    const text = (await gunzipAsync(await readFile(path))).toString('utf8');
+    const text = (await brotliDecompressAsync(await readFile(path), { chunkSize: BROTLI_CHUNK })).toString('utf8');
     const snapshot = parse(text, path, this.asset, version) as SnapshotFile;
-    if (snapshot.format !== 2 || !isList(snapshot.partitions)) throw corrupt(path, this.asset, version, 'it is not a snapshot of format 2');
-    const entries: SnapshotFile['partitions'] = snapshot.partitions;
+    if (snapshot.format !== 2 || !isList(snapshot.key)) throw corrupt(path, this.asset, version, 'it is not a snapshot of format 2');
+    const keys: readonly string[] = snapshot.key;
+    const shapes = snapshot.inputShapes.map((shape) => JSON.parse(shape) as Pick<InputRef, 'dataset' | 'kind' | 'version'>);
     const partitions = new Map<string, PartitionEntry>();
-    for (const entry of entries) {
-      const schema = snapshot.schemas[entry.schema];
-      if (schema === undefined) throw corrupt(path, this.asset, version, `partition ${entry.key} names schema ${entry.schema}, which it lacks`);
-      partitions.set(entry.key, { ...entry, schema });
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const schema = snapshot.schemas[snapshot.schema[i] ?? -1];
+      const runId = snapshot.runIds[snapshot.runId[i] ?? -1];
+      if (schema === undefined || runId === undefined) throw corrupt(path, this.asset, version, `partition ${key} names a schema or run it lacks`);
+      partitions.set(key, {
+        key,
+        files: (snapshot.files[i] ?? []).map(([filePath, sha256, bytes, rows]) => ({ path: filePath ?? canonicalPath(snapshot.partitionColumn, key, sha256), sha256, bytes, rows })),
+        rows: snapshot.rows[i] ?? 0,
+        bytes: snapshot.bytes[i] ?? 0,
+        fingerprint: snapshot.fingerprint[i] ?? '',
+        runId,
+        committedAt: snapshot.committedAt[i] ?? '',
+        inputs: (snapshot.inputs[i] ?? []).map(([shape, read, fingerprint]) => {
+          const { dataset, kind, version: inputVersion } = shapes[shape] as Pick<InputRef, 'dataset' | 'kind' | 'version'>;
+          return { dataset, kind, version: inputVersion, partitions: read ?? [key], fingerprint };
+        }),
+        schema,
+      });
     }
     return partitions;
   }
 
   /** Write (or rewrite, identically) the snapshot of a version; rename makes it appear whole. */
-  async writeSnapshot(version: number, partitions: Iterable<PartitionEntry>): Promise<void> {
-    const schemas: (readonly ColumnSchema[])[] = [];
-    const index = new Map<string, number>();
-    const entries: SnapshotFile['partitions'][number][] = [];
-    for (const entry of partitions) {
-      const signature = JSON.stringify(entry.schema);
+  async writeSnapshot(version: number, partitionColumn: string | null, partitions: Iterable<PartitionEntry>): Promise<void> {
+    const intern = <T>(values: T[], index: Map<string, number>, value: () => T, signature: string): number => {
       let id = index.get(signature);
       if (id === undefined) {
-        id = schemas.length;
-        schemas.push(entry.schema);
+        id = values.length;
+        values.push(value());
         index.set(signature, id);
       }
-      entries.push({ ...entry, schema: id });
+      return id;
+    };
+    const schemas: (readonly ColumnSchema[])[] = [];
+    const runIds: string[] = [];
+    const inputShapes: string[] = [];
+    const [schemaIndex, runIndex, shapeIndex] = [new Map<string, number>(), new Map<string, number>(), new Map<string, number>()];
+    // Partitions read from one snapshot share their schema arrays: most need no signature at all.
+    const seenSchemas = new Map<readonly ColumnSchema[], number>();
+    const snapshot = {
+      format: 2 as const, asset: this.asset, version, partitionColumn, schemas, runIds, inputShapes,
+      key: [] as string[], rows: [] as number[], bytes: [] as number[], fingerprint: [] as string[], runId: [] as number[],
+      committedAt: [] as string[], schema: [] as number[],
+      files: [] as (readonly [string | null, string, number, number])[][],
+      inputs: [] as (readonly [number, readonly string[] | null, string])[][],
+    };
+    for (const entry of partitions) {
+      snapshot.key.push(entry.key);
+      snapshot.rows.push(entry.rows);
+      snapshot.bytes.push(entry.bytes);
+      snapshot.fingerprint.push(entry.fingerprint);
+      snapshot.runId.push(intern(runIds, runIndex, () => entry.runId, entry.runId));
+      snapshot.committedAt.push(entry.committedAt);
+      let schemaId = seenSchemas.get(entry.schema);
+      if (schemaId === undefined) {
+        schemaId = intern(schemas, schemaIndex, () => entry.schema, entry.schema.map((c) => `${c.name}\u0000${c.type}`).join('\u0001'));
+        seenSchemas.set(entry.schema, schemaId);
+      }
+      snapshot.schema.push(schemaId);
+      const files: (readonly [string | null, string, number, number])[] = [];
+      for (const f of entry.files) files.push([f.path === canonicalPath(partitionColumn, entry.key, f.sha256) ? null : f.path, f.sha256, f.bytes, f.rows]);
+      snapshot.files.push(files);
+      const inputs: (readonly [number, readonly string[] | null, string])[] = [];
+      for (const input of entry.inputs) {
+        const shape = intern(inputShapes, shapeIndex, () => JSON.stringify({ dataset: input.dataset, kind: input.kind, version: input.version }), `${input.dataset}\u0000${input.kind}\u0000${input.version ?? ''}`);
+        const own = input.partitions.length === 1 && input.partitions[0] === entry.key;
+        inputs.push([shape, own ? null : input.partitions, input.fingerprint]);
+      }
+      snapshot.inputs.push(inputs);
     }
-    const snapshot: SnapshotFile = { format: 2, asset: this.asset, version, schemas, partitions: entries };
+    const body = await brotliCompressAsync(JSON.stringify(snapshot), { chunkSize: BROTLI_CHUNK, params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 1 } });
     await ensureDir(this.snapshotDir);
-    const temp = join(this.snapshotDir, `${TEMP_PREFIX}${process.pid}-${randomUUID()}.json.gz`);
+    const temp = join(this.snapshotDir, `${TEMP_PREFIX}${process.pid}-${randomUUID()}.json.br`);
     const handle = await open(temp, 'wx');
     try {
-      await handle.writeFile(await gzipAsync(JSON.stringify(snapshot)));
+      await handle.writeFile(body);
       await handle.sync();
     } finally {
       await handle.close();
@@ -273,4 +343,29 @@ export async function fsyncDir(dir: string): Promise<void> {
 /** Where a version's log entry lives, relative to the state directory (what the catalog records). */
 export function entryPathInState(asset: string, version: number): string {
   return `versions/${asset}/log/${versionFileName(version)}`;
+}
+
+/** The path a data file of a partition normally has: `<column>=<key>/part-<sha256>.parquet`. */
+function canonicalPath(partitionColumn: string | null, key: string, sha256: string): string {
+  const name = `part-${sha256}.parquet`;
+  return partitionColumn === null ? name : `${partitionColumn}=${key}/${name}`;
+}
+
+/** Apply one log entry to a partition map, in place. */
+export function applyChanges(partitions: Map<string, PartitionEntry>, entry: LogEntry): void {
+  for (const key of entry.remove) partitions.delete(key);
+  for (const put of entry.put) partitions.set(put.key, put);
+}
+
+/** Write the snapshot of `version` from the nearest earlier snapshot and the entries after it. */
+export async function snapshotFromLog(log: TableLog, version: number, partitionColumn: string | null): Promise<void> {
+  const base = (await log.snapshots()).filter((s) => s <= version).at(-1);
+  if (base === version) return;
+  const partitions = base === undefined ? new Map<string, PartitionEntry>() : await log.readSnapshot(base);
+  for (let next = (base ?? 0) + 1; next <= version; next++) {
+    const entry = await log.read(next);
+    if (entry === undefined) throw new SluiceError('VERSION_NOT_FOUND', `table "${log.asset}" has no log entry ${next}: cannot snapshot version ${version}`, { asset: log.asset, version: next });
+    applyChanges(partitions, entry);
+  }
+  await log.writeSnapshot(version, partitionColumn, partitions.values());
 }

@@ -15,7 +15,8 @@ import { sha256Handle } from './hash.ts';
 import type { FileDigest } from './hash.ts';
 import type { ColumnSchema, InputRef, Manifest, ManifestFile, PartitionEntry, VersionSummary } from './manifest.ts';
 import { applySchemaPolicy, diffSchema, type SchemaPolicy } from './schema-evolution.ts';
-import { ensureDir, errnoCode, fsyncDir, listDir, SNAPSHOT_EVERY, TableLog, type LogEntry } from './table-log.ts';
+import { applyChanges, ensureDir, errnoCode, fsyncDir, listDir, SNAPSHOT_EVERY, TableLog, type LogEntry } from './table-log.ts';
+import { SnapshotThread } from './snapshot-thread.ts';
 import { migrateLegacyTable } from './legacy.ts';
 
 export interface TableStoreOptions {
@@ -76,6 +77,8 @@ export class TableStore {
   readonly #latest = new Map<string, TableState>();
   readonly #old = new Map<string, Manifest>();
   readonly #folderChecked = new Set<string>();
+  readonly #pending = new Set<Promise<void>>();
+  #snapshots: SnapshotThread | undefined;
   readonly #migrated = new Set<string>();
 
   constructor(options: TableStoreOptions) {
@@ -162,15 +165,26 @@ export class TableStore {
     const state = this.#latest.get(asset);
     if (state !== undefined) {
       // Versions other processes published since: apply their entries.
+      let last: LogEntry | undefined;
       for (let next = state.manifest.version + 1; await log.has(next); next++) {
         const entry = await log.read(next);
         if (entry === undefined) break;
-        state.manifest = applyEntry(state.partitions, entry);
+        applyChanges(state.partitions, entry);
+        last = entry;
       }
+      if (last !== undefined) state.manifest = manifestOf(last, state.partitions);
       return state.manifest;
     }
-    const last = (await log.versions()).at(-1);
-    if (last === undefined) return undefined;
+    // Entries after the latest snapshot are contiguous up to the latest version: probe them instead of
+    // listing a log that holds a version per commit.
+    let last = (await log.snapshots()).at(-1) ?? 0;
+    for (;;) {
+      const probes = await Promise.all(Array.from({ length: 64 }, (_, i) => log.has(last + 1 + i)));
+      const missing = probes.indexOf(false);
+      last += missing === -1 ? 64 : missing;
+      if (missing !== -1) break;
+    }
+    if (last === 0) return undefined;
     const built = await this.#build(asset, last);
     const existing = this.#latest.get(asset);
     if (existing !== undefined && existing.manifest.version >= built.manifest.version) return existing.manifest;
@@ -305,6 +319,19 @@ export class TableStore {
     return join(this.versionsDir, asset, 'folder.lock');
   }
 
+  /** Wait for snapshots still being written. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#pending]);
+    await this.#snapshots?.close();
+    this.#snapshots = undefined;
+  }
+
+  #defer(task: Promise<void>): void {
+    // A snapshot that could not be written costs later opens some time, nothing else: the log has it all.
+    const tracked: Promise<void> = task.catch(() => undefined).finally(() => this.#pending.delete(tracked));
+    this.#pending.add(tracked);
+  }
+
   /** Forget what this process remembers of a table (after vacuum rewrote its log). */
   forget(asset: string): void {
     this.#latest.delete(asset);
@@ -321,22 +348,20 @@ export class TableStore {
     const base = (await log.snapshots()).filter((s) => s <= version).at(-1);
     const partitions = base === undefined ? new Map<string, PartitionEntry>() : await log.readSnapshot(base);
     const from = (base ?? 0) + 1;
-    let manifest: Manifest | undefined;
+    let last: LogEntry | undefined;
     for (let start = from; start <= version; start += 64) {
       const numbers = Array.from({ length: Math.min(64, version - start + 1) }, (_, i) => start + i);
       const entries = await Promise.all(numbers.map((n) => log.read(n)));
       for (const [i, entry] of entries.entries()) {
         if (entry === undefined) throw versionNotFound(asset, numbers[i] ?? version, await log.versions());
-        manifest = applyEntry(partitions, entry);
+        applyChanges(partitions, entry);
+        last = entry;
       }
     }
-    if (manifest === undefined) {
-      // The version is a snapshot's own: its entry still holds the header.
-      const entry = await log.read(version);
-      if (entry === undefined) throw versionNotFound(asset, version, await log.versions());
-      manifest = manifestOf(entry, partitions);
-    }
-    return { manifest, partitions };
+    // A version that is a snapshot's own: its entry still holds the header.
+    last ??= await log.read(version);
+    if (last === undefined) throw versionNotFound(asset, version, await log.versions());
+    return { manifest: manifestOf(last, partitions), partitions };
   }
 
   /**
@@ -381,7 +406,11 @@ export class TableStore {
       } else {
         manifest = (await this.read(asset, version));
       }
-      if (version % this.#snapshotEvery === 0) await log.writeSnapshot(version, Object.values(manifest.partitions));
+      // The snapshot is written while the caller goes on (close() waits for it): only opening cost depends on it.
+      if (version % this.#snapshotEvery === 0) {
+        this.#snapshots ??= new SnapshotThread();
+        this.#defer(this.#snapshots.write({ root: log.root, asset, version, partitionColumn }));
+      }
       await this.#switchFolder(asset, true);
       return manifest;
     }
@@ -446,17 +475,27 @@ export class TableStore {
 
 /** Apply one log entry to a partition map (in place) and return the manifest of its version. */
 function applyEntry(partitions: Map<string, PartitionEntry>, entry: LogEntry): Manifest {
-  for (const key of entry.remove) partitions.delete(key);
-  for (const put of entry.put) partitions.set(put.key, put);
+  applyChanges(partitions, entry);
   return manifestOf(entry, partitions);
 }
 
+/**
+ * The manifest of an entry's version over the partition map as of that version. The map keeps changing
+ * with later versions, so the entries are copied out now; the sorted record callers read by key is built
+ * on first use (a commit in a loop of commits never needs it).
+ */
 function manifestOf(entry: LogEntry, partitions: ReadonlyMap<string, PartitionEntry>): Manifest {
-  const keys = [...partitions.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const record = Object.fromEntries(keys.map((key) => [key, partitions.get(key) as PartitionEntry]));
-  const summary = summaryOf(entry);
-  const { partitionCount: _count, ...header } = summary;
-  return { ...header, partitions: record };
+  const entries = [...partitions.values()];
+  const { partitionCount: _count, ...header } = summaryOf(entry);
+  let record: Readonly<Record<string, PartitionEntry>> | undefined;
+  const manifest = Object.freeze(Object.defineProperty({ ...header }, 'partitions', {
+    enumerable: true,
+    get(): Readonly<Record<string, PartitionEntry>> {
+      record ??= Object.freeze(Object.fromEntries([...entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((e) => [e.key, e])));
+      return record;
+    },
+  })) as Manifest;
+  return manifest;
 }
 
 function summaryOf(entry: LogEntry): VersionSummary {

@@ -93,7 +93,7 @@ export async function vacuumTable(tables: TableStore, asset: string, options: Va
   for (const [first] of runs) {
     if (snapshots.has(first)) continue;
     const manifest = await tables.read(asset, first);
-    await log.writeSnapshot(first, Object.values(manifest.partitions));
+    await log.writeSnapshot(first, manifest.partitionColumn, Object.values(manifest.partitions));
   }
   const keptSet = new Set(kept);
   for (const version of removed) await log.removeEntry(version);
