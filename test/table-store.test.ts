@@ -229,6 +229,36 @@ describe('TableStore', () => {
     expect((await put({ content: 'y' })).manifest.version).toBe(2);
   });
 
+  it('converts a table of the earlier format (a full manifest per version) once, keeping every version readable', async () => {
+    const tableDir = join(root, 'tables', 'orders');
+    const file = async (key: string, content: string): Promise<{ path: string; sha256: string; bytes: number; rows: number }> => {
+      const path = `date=${key}/part-${sha256(content)}.parquet`;
+      await mkdir(join(tableDir, `date=${key}`), { recursive: true });
+      await writeFile(join(tableDir, ...path.split('/')), content);
+      return { path, sha256: sha256(content), bytes: content.length, rows: 1 };
+    };
+    const entry = (key: string, f: Awaited<ReturnType<typeof file>>, runId: string) => ({ key, files: [f], rows: 1, bytes: f.bytes, fingerprint: `fp-${f.sha256}`, runId, committedAt: '2026-11-01T00:00:00.000Z', inputs: [] });
+    const a1 = await file('2026-01-01', 'a1');
+    const b1 = await file('2026-01-02', 'b1');
+    const a2 = await file('2026-01-01', 'a2');
+    const v1 = { format: 1, asset: 'orders', version: 1, parent: null, createdAt: '2026-11-01T00:00:00.000Z', runId: 'r1', partitionColumn: 'date', schema, changed: ['2026-01-01', '2026-01-02'], partitions: { '2026-01-01': entry('2026-01-01', a1, 'r1'), '2026-01-02': entry('2026-01-02', b1, 'r1') }, rowCount: 2, bytes: 4 };
+    const v2 = { ...v1, version: 2, parent: 1, runId: 'r2', changed: ['2026-01-01'], partitions: { ...v1.partitions, '2026-01-01': entry('2026-01-01', a2, 'r2') } };
+    await mkdir(join(tableDir, '_versions'), { recursive: true });
+    await writeFile(join(tableDir, '_versions', '00000001.json'), JSON.stringify(v1));
+    await writeFile(join(tableDir, '_versions', '00000002.json'), JSON.stringify(v2));
+
+    const latest = await store.latest('orders');
+    expect(latest).toMatchObject({ format: 2, version: 2, changed: ['2026-01-01'], rowCount: 2 });
+    expect(latest?.partitions['2026-01-01']?.files).toEqual([a2]);
+    expect((await store.read('orders', 1)).partitions['2026-01-01']?.files).toEqual([a1]);
+    expect(await readFile(store.files(await store.read('orders', 1), ['2026-01-01'])[0] ?? '', 'utf8')).toBe('a1');
+    // The Hive folder keeps only the current files; the old manifests are gone; a new commit carries on.
+    expect(existsSync(join(tableDir, '_versions'))).toBe(false);
+    expect(await readdir(join(tableDir, 'date=2026-01-01'))).toEqual([`part-${sha256('a2')}.parquet`]);
+    expect((await put({ partition: '2026-01-02', content: 'b3' })).manifest.version).toBe(3);
+    expect(await new TableStore({ tablesDir: join(root, 'tables'), stagingDir: join(root, 'staging') }).versions('orders')).toEqual([1, 2, 3]);
+  });
+
   it('cleans a run staging folder', async () => {
     const path = store.stagingPath('run-9', 'orders', '2026-01-01');
     expect(path.startsWith(join(root, 'staging', 'run-9', 'orders') + sep)).toBe(true);
