@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'COMMIT_CONFLICT'
   | 'SCHEMA_CHANGE'
   | 'COLUMN_CONFLICT'
+  | 'EMPTY_DATA'
   | 'CATALOG'
   | 'STEP_FAILED'
   | 'CHECK_FAILED'

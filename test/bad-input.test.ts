@@ -329,6 +329,41 @@ describe('CSV sources', () => {
     }
   });
 
+  it('an empty input is refused, never published over good data, unless the source or asset allows it', async () => {
+    const source = (allowEmpty = false): FileSource => fileSource('events', { format: 'ndjson', path: 'in/events.ndjson', columns: { id: 'BIGINT' }, ...(allowEmpty ? { allowEmpty } : {}) });
+    const events = writeText('in/events.ndjson', '{"id": 1}\n{"id": 2}\n');
+    const out = (allowEmpty = false): Asset => asset('events_out', { sql: ({ ref }) => `SELECT * FROM ${ref('events')}`, ...(allowEmpty ? { allowEmpty } : {}) });
+    let w = await open([source()], [out()]);
+    expect((await runAssets(w, {})).status).toBe('success');
+    // `: > in/events.ndjson`: a 0-byte file.
+    writeText('in/events.ndjson', '');
+    let failed = await runAssets(w, {});
+    expect(failed.steps[0]?.error).toContain(`source "events": ${events} is empty (0 bytes)`);
+    expect(failed.steps[0]?.error).toContain('allowEmpty: true');
+    // Blank lines only: no records either.
+    writeText('in/events.ndjson', '\n\n');
+    failed = await runAssets(w, {});
+    expect(failed.steps[0]?.error).toContain(`source "events": ${events} hold no records`);
+    expect((await w.tables.latest('events_out'))?.rowCount).toBe(2);
+    // The source allows it: the asset still refuses to replace 2 rows with none.
+    w = await open([source(true)], [out()]);
+    failed = await runAssets(w, {});
+    expect(failed.steps[0]?.error).toContain('asset "events_out": its output has no rows, where version 1 has 2; nothing was published');
+    expect((await w.tables.latest('events_out'))?.rowCount).toBe(2);
+    // Both allow it: an empty version is published.
+    w = await open([source(true)], [out(true)]);
+    expect((await runAssets(w, {})).status).toBe('success');
+    expect((await w.tables.latest('events_out'))?.rowCount).toBe(0);
+  });
+
+  it('a source path that is a directory says so, with the glob to use', async () => {
+    fs.mkdirSync(file('in/logs'), { recursive: true });
+    const source = fileSource('logs', { format: 'parquet', path: 'in/logs' });
+    const w = await open([source], [asset('copied', { sql: ({ ref }) => `SELECT * FROM ${ref(source)}` })]);
+    const summary = await runAssets(w, {});
+    expect(summary.steps[0]?.error).toContain(`${file('in/logs')} is a directory, not a file; point the path at its files, e.g. ${file('in/logs/*.parquet')}`);
+  });
+
   it('a header without a declared column fails with SOURCE_SCHEMA naming the column', async () => {
     const csv = writeText('data/payments.csv', 'id,note\n1,a\n');
     const source = payments({ badRecords: 'dead-letter' });

@@ -75,7 +75,7 @@ export async function resolveSourceFiles(
       const pattern = template.replaceAll('{date}', key);
       const found = await glob(session, pattern);
       if (found.length === 0 && offset === 0) {
-        throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": no files match ${pattern} for partition ${key}; that day's data has not arrived, or the path template is wrong`, { source: source.name, partition: key, file: pattern });
+        throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": ${await isDirectory(pattern) ? `${pattern} is a directory, not a file; point the path at its files, e.g. ${path.join(pattern, `*.${source.format}`)}` : `no files match ${pattern} for partition ${key}; that day's data has not arrived, or the path template is wrong`}`, { source: source.name, partition: key, file: pattern });
       }
       if (found.length > 0) partitions.push(key);
       files.push(...found);
@@ -83,7 +83,7 @@ export async function resolveSourceFiles(
   } else {
     files.push(...await glob(session, template));
     if (files.length === 0) {
-      throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": no files match ${template}; check the source's path (relative to the project folder)`, { source: source.name, file: template });
+      throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": ${await isDirectory(template) ? `${template} is a directory, not a file; point the path at its files, e.g. ${path.join(template, `*.${source.format}`)}` : `no files match ${template}; check the source's path (relative to the project folder)`}`, { source: source.name, file: template });
     }
   }
   const hash = createHash('sha256');
@@ -91,8 +91,16 @@ export async function resolveSourceFiles(
   let bytes = 0;
   for (const file of files) {
     const stat = await fs.stat(file);
+    if (stat.size === 0 && !source.allowEmpty) {
+      throw new SluiceError('SOURCE_READ', `source "${source.name}": ${file} is empty (0 bytes): reading it would publish an empty partition over good data. Fix or remove the file, or set allowEmpty: true on the source if empty input is expected`, { source: source.name, file });
+    }
     bytes += stat.size;
     hash.update(`\n${file}\t${stat.size}\t${stat.mtimeMs}`);
   }
   return { files, partitions, fingerprint: hash.digest('hex'), bytes };
+}
+
+async function isDirectory(pattern: string): Promise<boolean> {
+  if (WILDCARD.test(pattern)) return false;
+  return fs.stat(pattern).then((s) => s.isDirectory(), () => false);
 }

@@ -126,6 +126,11 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
       }
       throw sqlError(error);
     }
+    const before = current?.partitions[partition];
+    if (rowsOut === 0 && before !== undefined && before.rows > 0 && asset.allowEmpty !== true) {
+      await fs.rm(staged, { force: true });
+      throw new SluiceError('EMPTY_DATA', `${where}: its output has no rows, where version ${current?.version ?? 0} has ${before.rows}; nothing was published. Check its inputs, or set allowEmpty: true on the asset if an empty partition is right`, { asset: asset.name, partition });
+    }
     const schema = [...fileColumns, ...(partitionColumn === null ? [] : [{ name: partitionColumn, type: 'DATE' }])];
     const checks = await runChecks(session, env, asset, partition, stagedRelation(staged, partitionColumn, partition), schema.map((c) => c.name), run, current);
     if (checks !== null && checks.blocking.length > 0) {

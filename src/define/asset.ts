@@ -83,6 +83,8 @@ export interface Asset<N extends string = string> {
   readonly extract?: ExtractSpec | undefined;
   /** Schema evolution policy or contract (default 'evolve'). */
   readonly schema?: AssetSchema | undefined;
+  /** Publish a partition with no rows where the previous version had some (default: refused). */
+  readonly allowEmpty?: boolean | undefined;
 }
 
 export interface AssetOptions {
@@ -96,6 +98,8 @@ export interface AssetOptions {
   readonly freshness?: { readonly maxLag: string };
   /** 'evolve' (default), 'strict', or a column contract: `{ columns: { id: 'BIGINT', note: { type: 'VARCHAR', nullable: true } } }`. */
   readonly schema?: 'evolve' | 'strict' | { readonly columns: Readonly<Record<string, string | { readonly type: string; readonly nullable?: boolean }>> };
+  /** Publish a partition with no rows where the previous version had some (default false: refused). */
+  readonly allowEmpty?: boolean;
 }
 
 const TEMPLATE = /\{\{\s*(?:ref\(\s*(['"])([^'"]+)\1\s*(?:,\s*lookback\s*=\s*(\d+))?\s*(?:,\s*lookahead\s*=\s*(\d+))?\s*\)|(partition_date))\s*\}\}/g;
@@ -127,6 +131,7 @@ export function asset<const N extends string>(name: N, options: AssetOptions): A
     checks: Object.freeze([...(options.checks === undefined ? [] : 'expectations' in options.checks ? options.checks.expectations : options.checks)]),
     freshness: options.freshness === undefined ? undefined : Object.freeze({ maxLag: options.freshness.maxLag, maxLagMs: parseDuration(options.freshness.maxLag, `asset "${name}" freshness.maxLag`) }),
     ...(options.schema === undefined ? {} : { schema: schemaOf(options.schema) }),
+    ...(options.allowEmpty === undefined ? {} : { allowEmpty: options.allowEmpty }),
   });
 }
 

@@ -92,6 +92,7 @@ const sourceSchema = z.object({
   badRecords: z.enum(['fail', 'dead-letter']),
   csv: z.object({ delimiter: z.string().length(1), header: z.boolean(), quote: z.string().max(1) }).strict(),
   description: z.string().optional(),
+  allowEmpty: z.boolean(),
 }).strict();
 
 const assetSchema = z.object({
@@ -113,6 +114,7 @@ const assetSchema = z.object({
   freshness: z.object({ maxLag: z.string(), maxLagMs: z.number().positive() }).strict().optional(),
   // The extract spec's source is checked on its own (validateExtract) so messages name the source.
   extract: z.object({ source: z.object({ kind: z.literal('extract-source') }).loose(), key: z.array(name), cursor: name.optional() }).strict().optional(),
+  allowEmpty: z.boolean().optional(),
   schema: z.union([
     z.literal('evolve'),
     z.literal('strict'),

@@ -26,6 +26,8 @@ export interface FileSource<N extends string = string> {
   readonly badRecords: BadRecordPolicy;
   readonly csv: CsvOptions;
   readonly description: string | undefined;
+  /** Accept an empty file (0 bytes) or a read with no rows; by default either fails the step. */
+  readonly allowEmpty: boolean;
 }
 
 export interface FileSourceOptions {
@@ -36,6 +38,8 @@ export interface FileSourceOptions {
   readonly badRecords?: BadRecordPolicy;
   readonly csv?: Partial<CsvOptions>;
   readonly description?: string;
+  /** Accept an empty file or a read with no rows (default false: an empty input is an error). */
+  readonly allowEmpty?: boolean;
 }
 
 /** Declare a file source. Validation of the options happens when the project is loaded. */
@@ -51,6 +55,7 @@ export function fileSource<const N extends string>(name: N, options: FileSourceO
     badRecords: options.badRecords ?? 'fail',
     csv: Object.freeze({ delimiter: ',', header: true, quote: '"', ...options.csv }),
     description: options.description,
+    allowEmpty: options.allowEmpty ?? false,
   });
 }
 
