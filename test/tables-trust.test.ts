@@ -269,3 +269,28 @@ describe('partitions outside the declared range', () => {
     await expect(deletePartitions(w, 'copied', ['2026-02-30'])).rejects.toMatchObject({ code: 'INVALID_PARTITION' });
   });
 });
+
+describe('a version published but never recorded', () => {
+  it('is recorded with its lineage, once, by the next command that reads versions', async () => {
+    const src = fileSource('events', { format: 'csv', path: 'data/day={date}.csv', partitions: days, columns: { id: 'BIGINT' } });
+    const copied = asset('copied', { partitions: days, sql: ({ ref }) => `SELECT * FROM ${ref(src)}` });
+    for (const day of DAYS.slice(0, 2)) write(`data/day=${day}.csv`, 'id\n1\n');
+    const w = await open([src], [copied]);
+    expect((await runAssets(w, { partitions: ['2026-01-01'] })).status).toBe('success');
+    // What a kill -9 between publishing a version and recording it leaves: the log has version 2, the catalog not.
+    const latest = await w.tables.latest('copied');
+    const staged = w.tables.stagingPath('killed-run', 'copied', '2026-01-02');
+    fs.copyFileSync(w.tables.files(latest as NonNullable<typeof latest>)[0] ?? '', staged);
+    const inputs = [{ dataset: 'events', kind: 'source' as const, version: null, partitions: ['2026-01-02'], fingerprint: 'fp-events' }];
+    await w.tables.commit({ asset: 'copied', partition: '2026-01-02', partitionColumn: 'date', stagedFile: staged, schema: latest?.schema ?? [], rows: 1, runId: 'killed-run', fingerprint: 'fp', inputs });
+    expect((await w.catalog.listVersions('copied')).map((v) => v.version)).toEqual([1]);
+    const statuses = await assetStatuses(w);
+    expect(statuses.find((s) => s.asset === 'copied')).toMatchObject({ version: 2, rows: 2 });
+    expect((await w.catalog.listVersions('copied')).map((v) => [v.version, v.runId, v.partitions])).toEqual([[2, 'killed-run', ['2026-01-02']], [1, expect.any(String), ['2026-01-01']]]);
+    expect((await w.catalog.listLineage({ runId: 'killed-run' })).map((e) => [e.direction, e.dataset, e.version, e.partition]).sort()).toEqual([['read', 'events', null, '2026-01-02'], ['write', 'copied', 2, '2026-01-02']]);
+    // Once: a run reads versions again and records nothing twice.
+    expect((await runAssets(w, { partitions: ['2026-01-02'] })).status).toBe('success');
+    expect((await w.catalog.listVersions('copied')).filter((v) => v.version === 2)).toHaveLength(1);
+    expect(await w.catalog.listLineage({ runId: 'killed-run' })).toHaveLength(2);
+  });
+});

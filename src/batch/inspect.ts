@@ -7,6 +7,7 @@ import type { Manifest } from '../store/tables/manifest.ts';
 import type { Workspace } from '../workspace.ts';
 import { getAsset } from '../define/project.ts';
 import { tableRelation } from '../store/tables/table-relation.ts';
+import { reconcileVersions } from './reconcile.ts';
 
 export interface TableView {
   readonly asset: string;
@@ -28,6 +29,7 @@ export interface TableView {
 
 export async function manifestFor(ws: Workspace, asset: string, version?: number): Promise<{ manifest: Manifest; latest: number }> {
   getAsset(ws.project, asset);
+  await reconcileVersions(ws, [asset]);
   const latest = await ws.tables.latest(asset);
   if (latest === undefined) {
     throw new SluiceError('VERSION_NOT_FOUND', `asset "${asset}" has no version yet: run \`sluice run ${asset}\``, { asset });

@@ -6,6 +6,7 @@ import { getAsset } from '../define/project.ts';
 import { errorMessage } from '../errors.ts';
 import type { LineageEdge, StepRecord, StepStatus } from '../store/catalog/catalog.ts';
 import type { Workspace } from '../workspace.ts';
+import { reconcileVersions } from './reconcile.ts';
 import { plan, type PlannedStep } from './plan.ts';
 import { withRetry } from './retry.ts';
 import type { StepExecutor } from './executor.ts';
@@ -67,6 +68,7 @@ export function newRunId(now: Date = new Date()): string {
 
 export async function runAssets(ws: Workspace, request: RunRequest = {}): Promise<RunSummary> {
   const steps = plan(ws.project, { assets: request.assets ?? [], partitions: request.partitions ?? [] });
+  await reconcileVersions(ws, [...new Set(steps.map((s) => s.asset))]);
   const runId = request.runId ?? newRunId();
   const started = Date.now();
   const emit = request.onEvent ?? (() => undefined);

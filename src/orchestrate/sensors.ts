@@ -1,6 +1,7 @@
 // Sensors: what each kind sees since its cursor, turned into launch requests (a run key and a partition each).
 // Evaluation reads only: the scheduler claims the run keys, then moves the cursor, so a crash in between
 // re-evaluates the same requests and finds their keys already claimed.
+import { reconcileVersions } from '../batch/reconcile.ts';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -50,6 +51,7 @@ export async function evaluateSensor(ws: Workspace, sensor: Sensor, job: Job, cu
     case 'files':
       return evaluateFiles(ws, trigger.glob, job, cursor, nowMs, key);
     case 'asset-updated': {
+      await reconcileVersions(ws, [trigger.asset]);
       const versions = await ws.catalog.listVersions(trigger.asset);
       const latest = versions[0]?.version ?? 0;
       // First evaluation: start from the current version; history does not launch runs.
@@ -72,6 +74,7 @@ export async function evaluateSensor(ws: Workspace, sensor: Sensor, job: Job, cu
       return { requests: [...requests.values()], cursor: String(latest) };
     }
     case 'freshness': {
+      await reconcileVersions(ws, [trigger.asset]);
       const latest = (await ws.catalog.listVersions(trigger.asset))[0];
       const since = latest === undefined ? null : Date.parse(latest.createdAt);
       const lag = since === null ? Number.POSITIVE_INFINITY : nowMs - since;

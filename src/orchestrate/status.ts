@@ -1,5 +1,6 @@
 // The state of a project's assets, from the catalog: latest version, freshness against the asset's SLA, and the
 // latest check results. What `sluice status` prints, what the metrics export, and what freshness alerts watch.
+import { reconcileVersions } from '../batch/reconcile.ts';
 import { inPartitions, isDateKey } from '../define/partitions.ts';
 import type { Workspace } from '../workspace.ts';
 
@@ -22,6 +23,7 @@ export interface AssetStatus {
 }
 
 export async function assetStatuses(ws: Workspace, nowMs: number = Date.now()): Promise<AssetStatus[]> {
+  await reconcileVersions(ws);
   const statuses: AssetStatus[] = [];
   for (const name of ws.project.order) {
     const dataset = ws.project.datasets.get(name);
