@@ -9,7 +9,9 @@ import { Engine } from './engine/engine.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { Catalog } from './store/catalog/catalog.ts';
 import { openCatalog } from './store/catalog/open-catalog.ts';
+import { errorMessage } from './errors.ts';
 import { TableStore } from './store/tables/table-store.ts';
+import { sweepAbandonedRuns } from './batch/abandoned.ts';
 
 export interface Workspace {
   readonly project: Project;
@@ -49,6 +51,12 @@ export async function openWorkspace(project: Project, projectDir: string, overri
     throw error;
   }
   const tables = new TableStore({ tablesDir: path.join(settings.stateDir, 'tables'), stagingDir: path.join(settings.stateDir, 'staging') });
+  // Runs left `running` by a process that died are marked abandoned by whoever opens the catalog next.
+  try {
+    for (const run of await sweepAbandonedRuns({ catalog, tables })) logger.warn({ run: run.runId, owner: run.owner, reason: run.reason }, 'marked an abandoned run failed and removed its staging files');
+  } catch (error) {
+    logger.warn({ err: errorMessage(error) }, 'could not check for abandoned runs');
+  }
   const env = { project, projectDir: dir, stateDir: settings.stateDir, engine, catalog, tables };
   const executor = settings.queueUrl === undefined ? inProcessExecutor(env) : lazyQueueExecutor(project.name, settings.queueUrl, logger);
   return {

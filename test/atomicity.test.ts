@@ -103,6 +103,14 @@ describe('atomic commits under SIGKILL', () => {
 
     const finish = await runCli(['run', '--from', '2026-11-20', '--to', '2026-11-25', '-p', dir]);
     expect(finish.code, finish.stderr).toBe(0);
+    // The killed runs are not left `running`: the next command marked them abandoned and removed their staging.
+    const runs = JSON.parse((await runCli(['runs', '--json', '-p', dir])).stdout) as { id: string; status: string; error: string | null }[];
+    expect(runs.filter((r) => r.status === 'running')).toEqual([]);
+    // (A kill during start-up, before the run was recorded, leaves no run at all.)
+    const failed = runs.filter((r) => r.status !== 'success');
+    expect(failed.length).toBeGreaterThanOrEqual(3);
+    for (const run of failed) expect(run.error).toMatch(/^abandoned: its process \S+:\d+ is gone/);
+    expect(fs.readdirSync(path.join(dir, '.sluice', 'staging'))).toEqual([]);
     expect(await checkTables(path.join(dir, '.sluice'))).toBeGreaterThan(0);
     await checkFolders(path.join(dir, '.sluice'));
 

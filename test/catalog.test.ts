@@ -129,8 +129,13 @@ for (const kind of BACKENDS) {
 
     it('records a run from start to finish', async () => {
       const args = { select: ['orders+'], partitions: { from: '2026-11-01', to: '2026-11-25' }, force: false, note: null };
-      await catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args });
-      expect(await catalog.getRun('r1')).toEqual({ id: 'r1', project: 'shop', status: 'running', startedAt: at(0), endedAt: null, args, error: null });
+      const before = Date.now();
+      await catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args, owner: 'host-a:123' });
+      const created = await catalog.getRun('r1');
+      expect(created).toEqual({ id: 'r1', project: 'shop', status: 'running', startedAt: at(0), endedAt: null, args, error: null, owner: 'host-a:123', heartbeatAtMs: expect.any(Number) as unknown });
+      expect(created?.heartbeatAtMs).toBeGreaterThanOrEqual(before);
+      await catalog.heartbeatRun('r1', before + 60_000);
+      expect((await catalog.getRun('r1'))?.heartbeatAtMs).toBe(before + 60_000);
 
       await catalog.finishRun('r1', 'failed', at(5), 'asset orders: division by zero');
       expect(await catalog.getRun('r1')).toMatchObject({ status: 'failed', endedAt: at(5), error: 'asset orders: division by zero' });

@@ -7,6 +7,8 @@ import { errorMessage } from '../errors.ts';
 import type { LineageEdge, StepRecord, StepStatus } from '../store/catalog/catalog.ts';
 import type { Workspace } from '../workspace.ts';
 import { reconcileVersions } from './reconcile.ts';
+import { RUN_HEARTBEAT_MS } from './abandoned.ts';
+import { PROCESS_OWNER } from '../store/owner.ts';
 import { plan, type PlannedStep } from './plan.ts';
 import { withRetry } from './retry.ts';
 import type { StepExecutor } from './executor.ts';
@@ -71,8 +73,21 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
   await reconcileVersions(ws, [...new Set(steps.map((s) => s.asset))]);
   const runId = request.runId ?? newRunId();
   const started = Date.now();
+  await ws.catalog.createRun({ id: runId, project: ws.project.name, startedAt: new Date(started).toISOString(), args: request.args ?? { assets: request.assets ?? [], partitions: request.partitions ?? [], force: request.force ?? false }, owner: PROCESS_OWNER });
+  // A heartbeat, so a run whose process dies is seen as abandoned by the next command (batch/abandoned.ts).
+  const heartbeat = setInterval(() => {
+    ws.catalog.heartbeatRun(runId, Date.now()).catch((error: unknown) => ws.logger.warn({ run: runId, err: errorMessage(error) }, 'run heartbeat failed'));
+  }, RUN_HEARTBEAT_MS);
+  heartbeat.unref();
+  try {
+    return await runPlanned(ws, request, steps, runId, started);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<typeof plan>, runId: string, started: number): Promise<RunSummary> {
   const emit = request.onEvent ?? (() => undefined);
-  await ws.catalog.createRun({ id: runId, project: ws.project.name, startedAt: new Date(started).toISOString(), args: request.args ?? { assets: request.assets ?? [], partitions: request.partitions ?? [], force: request.force ?? false } });
   const stepIds = new Map(steps.map((s, i) => [s.key, `${runId}-${String(i + 1).padStart(4, '0')}`]));
   for (const step of steps) {
     await ws.catalog.createStep({ id: stepIds.get(step.key) ?? '', runId, asset: step.asset, partition: step.partition, status: 'pending' });

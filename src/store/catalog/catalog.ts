@@ -13,6 +13,10 @@ export interface RunRecord {
   /** The command line or API arguments that started the run (selection, partitions, force). */
   readonly args: Record<string, unknown>;
   readonly error: string | null;
+  /** `host:pid` of the process that runs it; null for runs recorded before owners were. */
+  readonly owner: string | null;
+  /** Epoch milliseconds of the run's last heartbeat (every few seconds while it runs). */
+  readonly heartbeatAtMs: number | null;
 }
 
 export interface StepRecord {
@@ -225,7 +229,9 @@ export interface Catalog {
   /** Which backend this is, for messages: 'sqlite' | 'postgres'. */
   readonly dialect: 'sqlite' | 'postgres';
 
-  createRun(run: { id: string; project: string; startedAt: string; args: Record<string, unknown> }): Promise<void>;
+  createRun(run: { id: string; project: string; startedAt: string; args: Record<string, unknown>; owner?: string }): Promise<void>;
+  /** A running run says it is alive. */
+  heartbeatRun(id: string, atMs: number): Promise<void>;
   finishRun(id: string, status: RunStatus, endedAt: string, error: string | null): Promise<void>;
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Newest first. */

@@ -76,7 +76,7 @@ export class KyselyCatalog implements Catalog {
     this.dialect = dialect;
   }
 
-  async createRun(run: { id: string; project: string; startedAt: string; args: Record<string, unknown> }): Promise<void> {
+  async createRun(run: { id: string; project: string; startedAt: string; args: Record<string, unknown>; owner?: string }): Promise<void> {
     const row: Insertable<RunsTable> = {
       id: run.id,
       project: run.project,
@@ -85,6 +85,8 @@ export class KyselyCatalog implements Catalog {
       ended_at: null,
       args: JSON.stringify(run.args),
       error: null,
+      owner: run.owner ?? null,
+      heartbeat_at_ms: Date.now(),
     };
     await this.#execute(`create run ${run.id}`, { run: run.id }, (db) => db.insertInto('runs').values(row).execute());
   }
@@ -94,6 +96,10 @@ export class KyselyCatalog implements Catalog {
       db.updateTable('runs').set({ status, ended_at: endedAt, error }).where('id', '=', id).executeTakeFirst(),
     );
     if (result.numUpdatedRows === 0n) throw notFound('run', id);
+  }
+
+  async heartbeatRun(id: string, atMs: number): Promise<void> {
+    await this.#execute(`heartbeat run ${id}`, { run: id }, (db) => db.updateTable('runs').set({ heartbeat_at_ms: atMs }).where('id', '=', id).execute());
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
@@ -514,6 +520,8 @@ function toRunRecord(row: Selectable<RunsTable>): RunRecord {
     endedAt: row.ended_at,
     args: parseObject(row.args),
     error: row.error,
+    owner: row.owner,
+    heartbeatAtMs: toNullableNumber(row.heartbeat_at_ms),
   };
 }
 

@@ -21,6 +21,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 6, up: createStreamKeyState },
   { version: 7, up: addLeaseOwners },
   { version: 8, up: addMaterializationMarks },
+  { version: 9, up: addRunOwners },
 ];
 
 export interface MigrateOptions {
@@ -243,4 +244,10 @@ async function addLeaseOwners(db: Kysely<Database>): Promise<void> {
 /** Where incremental materialisation resumes: the latest event time a run has seen, not its wall-clock end. */
 async function addMaterializationMarks(db: Kysely<Database>): Promise<void> {
   await db.schema.alterTable('materializations').addColumn('resume_micros', 'bigint').execute();
+}
+
+/** Who runs a run and when it last said so: a run whose process is gone is marked abandoned. */
+async function addRunOwners(db: Kysely<Database>): Promise<void> {
+  await db.schema.alterTable('runs').addColumn('owner', 'text').execute();
+  await db.schema.alterTable('runs').addColumn('heartbeat_at_ms', 'bigint').execute();
 }

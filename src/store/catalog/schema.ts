@@ -24,6 +24,10 @@ export interface RunsTable {
   /** JSON object. */
   args: string;
   error: string | null;
+  /** `host:pid` of the process running it (migration 9). */
+  owner: string | null;
+  /** Epoch milliseconds of its last heartbeat. */
+  heartbeat_at_ms: NullableInt64;
 }
 
 export interface StepsTable {
