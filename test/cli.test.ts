@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, runCli } from './helpers/temp.ts';
+import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
+import { spawn } from 'node:child_process';
 
 describe('sluice CLI', () => {
   let dir: string;
@@ -62,5 +63,19 @@ export default defineProject({ name: 'spill', assets: [big, total, unspillable],
     const total = JSON.parse((await runCli(['show', 'total', '--json', '-p', project])).stdout) as { preview: { groups: string; rows: string }[] };
     expect([Number(total.preview[0]?.groups), Number(total.preview[0]?.rows)]).toEqual([3_000_000, 6_000_000]);
     expect(fs.existsSync(path.join(project, 'spill-tmp'))).toBe(true);
+  });
+});
+
+describe('sluice output into a pipe the reader closes', () => {
+  it('exits 0 without an EPIPE error, as `sluice ... | head -1` expects', async () => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'generate', 'transactions', '--rate', '1000', '--cards', '10', '--count', '200000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+    // Read one chunk, then close our end of the pipe, as `head -1` does.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(stderr).not.toMatch(/EPIPE/);
+    expect(code).toBe(0);
   });
 });
