@@ -1,6 +1,8 @@
 // Online reads and the serving API, over both online stores (a SQLite file; Redis under a prefix of its own):
 // statuses and TTLs, batches, key types, on-demand features, errors and their messages, keys, health, metrics.
 // Records are written straight into the store; nothing is built.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
@@ -102,6 +104,7 @@ function counting(store: OnlineStore): { store: OnlineStore; reads: ReadRequest[
     sampleKeys: (view, limit) => store.sampleKeys(view, limit),
     count: (view) => store.count(view),
     dropView: (view) => store.dropView(view),
+    ping: () => store.ping(),
     close: () => store.close(),
   };
   return { store: wrapped, reads };
@@ -312,7 +315,8 @@ describe.each(backends)('online serving on $name', (backend) => {
 
   it('reports health and metrics without a key', async () => {
     const health = await app.inject({ method: 'GET', url: '/health' });
-    expect(health.json()).toEqual({ status: 'ok', store: backend.name, services: ['user_service', 'shop_service', 'device_service', 'broken_service'] });
+    expect(health.json()).toEqual({ status: 'ok', store: backend.name, checks: { onlineStore: { ok: true } }, services: ['user_service', 'shop_service', 'device_service', 'broken_service'] });
+    expect((await app.inject({ method: 'GET', url: '/ready' })).json()).toEqual({ ready: true });
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.statusCode).toBe(200);
     expect(metrics.headers['content-type']).toMatch(/text\/plain/);
@@ -355,7 +359,7 @@ describe('API keys', () => {
   const secretB = 'k-all-abcdef==';
   const stubStore = (read: OnlineStore['read'] = (requests) => Promise.resolve(requests.map((r) => r.keys.map(() => undefined)))): OnlineStore => ({
     kind: 'sqlite', location: 'sqlite:stub', read,
-    write: () => Promise.resolve({ written: 0, stale: 0 }), sampleKeys: () => Promise.resolve([]), count: () => Promise.resolve(0), dropView: () => Promise.resolve(), close: () => Promise.resolve(),
+    write: () => Promise.resolve({ written: 0, stale: 0 }), sampleKeys: () => Promise.resolve([]), count: () => Promise.resolve(0), dropView: () => Promise.resolve(), ping: () => Promise.resolve(), close: () => Promise.resolve(),
   });
   let app: FastifyInstance;
   beforeAll(async () => {
@@ -427,6 +431,70 @@ describe('API keys', () => {
     } finally {
       await down.close();
       await odd.close();
+    }
+  });
+});
+
+describe('serving under faults', () => {
+  it('/health and /ready answer 503 while Redis is down, and 200 again once it is back', async () => {
+    // A private redis-server on a port of its own, killed and restarted by this test (never the shared one).
+    const port = 20000 + (process.pid % 20000);
+    const temp = makeTempDir('sluice-serve-redis-');
+    const start = (): ChildProcess => spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', temp.dir], { stdio: 'ignore' });
+    const ready = async (): Promise<void> => {
+      for (let i = 0; i < 100; i++) {
+        if (await new Promise<boolean>((resolve) => { const socket = net.connect(port, '127.0.0.1', () => { socket.end(); resolve(true); }); socket.on('error', () => resolve(false)); })) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`redis-server did not start on ${port}`);
+    };
+    let redis = start();
+    await ready();
+    const store = await openOnlineStore(`redis://127.0.0.1:${port}/0?prefix=health:`);
+    const app = buildServer({ project, store, logger: quiet });
+    try {
+      expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+      redis.kill('SIGKILL');
+      await new Promise((resolve) => redis.once('exit', resolve));
+      const down = await app.inject({ method: 'GET', url: '/health' });
+      expect(down.statusCode).toBe(503);
+      expect(down.json()).toMatchObject({ status: 'unavailable', checks: { onlineStore: { ok: false } } });
+      expect((await app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(503);
+      redis = start();
+      await ready();
+      let back = 503;
+      for (let i = 0; i < 100 && back !== 200; i++) {
+        back = (await app.inject({ method: 'GET', url: '/ready' })).statusCode;
+        if (back !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(back).toBe(200);
+    } finally {
+      await app.close();
+      await store.close();
+      redis.kill('SIGKILL');
+      temp.cleanup();
+    }
+  });
+
+  it('cuts off a client that sends headers and never the body', async () => {
+    const store = await openOnlineStore(`sqlite:${path.join(makeTempDir('sluice-serve-timeout-').dir, 'online.db')}`);
+    const server = await startServer({ project, store, logger: quiet, port: 0, requestTimeoutMs: 500 });
+    try {
+      const { port } = new URL(server.url);
+      const started = Date.now();
+      const closed = await new Promise<{ ms: number; response: string }>((resolve) => {
+        let response = '';
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write('POST /v1/features HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"serv');
+        });
+        socket.on('data', (chunk) => { response += chunk.toString('utf8'); });
+        socket.on('close', () => resolve({ ms: Date.now() - started, response }));
+      });
+      expect(closed.ms).toBeLessThan(5_000);
+      expect(closed.response).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      await server.close();
+      await store.close();
     }
   });
 });

@@ -2,9 +2,9 @@
 // A thin shell: it authenticates, checks the body's shape, calls the feature layer and maps errors to status
 // codes; every rule about lookups lives in features/online-read.ts.
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { STATUS_CODES } from 'node:http';
+import http, { STATUS_CODES } from 'node:http';
 import type { Project } from '../define/project.ts';
-import { SluiceError } from '../errors.ts';
+import { errorMessage, SluiceError } from '../errors.ts';
 import { asOfMillis, readOnlineFeaturesCounted, type AsOf, type OnlineFeaturesRequest } from '../features/online-read.ts';
 import type { EventStream } from '../define/stream.ts';
 import { parseEvent } from '../stream/event-schema.ts';
@@ -32,7 +32,19 @@ export interface ServerOptions {
    * JetStream subjects); returns how many were accepted.
    */
   readonly ingest?: ((stream: EventStream, events: readonly string[]) => Promise<number>) | undefined;
+  /** With `ingest`: resolves when the event broker (NATS) answers, for /health and /ready. */
+  readonly ingestHealth?: (() => Promise<void>) | undefined;
+  /**
+   * Longest a client may take to send a whole request, headers and body (default 10 s): a client that sends
+   * headers and never the body is cut off instead of holding a socket. Idle keep-alive sockets close after
+   * `keepAliveTimeoutMs` (default 5 s).
+   */
+  readonly requestTimeoutMs?: number | undefined;
+  readonly keepAliveTimeoutMs?: number | undefined;
 }
+
+/** How long /health and /ready wait for a dependency's answer. */
+const HEALTH_TIMEOUT_MS = 1_000;
 
 /** An HTTP error the server raises itself (authentication, routing), with the code clients see. */
 class HttpError extends Error {
@@ -65,7 +77,7 @@ const lookupSchema = {
   },
 } as const;
 
-const ROUTES = 'POST /v1/features, POST /v1/events/<stream>, GET /health, GET /metrics';
+const ROUTES = 'POST /v1/features, POST /v1/events/<stream>, GET /health, GET /ready, GET /metrics';
 /** Most events in one ingest request. */
 const MAX_INGEST_EVENTS = 10_000;
 
@@ -86,8 +98,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const serviceLabel = (name: unknown): string => (typeof name === 'string' && project.featureServices.has(name) ? name : 'unknown');
 
   // Fastify's own logger stays off: no per-request child loggers or request lines on the hot path.
+  const requestTimeout = options.requestTimeoutMs ?? 10_000;
   const app = Fastify({
     logger: false,
+    // Node checks request deadlines every connectionsCheckingInterval (30 s by default): check often enough
+    // that a stalled body is answered 408 close to its deadline; sockets idle past 6 deadlines are closed.
+    serverFactory: (handler) => http.createServer({
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(requestTimeout / 2))),
+    }, handler).setTimeout(requestTimeout * 6),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   app.decorateRequest('sluiceStart', 0);
@@ -149,8 +170,30 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     return reply.code(202).send({ stream: name, accepted });
   });
 
-  app.get('/health', (_request, reply) => {
-    void reply.send({ status: 'ok', store: store.kind, services: [...project.featureServices.keys()] });
+  // /health says what each dependency answered; /ready is the same verdict with a small body, for load balancers.
+  const dependencies = async (): Promise<{ ok: boolean; checks: Record<string, { ok: boolean; error?: string }> }> => {
+    const probe = async (fn: () => Promise<void>): Promise<{ ok: boolean; error?: string }> => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([fn(), new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${HEALTH_TIMEOUT_MS} ms`)), HEALTH_TIMEOUT_MS); })]);
+        return { ok: true };
+      } catch (error) {
+        return { ok: false, error: errorMessage(error) };
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const checks: Record<string, { ok: boolean; error?: string }> = { onlineStore: await probe(() => store.ping()) };
+    if (options.ingestHealth !== undefined) checks['eventBroker'] = await probe(options.ingestHealth);
+    return { ok: Object.values(checks).every((c) => c.ok), checks };
+  };
+  app.get('/health', async (_request, reply) => {
+    const { ok, checks } = await dependencies();
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', store: store.kind, checks, services: [...project.featureServices.keys()] });
+  });
+  app.get('/ready', async (_request, reply) => {
+    const { ok } = await dependencies();
+    return reply.code(ok ? 200 : 503).send({ ready: ok });
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -23,7 +23,12 @@ export function registerServe(program: Command): void {
         const nats = options.ingest === true ? await openJetStream(ws.settings.natsUrl) : undefined;
         const ingest = nats === undefined ? undefined : (stream: EventStream, events: readonly string[]) => publishToStream(nats, stream, events);
         const asOf = options.asOf ?? ws.project.settings.servingAsOf;
-        const server = await startServer({ project: ws.project, store, apiKeys, logger: ws.logger, host: options.host, port: options.port, ingest, asOf });
+        // The broker answers when a round trip to it completes (flush); a closed connection does not.
+        const ingestHealth = nats === undefined ? undefined : async () => {
+          if (nats.connection.isClosed()) throw new Error(`NATS at ${nats.url} is closed`);
+          await nats.connection.flush();
+        };
+        const server = await startServer({ project: ws.project, store, apiKeys, logger: ws.logger, host: options.host, port: options.port, ingest, ingestHealth, asOf });
         process.stdout.write(`listening on ${server.url} (online store: ${store.location}${asOf === undefined ? '' : `; answering as of ${asOf}`})\n`);
         await new Promise<void>((resolve) => {
           const stop = (): void => {

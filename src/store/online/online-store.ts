@@ -53,5 +53,7 @@ export interface OnlineStore {
   count(view: string): Promise<number>;
   /** Delete every key of a view. */
   dropView(view: string): Promise<void>;
+  /** Resolves when the store answers (a health check); rejects with the reason it does not. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -223,6 +223,12 @@ export class RedisOnlineStore implements OnlineStore {
     } while (cursor !== '0');
   }
 
+  async ping(): Promise<void> {
+    // Without waiting for a reconnect: a down Redis is reported at once, not after the command timeout.
+    if (this.#redis.status !== 'ready') throw new Error(`Redis at ${this.location} is not connected (${this.#redis.status})`);
+    await this.#run(() => this.#redis.ping());
+  }
+
   async close(): Promise<void> {
     if (this.#redis.status === 'ready') {
       await this.#redis.quit().catch(() => this.#redis.disconnect());

@@ -80,6 +80,12 @@ export class SqliteOnlineStore implements OnlineStore {
     });
   }
 
+  ping(): Promise<void> {
+    return this.#settle(() => {
+      this.#db.prepare('SELECT 1').get();
+    });
+  }
+
   close(): Promise<void> {
     return this.#settle(() => {
       this.#views.clear();
