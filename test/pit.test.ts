@@ -24,7 +24,7 @@ const HOUR = 60 * MINUTE;
 const BASE = Date.UTC(2026, 0, 1) * 1000;
 const MERCHANTS = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'];
 
-interface ProfileRow { user_id: number; ts: number; seq: number; amount: number | null; tier: string }
+interface ProfileRow { user_id: number; ts: number; seq: number | null; amount: number | null; tier: string }
 interface MerchantRow { merchant_id: string; ts: number; category: string; risk: number }
 interface PairRow { user_id: number; merchant_id: string; ts: number; visits: number }
 interface TxRow { user_id: number; tx_ts: number; amount: number | null; kind: string | null }
@@ -46,6 +46,8 @@ function generate(seed: number): Data {
   const profiles: ProfileRow[] = Array.from({ length: 160 }, (_, i) => ({ user_id: int(1, 12), ts: minute(), seq: i, amount: random() < 0.1 ? null : int(0, 80) / 4, tier: pick(['a', 'b', 'c']) }));
   // Same entity and time, another row: the greatest tie-breaker wins.
   for (let i = 0; i < 20; i++) profiles.push({ ...(profiles[i] as ProfileRow), seq: 1000 - i, amount: int(0, 80) / 4, tier: pick(['a', 'b', 'c']) });
+  // A NULL tie-breaker loses to any value (it sorts first), whatever its features.
+  for (let i = 20; i < 35; i++) profiles.push({ ...(profiles[i] as ProfileRow), seq: null, amount: 99, tier: 'z' });
   const merchants: MerchantRow[] = Array.from({ length: 50 }, () => ({ merchant_id: pick(MERCHANTS), ts: minute(), category: pick(['food', 'games', 'travel']), risk: int(0, 9) }));
   for (let i = 0; i < 12; i++) merchants.push({ ...(merchants[i] as MerchantRow), category: pick(['food', 'games', 'travel']), risk: int(0, 9) });
   const pairs: PairRow[] = Array.from({ length: 150 }, () => ({ user_id: int(1, 12), merchant_id: pick(MERCHANTS), ts: minute(), visits: int(0, 20) }));
@@ -139,11 +141,15 @@ const SPINE_COLUMNS = ['spine_id', 'user_id', 'merchant_id', 'event_timestamp', 
 type Values = Record<string, number | string | null>;
 interface Versioned { ts: number; values: Values }
 
-/** Struct order as DuckDB's max(struct) sees it, for non-null fields: field by field. */
+/** The tie rule, field by field: a NULL tie-breaker sorts before any value (it loses). */
 function compareTuples(a: readonly (number | string | null)[], b: readonly (number | string | null)[]): number {
   for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number | string;
-    const y = b[i] as number | string;
+    const x = a[i] ?? null;
+    const y = b[i] ?? null;
+    if (x === null || y === null) {
+      if (x === y) continue;
+      return x === null ? -1 : 1;
+    }
     if (x < y) return -1;
     if (x > y) return 1;
   }

@@ -52,12 +52,14 @@ function eventTimeSql(view: FeatureView): string {
 
 /**
  * Plain columns. Rows with the same entity and event time collapse to the one whose (tie-breaker, features)
- * sorts last, so every reader (training sets, materialisation, skew checks) picks the same row.
+ * sorts last, so every reader (training sets, materialisation, skew checks) picks the same row. A NULL
+ * tie-breaker sorts first (it loses to any value): struct comparison would put it last, so a flag of
+ * whether it is present leads the struct.
  */
 function columnRowsSql(view: FeatureView & { type: 'columns' }, sourceRelation: string, options: ViewRowsOptions): string {
   const keys = keyList(view);
   const packed = [
-    ...(view.tieBreaker === undefined ? [] : [`"__tie" := ${quoteIdent(view.tieBreaker)}`]),
+    ...(view.tieBreaker === undefined ? [] : [`"__has_tie" := ${quoteIdent(view.tieBreaker)} IS NOT NULL`, `"__tie" := ${quoteIdent(view.tieBreaker)}`]),
     ...view.features.map((f) => `${quoteIdent(f)} := ${quoteIdent(f)}`),
   ].join(', ');
   const picked = view.features.map((f) => `__row.${quoteIdent(f)} AS ${quoteIdent(f)}`).join(', ');
