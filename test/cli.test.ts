@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 describe('sluice CLI', () => {
   let dir: string;
@@ -29,6 +29,20 @@ describe('sluice CLI', () => {
     const show = JSON.parse((await runCli(['show', 'top_customers', '--json', '-p', project])).stdout) as { rowCount: number; schema: { name: string }[] };
     expect(show.rowCount).toBe(3);
     expect(show.schema.map((c) => c.name)).toEqual(['customer_id', 'orders', 'revenue', 'last_order_at']);
+  });
+
+  it("init writes a tsconfig under which the config's `import ... from 'sluice'` type-checks, so editors see its types", async () => {
+    const project = path.join(dir, 'typed');
+    expect((await runCli(['init', project])).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8'))).toMatchObject({ private: true, type: 'module' });
+    // A typo the types catch: only possible when 'sluice' resolved to its declarations.
+    const config = path.join(project, 'sluice.config.ts');
+    fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace("format: 'csv'", "format: 'xlsx'"));
+    const tsc = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', project], { encoding: 'utf8' });
+    expect(tsc.status).toBe(2);
+    expect(tsc.stdout).toContain('sluice.config.ts');
+    expect(tsc.stdout).toMatch(/'"xlsx"' is not assignable to type 'FileFormat'/);
+    expect(tsc.stdout).not.toMatch(/Cannot find module 'sluice'/);
   });
 
   it('reports user errors in one line with a code, and stack traces only with --debug', async () => {
