@@ -54,6 +54,14 @@ async function one(config: ExpectationConfig, context: QualityContext = {}): Pro
 }
 
 describe('builders and JSON suites', () => {
+  it('name the closest builder for a misspelt one, and list the valid options for an unknown option', () => {
+    const typo = thrownSluiceError(() => (ex as unknown as Record<string, () => unknown>)['columnMeanBetween']?.());
+    expect(typo.code).toBe('DEFINITION_INVALID');
+    expect(typo.message).toContain('expect.columnMeanBetween is not an expectation (did you mean "columnMeanToBeBetween"?)');
+    const option = thrownSluiceError(() => ex.columnMeanToBeBetween('x', { min: 1 } as never));
+    expect(option.message).toContain('expect.columnMeanToBeBetween: unknown option "min"; its options: minValue, maxValue, strictMin, strictMax');
+  });
+
   it('build the same frozen configuration as GX JSON, camelCase options mapped to snake_case kwargs', () => {
     const built = suite('orders', [
       ex.columnValuesToNotBeNull('user_id', { mostly: 0.99 }),

@@ -603,7 +603,8 @@ function makeBuilder(type: ExpectationType): (...args: unknown[]) => Expectation
       if (key === 'resultFormat') { kwargs['result_format'] = value; continue; }
       const snake = byCamel.get(key);
       if (snake === undefined || positional.includes(snake)) {
-        throw new SluiceError('DEFINITION_INVALID', `expect.${builderName}: unknown option "${key}"${suggest(key, [...byCamel.keys(), 'severity', 'meta', 'resultFormat'])}`, { expectation: type, argument: key });
+        const valid = [...[...byCamel.keys()].filter((k) => !positional.includes(byCamel.get(k) ?? '')), 'severity', 'meta', 'resultFormat'];
+        throw new SluiceError('DEFINITION_INVALID', `expect.${builderName}: unknown option "${key}"${suggest(key, valid)}; its options: ${valid.join(', ')}`, { expectation: type, argument: key });
       }
       kwargs[snake] = value;
     }
@@ -615,6 +616,15 @@ function makeBuilder(type: ExpectationType): (...args: unknown[]) => Expectation
  * `expect.columnValuesToBeBetween('age', { minValue: 0, maxValue: 120 })`, one builder per expectation type.
  * Top-level options are camelCase; values keep GX's structure (`quantileRanges: { quantiles, value_ranges }`).
  */
-export const expect: Builders = Object.freeze(Object.fromEntries(
+const builders: Readonly<Record<string, unknown>> = Object.freeze(Object.fromEntries(
   EXPECTATION_TYPES.map((type) => [snakeToCamel(type.replace(/^expect_/, '').replace(/_expectation$/, '')), makeBuilder(type)]),
-)) as unknown as Builders;
+));
+/** Properties tools probe on any object (await, printers, test matchers): answered, not reported as typos. */
+const INTROSPECTED = /^(then|toJSON|asymmetricMatch|nodeType|tagName|inspect|[$_@].*)$/;
+// A misspelt builder (`expect.columnMeanBetween`) names the closest one instead of "is not a function".
+export const expect: Builders = new Proxy(builders, {
+  get(target, property, receiver) {
+    if (typeof property !== 'string' || Object.hasOwn(target, property) || INTROSPECTED.test(property) || property in Object.prototype) return Reflect.get(target, property, receiver) as unknown;
+    throw new SluiceError('DEFINITION_INVALID', `expect.${property} is not an expectation${suggest(property, Object.keys(target))}; the builders are expect.<expectation in camelCase>, e.g. expect.columnValuesToNotBeNull (see the GX expectation gallery)`, { expectation: property });
+  },
+}) as unknown as Builders;
