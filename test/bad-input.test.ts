@@ -340,12 +340,14 @@ describe('CSV sources', () => {
     let failed = await runAssets(w, {});
     expect(failed.steps[0]?.error).toContain(`source "events": ${events} is empty (0 bytes)`);
     expect(failed.steps[0]?.error).toContain('allowEmpty: true');
-    // Blank lines only: no records either.
+    // Blank lines only: the file is not empty, but the asset refuses to replace 2 rows with none.
     writeText('in/events.ndjson', '\n\n');
     failed = await runAssets(w, {});
-    expect(failed.steps[0]?.error).toContain(`source "events": ${events} hold no records`);
+    expect(failed.steps[0]?.error).toContain('asset "events_out": its output has no rows, where version 1 has 2; nothing was published');
+    expect(failed.steps[0]?.error).toContain('allowEmpty: true on the asset');
     expect((await w.tables.latest('events_out'))?.rowCount).toBe(2);
-    // The source allows it: the asset still refuses to replace 2 rows with none.
+    // The source allows a 0-byte file: the asset still refuses.
+    writeText('in/events.ndjson', '');
     w = await open([source(true)], [out()]);
     failed = await runAssets(w, {});
     expect(failed.steps[0]?.error).toContain('asset "events_out": its output has no rows, where version 1 has 2; nothing was published');

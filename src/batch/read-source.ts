@@ -319,7 +319,7 @@ export async function prepareSource(
     await checkParquetFiles(session, source, resolved.files);
     await wrap('reading Parquet', () => session.run(`CREATE OR REPLACE TEMP VIEW ${target} AS ${parquetRelation(source, resolved.files)}`));
     const [meta] = await session.query<{ n: bigint | null }>(`SELECT sum(num_rows)::BIGINT AS n FROM parquet_file_metadata(${quoteList(resolved.files)})`);
-    return notEmpty(source, { ...resolved, rows: Number(meta?.n ?? 0n), badRecords: 0, deadLetterFiles: [] });
+    return { ...resolved, rows: Number(meta?.n ?? 0n), badRecords: 0, deadLetterFiles: [] };
   }
 
   if (source.format === 'csv') {
@@ -327,7 +327,7 @@ export async function prepareSource(
     const rejects = { table: `__rejects_${view}`, scan: `__scans_${view}` };
     await wrap('reading CSV', () => session.run(`CREATE OR REPLACE TEMP TABLE ${target} AS ${csvRelation(source, resolved.files, rejects)}`));
     const bad = await handleRejects(session, paths.stateDir, source, resolved.files, csvRejectsQuery(rejects, resolved.files), true);
-    return notEmpty(source, { ...resolved, rows: await countRows(target), badRecords: bad.count, deadLetterFiles: bad.deadLetterFiles });
+    return { ...resolved, rows: await countRows(target), badRecords: bad.count, deadLetterFiles: bad.deadLetterFiles };
   }
 
   const checked = `__checked_${view}`;
@@ -335,12 +335,6 @@ export async function prepareSource(
   const bad = await handleRejects(session, paths.stateDir, source, resolved.files, ndjsonRejectsQuery(checked), false);
   const columns = source.columns === undefined ? 'record' : Object.keys(source.columns).map(quoteIdent).join(', ');
   await session.run(`CREATE OR REPLACE TEMP VIEW ${target} AS SELECT ${columns} FROM ${quoteIdent(checked)} WHERE __reason IS NULL`);
-  return notEmpty(source, { ...resolved, rows: await countRows(target), badRecords: bad.count, deadLetterFiles: bad.deadLetterFiles });
+  return { ...resolved, rows: await countRows(target), badRecords: bad.count, deadLetterFiles: bad.deadLetterFiles };
 }
 
-/** A read that found no record at all (a header-only CSV, blank NDJSON, a 0-row Parquet file) is refused unless allowed. */
-function notEmpty(source: FileSource, prepared: PreparedSource): PreparedSource {
-  if (prepared.rows > 0 || prepared.badRecords > 0 || source.allowEmpty) return prepared;
-  const files = prepared.files.length === 1 ? prepared.files[0] ?? '' : `${prepared.files.length} files (${prepared.files[0] ?? ''} ...)`;
-  throw new SluiceError('EMPTY_DATA', `source "${source.name}": ${files} hold no records: reading it would publish an empty partition over good data. Fix the input, or set allowEmpty: true on the source if empty input is expected`, { source: source.name, file: prepared.files[0] });
-}

@@ -26,7 +26,7 @@ export interface FileSource<N extends string = string> {
   readonly badRecords: BadRecordPolicy;
   readonly csv: CsvOptions;
   readonly description: string | undefined;
-  /** Accept an empty file (0 bytes) or a read with no rows; by default either fails the step. */
+  /** Accept an empty (0-byte) file; by default one fails the step, so it never replaces good data. */
   readonly allowEmpty: boolean;
 }
 
@@ -38,7 +38,7 @@ export interface FileSourceOptions {
   readonly badRecords?: BadRecordPolicy;
   readonly csv?: Partial<CsvOptions>;
   readonly description?: string;
-  /** Accept an empty file or a read with no rows (default false: an empty input is an error). */
+  /** Accept an empty (0-byte) file (default false: an empty file is an error). */
   readonly allowEmpty?: boolean;
 }
 
