@@ -7,6 +7,8 @@ import { quoteIdent } from '../sql/identifiers.ts';
 export const DEFAULT_HISTOGRAM_BINS = 20;
 const MAX_HISTOGRAM_BINS = 1000;
 export const TOP_VALUES = 10;
+/** Up to this many rows, distinct counts are exact. */
+export const EXACT_DISTINCT_ROWS = 5_000_000;
 /** Numeric and temporal columns with at most this many distinct values also get top values. */
 const LOW_CARDINALITY = 20;
 /** Text columns whose approximate distinct count reaches this share of their values get no top values. */
@@ -49,8 +51,9 @@ export interface ColumnProfile {
   readonly nullFraction: number;
   /** NaN and ±Infinity values of a FLOAT or DOUBLE column, left out of every numeric statistic below. */
   readonly nonFiniteCount: number;
-  /** Approximate (HyperLogLog), at most the non-null count. */
+  /** Distinct non-null values: exact up to EXACT_DISTINCT_ROWS rows, approximate (HyperLogLog) beyond. */
   readonly distinct: number;
+  readonly distinctExact: boolean;
   /** Numbers for numeric columns; text (DuckDB's cast to VARCHAR) otherwise; null when there is no value. */
   readonly min: number | string | null;
   readonly max: number | string | null;
@@ -133,8 +136,11 @@ export async function profileRelation(session: Session, relation: string, option
   }));
   if (columns.length === 0) return [];
 
+  // Exact distinct counts cost a hash table per column: cheap up to a few million rows, approximated beyond.
+  const [counted] = await session.query<{ n: bigint }>(`SELECT count(*) AS n FROM ${relation}`);
+  const exact = Number(counted?.n ?? 0n) <= EXACT_DISTINCT_ROWS;
   const [summary] = await session.query(
-    `SELECT count(*) AS __rows, ${columns.map((c) => `${aggregateSql(c)} AS ${c.alias}`).join(', ')} FROM ${relation}`,
+    `SELECT count(*) AS __rows, ${columns.map((c) => `${aggregateSql(c, exact)} AS ${c.alias}`).join(', ')} FROM ${relation}`,
   );
   const rows = Number(summary?.['__rows'] ?? 0);
   const aggregates = new Map(columns.map((c) => [c.alias, toAggregates(summary?.[c.alias])]));
@@ -169,6 +175,7 @@ export async function profileRelation(session: Session, relation: string, option
       nullFraction: rows === 0 ? 0 : nullCount / rows,
       nonFiniteCount: a.nonFinite,
       distinct: Math.min(a.distinct, a.nonNull),
+      distinctExact: exact,
       min: a.min,
       max: a.max,
       mean: a.mean,
@@ -189,8 +196,8 @@ function finiteValue(c: ColumnPlan): string {
 const QUANTILE_LIST = `[${PROFILE_QUANTILES.join(', ')}]`;
 
 /** One struct per column, so that each column's statistics come back together under one alias. */
-function aggregateSql(c: ColumnPlan): string {
-  const fields: string[] = [`'non_null': count(${c.ident})`, `'distinct': approx_count_distinct(${c.ident})`];
+function aggregateSql(c: ColumnPlan, exactDistinct: boolean): string {
+  const fields: string[] = [`'non_null': count(${c.ident})`, `'distinct': ${exactDistinct ? `count(DISTINCT ${c.ident})` : `approx_count_distinct(${c.ident})`}`];
   switch (c.kind) {
     case 'numeric': {
       const v = finiteValue(c);

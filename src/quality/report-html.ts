@@ -128,7 +128,7 @@ function profilesBlock(a: AssetReport): string {
   if (a.profiles === null) return '<p class="muted">No version to profile.</p>';
   if (a.profiles.length === 0) return '<p class="muted">The table has no columns.</p>';
   return `<table class="profiles">
-<thead><tr><th>Column</th><th class="num">Nulls</th><th class="num">Distinct ≈</th><th>Min</th><th>Max</th><th>Mean ± std</th><th>p5 · p25 · p50 · p75 · p95</th><th>Distribution</th></tr></thead>
+<thead><tr><th>Column</th><th class="num">Nulls</th><th class="num">Distinct</th><th>Min</th><th>Max</th><th>Mean ± std</th><th>p5 · p25 · p50 · p75 · p95</th><th>Distribution</th></tr></thead>
 <tbody>
 ${a.profiles.map(profileRow).join('\n')}
 </tbody>
@@ -143,7 +143,7 @@ function profileRow(p: ColumnProfile): string {
   return `<tr>
 <td><b>${escapeHtml(p.name)}</b><div class="type">${escapeHtml(p.type)}</div></td>
 <td class="num">${escapeHtml(formatNumber(p.nullCount))}<div class="muted">${escapeHtml(formatPercent(p.nullFraction))}</div>${nonFinite}</td>
-<td class="num">${escapeHtml(formatNumber(p.distinct))}</td>
+<td class="num"${p.distinctExact ? '' : ' title="approximate (HyperLogLog): more rows than sluice counts exactly"'}>${p.distinctExact ? '' : '≈ '}${escapeHtml(formatNumber(p.distinct))}</td>
 <td>${p.min === null ? '—' : stat(p.min)}</td>
 <td>${p.max === null ? '—' : stat(p.max)}</td>
 <td>${mean}</td>
