@@ -11,6 +11,7 @@ const envSchema = z.object({
   SLUICE_THREADS: z.coerce.number().int().positive().optional(),
   SLUICE_CONCURRENCY: z.coerce.number().int().positive().optional(),
   SLUICE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+  SLUICE_LOG_FORMAT: z.enum(['json', 'human']).optional(),
   SLUICE_TEST_PG_URL: z.string().min(1).optional(),
   /** Comma-separated webhook URLs that receive data-quality and run-failure alerts. */
   SLUICE_ALERT_WEBHOOKS: z.string().optional(),
@@ -40,6 +41,8 @@ export interface Settings {
   readonly threads: number | undefined;
   readonly concurrency: number;
   readonly logLevel: string;
+  /** human: one readable line per entry (the default on a terminal); json: pino's JSON lines (otherwise). */
+  readonly logFormat: 'json' | 'human';
   readonly alertWebhooks: readonly string[];
   /** `sqlite:<file>` by default, or a redis:// URL. */
   readonly onlineUrl: string;
@@ -61,6 +64,8 @@ export interface SettingsOverrides {
   readonly onlineUrl?: string | undefined;
   /** A queue URL, or null to run steps in process whatever SLUICE_QUEUE_URL says. */
   readonly queueUrl?: string | null | undefined;
+  /** `--json` asks for JSON logs too. */
+  readonly logFormat?: 'json' | 'human' | undefined;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): z.infer<typeof envSchema> {
@@ -73,7 +78,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): z.infer<typeof en
 }
 
 /** Resolve settings: explicit overrides (project file, CLI flags) win over env, env over defaults. */
-export function resolveSettings(projectDir: string, overrides: SettingsOverrides = {}, env: NodeJS.ProcessEnv = process.env): Settings {
+export function resolveSettings(projectDir: string, overrides: SettingsOverrides = {}, env: NodeJS.ProcessEnv = process.env, terminal: boolean = process.stderr.isTTY): Settings {
   const e = readEnv(env);
   const stateDir = path.resolve(projectDir, overrides.stateDir ?? e.SLUICE_HOME ?? '.sluice');
   return {
@@ -83,7 +88,8 @@ export function resolveSettings(projectDir: string, overrides: SettingsOverrides
     tempDir: path.resolve(projectDir, overrides.tempDir ?? e.SLUICE_TEMP_DIR ?? path.join(stateDir, 'tmp')),
     threads: overrides.threads ?? e.SLUICE_THREADS,
     concurrency: overrides.concurrency ?? e.SLUICE_CONCURRENCY ?? 2,
-    logLevel: e.SLUICE_LOG_LEVEL ?? 'info',
+    // On a terminal, readable lines of warnings and errors; elsewhere (CI, files, --json) JSON lines from info up.
+    ...((format) => ({ logFormat: format, logLevel: e.SLUICE_LOG_LEVEL ?? (format === 'human' ? 'warn' : 'info') }))(overrides.logFormat ?? e.SLUICE_LOG_FORMAT ?? (terminal ? 'human' : 'json')),
     alertWebhooks: (e.SLUICE_ALERT_WEBHOOKS ?? '').split(',').map((u) => u.trim()).filter((u) => u !== ''),
     onlineUrl: overrides.onlineUrl ?? e.SLUICE_ONLINE_URL ?? `sqlite:${path.join(stateDir, 'online.db')}`,
     apiKeys: e.SLUICE_API_KEYS,

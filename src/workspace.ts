@@ -39,9 +39,10 @@ export async function openWorkspace(project: Project, projectDir: string, overri
     concurrency: overrides.concurrency ?? fromProject.concurrency,
     onlineUrl: overrides.onlineUrl,
     queueUrl: overrides.queueUrl,
+    logFormat: overrides.logFormat,
   });
   fs.mkdirSync(settings.stateDir, { recursive: true });
-  const logger = createLogger(settings.logLevel);
+  const logger = createLogger(settings.logLevel, settings.logFormat);
   const engine = await Engine.open({ memoryLimit: settings.memoryLimit, tempDir: settings.tempDir, threads: settings.threads });
   let catalog: Catalog;
   try {

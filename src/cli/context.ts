@@ -18,7 +18,7 @@ export function globals(command: Command): GlobalOptions {
 
 export async function withWorkspace<T>(options: GlobalOptions, fn: (ws: Workspace) => Promise<T>): Promise<T> {
   const { project, projectDir } = await loadProject(options.project);
-  const ws = await openWorkspace(project, projectDir);
+  const ws = await openWorkspace(project, projectDir, options.json ? { logFormat: 'json' } : {});
   try {
     return await fn(ws);
   } finally {
