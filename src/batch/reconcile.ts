@@ -1,6 +1,7 @@
 // The version log is the truth; the catalog's record of versions can lag it (a process killed between
 // publishing a version and recording it). Commands that read versions call this first: every kept version
-// the catalog lacks is recorded, with its lineage, once.
+// the catalog lacks, whose run is not still running, is recorded with its lineage, once. (Runs whose process
+// died are marked abandoned when the workspace opens, so their versions are recorded here.)
 import { SluiceError } from '../errors.ts';
 import type { LineageEdge } from '../store/catalog/catalog.ts';
 import { entryPathInState } from '../store/tables/table-log.ts';
@@ -18,6 +19,8 @@ export async function reconcileVersions(ws: Workspace, assets?: readonly string[
     for (const version of missing) {
       const entry = await ws.tables.log(asset).read(version);
       if (entry === undefined) continue;
+      // A run still going records its own versions (a backfill's parallel runs commit while others start).
+      if ((await ws.catalog.getRun(entry.runId))?.status === 'running') continue;
       const steps = await ws.catalog.listSteps(entry.runId).catch((error: unknown) => {
         if (error instanceof SluiceError) return [];
         throw error;
