@@ -10,6 +10,7 @@ import { queryTable } from '../src/batch/inspect.ts';
 import { runAssets } from '../src/batch/runner.ts';
 import type { Project } from '../src/define/project.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
+import { openCatalog } from '../src/store/catalog/open-catalog.ts';
 import { duck, makeTempDir, runCli } from './helpers/temp.ts';
 
 let dir: string;
@@ -192,5 +193,35 @@ describe('sluice validate', () => {
     const unknown = await runCli(['validate', data, '--suite', suiteFile]);
     assert(unknown.code).toBe(1);
     assert(unknown.stderr).toMatch(/unknown expectation type "expect_column_values_to_be_betwen".*did you mean "expect_column_values_to_be_between"/);
+  });
+});
+
+describe('ad-hoc validation of an asset', () => {
+  it('is recorded apart: status shows the pipeline checks, the ad-hoc results are listed only when asked', async () => {
+    const { dir, cleanup } = makeTempDir('sluice-adhoc-');
+    try {
+      fs.writeFileSync(path.join(dir, 'sluice.config.ts'), `
+import { asset, defineProject, expect } from 'sluice';
+const scores = asset('scores', { sql: 'SELECT range AS id, range * 10 AS score FROM range(5)', checks: [expect.columnValuesToNotBeNull('id')] });
+export default defineProject({ name: 'adhoc', assets: [scores] });
+`);
+      assert((await runCli(['run', '-p', dir])).code).toBe(0);
+      fs.writeFileSync(path.join(dir, 'tried.json'), JSON.stringify({ name: 'tried', expectations: [{ type: 'expect_column_max_to_be_between', kwargs: { column: 'score', max_value: 10 } }] }));
+      const tried = await runCli(['validate', 'scores', '--suite', path.join(dir, 'tried.json'), '-p', dir]);
+      assert(tried.code).toBe(1);
+      const status = JSON.parse((await runCli(['status', '--json', '-p', dir])).stdout) as { asset: string; checks: { passed: number; failed: number; failing: string[] } }[];
+      assert(status.find((s) => s.asset === 'scores')?.checks).toMatchObject({ passed: 1, failed: 0, failing: [] });
+      const catalog = await openCatalog(`sqlite:${path.join(dir, '.sluice', 'catalog.db')}`);
+      try {
+        const adHoc = await catalog.listChecks({ target: 'scores', origin: 'ad-hoc' });
+        assert(adHoc.map((c) => [c.expectationType, c.success])).toEqual([['expect_column_max_to_be_between', false]]);
+        assert((await catalog.listChecks({ target: 'scores' })).map((c) => c.expectationType)).toEqual(['expect_column_values_to_not_be_null']);
+        assert(await catalog.listChecks({ target: 'scores', origin: 'all' })).toHaveLength(2);
+      } finally {
+        await catalog.close();
+      }
+    } finally {
+      cleanup();
+    }
   });
 });

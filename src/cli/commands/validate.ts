@@ -2,6 +2,7 @@
 // Exit code 0 when every `error` check passes, 1 otherwise; --json prints GX's validation result.
 import fs from 'node:fs';
 import type { Command } from 'commander';
+import { AD_HOC_RUN_PREFIX } from '../../store/catalog/catalog.ts';
 import { manifestFor, relationFor } from '../../batch/inspect.ts';
 import { newRunId } from '../../batch/runner.ts';
 import { columnOf, describeFailure, severityOf, toCheckRecords } from '../../batch/checks.ts';
@@ -47,7 +48,7 @@ export function registerValidate(program: Command): void {
           const { manifest } = await manifestFor(ws, target, options.version);
           const relation = `(${relationFor(ws, manifest, options.partition)})`;
           const validation = await validateRelation(ws.engine, relation, suite);
-          await ws.catalog.recordChecks(toCheckRecords(validation.results, { runId: `validate-${newRunId()}`, stepId: null, target, partition: options.partition ?? '' }));
+          await ws.catalog.recordChecks(toCheckRecords(validation.results, { runId: `${AD_HOC_RUN_PREFIX}${newRunId()}`, stepId: null, target, partition: options.partition ?? '' }));
           return validation;
         });
       }

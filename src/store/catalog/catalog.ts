@@ -104,9 +104,17 @@ export interface CheckRecord {
   readonly createdAt: string;
 }
 
+/** Run ids of ad-hoc validations (`sluice validate <asset>`), kept apart from the pipeline's checks. */
+export const AD_HOC_RUN_PREFIX = 'validate-';
+
 export interface CheckFilter {
   readonly runId?: string;
   readonly target?: string;
+  /**
+   * pipeline (default): results of runs only, what status, reports and anomaly history read; ad-hoc: those of
+   * `sluice validate` tried by hand; all: both. A runId filter reads that run whatever its origin.
+   */
+  readonly origin?: 'pipeline' | 'ad-hoc' | 'all';
   /** Newest first, at most this many. */
   readonly limit?: number;
 }

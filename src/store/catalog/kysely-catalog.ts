@@ -30,6 +30,7 @@ import type {
   StepUpdate,
   VersionRecord,
 } from './catalog.ts';
+import { AD_HOC_RUN_PREFIX } from './catalog.ts';
 import type { CheckResultsTable, Database, LineageTable, RunKeysTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
 
 /** Rows per lineage insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -224,6 +225,8 @@ export class KyselyCatalog implements Catalog {
         .orderBy('expectation_index', 'asc')
         .orderBy('seq', 'desc');
       if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
+      else if ((filter.origin ?? 'pipeline') === 'pipeline') query = query.where('run_id', 'not like', `${AD_HOC_RUN_PREFIX}%`);
+      else if (filter.origin === 'ad-hoc') query = query.where('run_id', 'like', `${AD_HOC_RUN_PREFIX}%`);
       if (filter.target !== undefined) query = query.where('target', '=', filter.target);
       if (filter.limit !== undefined) query = query.limit(filter.limit);
       return query.execute();
