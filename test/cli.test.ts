@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
+import { makeTempDir, repoRoot, runCli, writeParquet } from './helpers/temp.ts';
 import { spawn, spawnSync } from 'node:child_process';
 
 describe('sluice CLI', () => {
@@ -91,5 +91,27 @@ describe('sluice output into a pipe the reader closes', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(stderr).not.toMatch(/EPIPE/);
     expect(code).toBe(0);
+  });
+});
+
+describe('sluice inspect', () => {
+  it('describes a glob of files: columns, types, rows, nulls, a sample and the columns block for a source', async () => {
+    const { dir, cleanup } = makeTempDir('sluice-inspect-');
+    try {
+      fs.mkdirSync(path.join(dir, 'logs'));
+      await writeParquet(path.join(dir, 'logs', 'a.parquet'), `SELECT range::BIGINT AS user_id, CASE WHEN range = 1 THEN NULL ELSE 'login' END AS "event type" FROM range(3)`);
+      await writeParquet(path.join(dir, 'logs', 'b.parquet'), `SELECT 7::BIGINT AS user_id, 'logout' AS "event type"`);
+      const result = await runCli(['inspect', path.join(dir, 'logs', '*.parquet'), '--json', '--sample', '2']);
+      expect(result.code, result.stderr).toBe(0);
+      const inspection = JSON.parse(result.stdout) as { format: string; files: number; rows: number; columns: { name: string; type: string; nulls: number }[]; sample: unknown[]; columnsBlock: string };
+      expect(inspection).toMatchObject({ format: 'parquet', files: 2, rows: 4 });
+      expect(inspection.columns).toEqual([{ name: 'user_id', type: 'BIGINT', nulls: 0 }, { name: 'event type', type: 'VARCHAR', nulls: 1 }]);
+      expect(inspection.sample).toHaveLength(2);
+      expect(inspection.columnsBlock).toBe("columns: {\n  user_id: 'BIGINT',\n  'event type': 'VARCHAR',\n},");
+      const bad = await runCli(['inspect', path.join(dir, 'notes.txt')]);
+      expect(bad.stderr).toMatch(/cannot tell the format of .*notes\.txt: name a \.parquet, \.csv, \.ndjson/);
+    } finally {
+      cleanup();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { registerBackfill } from './commands/backfill.ts';
 import { registerFeatures } from './commands/features.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerInit } from './commands/init.ts';
+import { registerInspect } from './commands/inspect.ts';
 import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
 import { registerRuns } from './commands/runs.ts';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerInit(program);
+  registerInspect(program);
   registerRun(program);
   registerRuns(program);
   registerBackfill(program);
