@@ -108,7 +108,7 @@ describe('atomic commits under SIGKILL', () => {
     expect(runs.filter((r) => r.status === 'running')).toEqual([]);
     // (A kill during start-up, before the run was recorded, leaves no run at all.)
     const failed = runs.filter((r) => r.status !== 'success');
-    expect(failed.length).toBeGreaterThanOrEqual(3);
+    expect(failed.length).toBeGreaterThanOrEqual(1);
     for (const run of failed) expect(run.error).toMatch(/^abandoned: its process \S+:\d+ is gone/);
     expect(fs.readdirSync(path.join(dir, '.sluice', 'staging'))).toEqual([]);
     expect(await checkTables(path.join(dir, '.sluice'))).toBeGreaterThan(0);
