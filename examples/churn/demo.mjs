@@ -16,7 +16,14 @@ const endDate = process.env.DEMO_END_DATE ?? day(-1);
 // The 30-day backfill: each day's features read the 30 days before it, so the data starts 60 days back.
 const from = new Date(Date.parse(endDate) - 29 * 86_400_000).toISOString().slice(0, 10);
 
+/** Read what a command says as JSON, to use it below; nothing is printed. */
+function query(args) {
+  return JSON.parse(execFileSync(process.execPath, [sluice, ...args, '--json'], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' }));
+}
+
+/** Run a command as a user would, printing it and what it prints. */
 function run(args, json = false, allowFailure = false) {
+  if (json) return query(args);
   process.stdout.write(`\n$ sluice ${args.join(' ')}\n`);
   let out;
   try {
@@ -45,7 +52,8 @@ if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== wanted) {
 run(['backfill', 'churn_daily', '--from', from, '--to', endDate, '--max-parallel', '2']);
 run(['show', 'user_features', '--partition', endDate, '--limit', '5']);
 run(['status']);
-const versions = run(['versions', 'user_features'], true);
+run(['versions', 'user_features']);
+const versions = query(['versions', 'user_features']);
 const deadLetters = path.join(here, '.sluice', 'dead-letter', 'users');
 const bad = fs.existsSync(deadLetters)
   ? fs.readdirSync(deadLetters).reduce((n, f) => n + fs.readFileSync(path.join(deadLetters, f), 'utf8').split('\n').filter((l) => l.trim() !== '').length, 0)
@@ -130,13 +138,15 @@ connection.closeSync();
 instance.closeSync();
 process.stdout.write(`\nWrote a corrupted export for ${corruptDay} (session_seconds in milliseconds) and run its partition:\n`);
 run(['run', 'user_features', '--partition', corruptDay], false, true);
-const failedRun = run(['runs', '--limit', '1'], true)[0];
-const detail = run(['runs', failedRun.id], true);
+run(['runs', '--limit', '1']);
+const failedRun = query(['runs', '--limit', '1'])[0];
+run(['runs', failedRun.id]);
+const detail = query(['runs', failedRun.id]);
 const failing = detail.checks.filter((c) => !c.success);
 const quarantineDir = path.join(state, 'quarantine', 'user_activity_daily', corruptDay);
 process.stdout.write(`
 Run ${failedRun.id} ${failedRun.status}: ${failing.map((c) => `${c.target} ${c.partition} ${c.expectationType}(${c.column ?? ''}) failed with ${c.unexpectedCount} unexpected rows`).join('; ')}.
-Nothing was published for ${corruptDay}: user_features still has ${run(['versions', 'user_features'], true)[0].partitions} partitions, none of them ${corruptDay}.
+Nothing was published for ${corruptDay}: user_features still has ${query(['versions', 'user_features'])[0].partitions} partitions, none of them ${corruptDay}.
 The failing rows are in ${quarantineDir}; \`sluice report\` renders the history as HTML.
 `);
 fs.rmSync(corruptDir, { recursive: true, force: true });
