@@ -56,7 +56,8 @@ export interface SchemaChange {
   readonly breaking: boolean;
 }
 
-export interface Manifest {
+/** What every version says of itself, in its log entry and in its manifest alike. */
+export interface VersionHeader {
   readonly format: 2;
   readonly asset: string;
   readonly version: number;
@@ -67,16 +68,19 @@ export interface Manifest {
   readonly partitionColumn: string | null;
   /** The table's schema as of this version: every column any kept partition has, in first-seen order. */
   readonly schema: readonly ColumnSchema[];
+  /** Changes this version made to the table's schema. */
+  readonly schemaChanges: readonly SchemaChange[];
+  readonly rowCount: number;
+  readonly bytes: number;
+}
+
+export interface Manifest extends VersionHeader {
   /** Partitions this version put or removed. */
   readonly changed: readonly string[];
   /** Partitions this version removed (`sluice delete`). */
   readonly removed: readonly string[];
-  /** Changes this version made to the table's schema. */
-  readonly schemaChanges: readonly SchemaChange[];
   /** Every partition of the table as of this version, by key. */
   readonly partitions: Readonly<Record<string, PartitionEntry>>;
-  readonly rowCount: number;
-  readonly bytes: number;
 }
 
 /** A version without its partition map: what the log entry alone says (for histories). */

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliCompress, brotliDecompress, constants as zlibConstants } from 'node:zlib';
 import { SluiceError } from '../../errors.ts';
-import type { ColumnSchema, InputRef, PartitionEntry, SchemaChange } from './manifest.ts';
+import type { ColumnSchema, InputRef, PartitionEntry, VersionHeader } from './manifest.ts';
 
 const brotliCompressAsync = promisify(brotliCompress);
 const brotliDecompressAsync = promisify(brotliDecompress);
@@ -23,24 +23,12 @@ const ENTRY_NAME = /^(\d+)\.json$/;
 const SNAPSHOT_NAME = /^(\d+)\.json\.br$/;
 const TEMP_PREFIX = '.tmp-';
 
-/** One version as the log records it. */
-export interface LogEntry {
-  readonly format: 2;
-  readonly asset: string;
-  readonly version: number;
-  readonly parent: number | null;
-  readonly createdAt: string;
-  readonly runId: string;
-  readonly partitionColumn: string | null;
-  /** The table's schema after this version. */
-  readonly schema: readonly ColumnSchema[];
-  readonly schemaChanges: readonly SchemaChange[];
+/** One version as the log records it: its header, and what it changed. */
+export interface LogEntry extends VersionHeader {
   /** Partitions this version wrote (replacing any entry of the same key). */
   readonly put: readonly PartitionEntry[];
   /** Partitions this version removed. */
   readonly remove: readonly string[];
-  readonly rowCount: number;
-  readonly bytes: number;
   readonly partitionCount: number;
 }
 
