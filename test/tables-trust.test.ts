@@ -14,6 +14,8 @@ import { dailyPartitions } from '../src/define/partitions.ts';
 import { defineProject } from '../src/define/project.ts';
 import { fileSource, type FileSource } from '../src/define/source.ts';
 import { assetStatuses } from '../src/orchestrate/status.ts';
+import { backfill } from '../src/orchestrate/backfill.ts';
+import { job } from '../src/define/job.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { duck } from './helpers/temp.ts';
 
@@ -130,6 +132,19 @@ describe('schema evolution', () => {
     expect(latest?.schemaChanges.map((c) => [c.column, c.change, c.breaking])).toEqual([['label', 'retyped', true], ['score', 'removed', true]]);
     // The removed column stays in the table (older partitions keep their values), NULL in the new partition.
     expect(await sluiceRead(w, 'evolving', 'id, score')).toEqual([{ id: 1, score: 5 }, { id: 2, score: null }]);
+  });
+
+  it('sluice backfill --allow-schema-change accepts a refused change too', async () => {
+    write('sql/2026-01-01.sql', "SELECT 1 AS id, 'a' AS label");
+    write('sql/2026-01-02.sql', 'SELECT 2 AS id');
+    const e = evolving();
+    await ws?.close();
+    const stateDir = path.join(dir, '.sluice');
+    ws = await openWorkspace(defineProject({ name: 'trust', assets: [e], jobs: [job('evolve_job', { assets: [e] })] }), dir, { stateDir, catalogUrl: `sqlite:${path.join(stateDir, 'catalog.db')}` });
+    expect((await backfill(ws, { job: 'evolve_job', from: '2026-01-01', to: '2026-01-01' })).status).toBe('success');
+    expect((await backfill(ws, { job: 'evolve_job', from: '2026-01-02', to: '2026-01-02' })).status).toBe('failed');
+    expect((await backfill(ws, { job: 'evolve_job', from: '2026-01-02', to: '2026-01-02', allowSchemaChange: true })).status).toBe('success');
+    expect((await ws.tables.latest('evolving'))?.schemaChanges).toEqual([{ column: 'label', change: 'removed', from: 'VARCHAR', to: null, breaking: true }]);
   });
 
   it("strict refuses any change; a declared contract refuses what breaks it, NULLs included", async () => {

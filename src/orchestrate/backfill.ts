@@ -19,6 +19,8 @@ export interface BackfillOptions {
   readonly dryRun?: boolean;
   /** Rebuild partitions even when their inputs are unchanged (passed to each run). */
   readonly force?: boolean;
+  /** Accept schema changes the assets' policies refuse, recorded as breaking. */
+  readonly allowSchemaChange?: boolean;
   /** Also rerun partitions that already succeeded in this backfill. */
   readonly rerunSucceeded?: boolean;
   readonly onProgress?: (progress: BackfillProgress) => void;
@@ -138,7 +140,7 @@ export async function backfill(ws: Workspace, options: BackfillOptions): Promise
     let error: string | null = null;
     try {
       summary = await runAssets(ws, {
-        assets: job.assets, partitions: [partition], force: options.force ?? false,
+        assets: job.assets, partitions: [partition], force: options.force ?? false, allowSchemaChange: options.allowSchemaChange ?? false,
         args: { command: 'backfill', job: job.name, backfill: id, partition, force: options.force ?? false },
       });
       if (summary.status !== 'success') {

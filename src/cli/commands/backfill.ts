@@ -12,6 +12,7 @@ interface BackfillCliOptions {
   maxParallel?: number;
   dryRun?: boolean;
   force?: boolean;
+  allowSchemaChange?: boolean;
   rerun?: boolean;
 }
 
@@ -49,6 +50,7 @@ export function registerBackfill(program: Command): void {
     .option('--max-parallel <k>', 'partition runs at once', parseInteger('--max-parallel'), 2)
     .option('--dry-run', 'show the partitions and steps that would run; change nothing')
     .option('--force', 'rebuild partitions even when their inputs are unchanged')
+    .option('--allow-schema-change', "accept schema changes the assets' policies refuse (a removed or retyped column), recorded as breaking")
     .option('--rerun', 'also run partitions that already succeeded in this backfill')
     .action(async (jobName: string, options: BackfillCliOptions, command: Command) => {
       const g = globals(command);
@@ -56,7 +58,7 @@ export function registerBackfill(program: Command): void {
       const summary = await withWorkspace(g, (ws) => backfill(ws, {
         job: jobName, from: options.from ?? '', to: options.to ?? '',
         ...(options.maxParallel === undefined ? {} : { maxParallel: options.maxParallel }),
-        dryRun: options.dryRun ?? false, force: options.force ?? false, rerunSucceeded: options.rerun ?? false,
+        dryRun: options.dryRun ?? false, force: options.force ?? false, allowSchemaChange: options.allowSchemaChange ?? false, rerunSucceeded: options.rerun ?? false,
         ...(g.json || options.dryRun === true ? {} : { onProgress: backfillProgress() }),
       }));
       if (g.json) printJson(summary);
