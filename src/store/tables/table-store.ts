@@ -105,11 +105,15 @@ export class TableStore {
     assertPartitioning(request);
     const previous = await this.latest(asset);
     if (previous !== undefined) assertSameLayout(previous, request.partitionColumn, request.partition);
+    const decide = (prev: Manifest | undefined): ReturnType<typeof applySchemaPolicy> => applySchemaPolicy(
+      diffSchema(prev?.schema, request.schema), request.schemaPolicy ?? 'evolve', request.allowSchemaChange === true,
+      { asset, partition: request.partition, version: prev?.version ?? null },
+    );
+    // Refused before the file moves (nothing to clean up), and again against the version actually replaced.
+    decide(previous);
     const file = await this.#placeDataFile(request);
     const manifest = await this.#publish(asset, request.runId, request.partitionColumn, (prev) => {
-      const decision = applySchemaPolicy(diffSchema(prev?.schema, request.schema), request.schemaPolicy ?? 'evolve', request.allowSchemaChange === true, {
-        asset, partition: request.partition, version: prev?.version ?? null,
-      });
+      const decision = decide(prev);
       const entry: PartitionEntry = {
         key: request.partition,
         files: [file],
