@@ -76,17 +76,6 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
   await rename(temp, to);
 }
 
-/** Whether a path exists (a file or folder). */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return false;
-    throw error;
-  }
-}
-
 /** How long a lock whose holder is on another host may sit before it is taken as abandoned. */
 const FOREIGN_LOCK_STALE_MS = 30_000;
 const LOCK_POLL_MS = 5;

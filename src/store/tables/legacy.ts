@@ -6,28 +6,20 @@ import { link, open, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError } from '../../errors.ts';
-import { reconcileFolder, exists } from './folder.ts';
-import type { Manifest, PartitionEntry } from './manifest.ts';
-import { ensureDir, errnoCode, listDir, type LogEntry } from './table-log.ts';
+import { reconcileFolder } from './folder.ts';
+import type { Manifest, PartitionEntry, VersionHeader } from './manifest.ts';
+import { ensureDir, errnoCode, exists, listDir, type LogEntry } from './table-log.ts';
 import type { TableStore } from './table-store.ts';
 
 const LEGACY_DIR = '_versions';
 const LEGACY_NAME = /^(\d+)\.json$/;
 const LOCK_WAIT_MS = 120_000;
 
-interface LegacyManifest {
+/** A format-1 manifest: the version header of today (without schema changes) and every partition in full. */
+type LegacyManifest = Omit<VersionHeader, 'format' | 'schemaChanges'> & {
   readonly format: 1;
-  readonly asset: string;
-  readonly version: number;
-  readonly parent: number | null;
-  readonly createdAt: string;
-  readonly runId: string;
-  readonly partitionColumn: string | null;
-  readonly schema: readonly { name: string; type: string }[];
   readonly partitions: Readonly<Record<string, Omit<PartitionEntry, 'schema'>>>;
-  readonly rowCount: number;
-  readonly bytes: number;
-}
+};
 
 export async function migrateLegacyTable(store: TableStore, asset: string): Promise<void> {
   const legacyDir = join(store.tableDir(asset), LEGACY_DIR);

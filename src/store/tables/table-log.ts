@@ -99,14 +99,8 @@ export class TableLog {
     return numbered(await listDir(this.snapshotDir), SNAPSHOT_NAME, '.json.br');
   }
 
-  async has(version: number): Promise<boolean> {
-    try {
-      await stat(this.entryPath(version));
-      return true;
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return false;
-      throw error;
-    }
+  has(version: number): Promise<boolean> {
+    return exists(this.entryPath(version));
   }
 
   async read(version: number): Promise<LogEntry | undefined> {
@@ -356,4 +350,15 @@ export async function snapshotFromLog(log: TableLog, version: number, partitionC
     applyChanges(partitions, entry);
   }
   await log.writeSnapshot(version, partitionColumn, partitions.values());
+}
+
+/** Whether a path exists (a file or folder). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return false;
+    throw error;
+  }
 }
