@@ -21,6 +21,7 @@ import { buildServer } from '../src/server/server.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
 import { fraudProject, writeFraudConfig } from './helpers/fraud-project.ts';
+import { startPrivateNats } from './helpers/nats-server.ts';
 import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
 
 const run = `sluice_test_${randomBytes(4).toString('hex')}`;
@@ -162,4 +163,62 @@ describe('stream job on NATS JetStream', () => {
       await deleteStream(handle, k9).catch(() => false);
     }
   });
+
+  it('rides out a NATS restart during a replay: the worker reconnects, resumes from its position and never exits', async () => {
+    const rs = `${run}_restart`;
+    const rsDir = path.join(dir, 'restart');
+    fs.mkdirSync(path.join(rsDir, 'data'), { recursive: true });
+    writeFraudConfig(rsDir, { jetStream: rs, subject: `${rs}.txns` });
+    // Long enough a replay that the broker dies in its middle.
+    const many: string[] = [];
+    for (const event of transactions({ cards: 300, seed: 11, startMs: Date.UTC(2026, 10, 2), rate: 20 })) {
+      many.push(JSON.stringify(event));
+      if (many.length === 40_000) break;
+    }
+    const unique = new Set(many.map((l) => (JSON.parse(l) as { txn_id: string }).txn_id)).size;
+    fs.writeFileSync(path.join(rsDir, 'data', 'txns.ndjson'), `${many.join('\n')}\n`);
+    const broker = await startPrivateNats(path.join(rsDir, 'nats'));
+    const env = { ...process.env, SLUICE_NATS_URL: broker.url, SLUICE_LOG_LEVEL: 'info', SLUICE_LOG_FORMAT: 'json' };
+    try {
+      expect((await runCli(['publish', 'transactions', '--input', path.join(rsDir, 'data', 'txns.ndjson'), '-p', rsDir], { env })).code).toBe(0);
+      const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'stream', 'transactions', '--nats', '--flush-events', '100', '--checkpoint-ms', '20', '--idle-stop', '4000', '--json', '-p', rsDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const catalog = await openCatalog(`sqlite:${path.join(rsDir, '.sluice', 'catalog.db')}`);
+      let checkpointed = 0;
+      try {
+        for (let i = 0; i < 600 && checkpointed < 2000; i++) {
+          await sleep(25);
+          checkpointed = (await catalog.loadCheckpoint('transactions', 'all'))?.sequence ?? 0;
+        }
+        expect(checkpointed).toBeGreaterThanOrEqual(2000);
+        expect(checkpointed).toBeLessThan(unique / 2);
+        // The broker dies mid-replay and comes back on the same port and store two seconds later.
+        await broker.kill('SIGKILL');
+        await sleep(2000);
+        expect(child.exitCode, stderr).toBeNull();
+        await broker.start();
+      } finally {
+        await catalog.close();
+      }
+      const code = await exited;
+      expect(code, stderr).toBe(0);
+      // The outage is said as it happens; if the consumer was lost with it, so is its re-creation.
+      expect(stderr).toMatch(/lost the connection to NATS at nats:\/\/127\.0\.0\.1:\d+; reconnecting/);
+      expect(stderr).toMatch(/reconnected to NATS at/);
+      if (/NATS consumer '.*' lost/.test(stderr)) expect(stderr).toMatch(/resumed consuming 'transactions-all' after event \d+/);
+      expect(stderr).not.toMatch(/skipped deliveries/);
+      const summary = JSON.parse(stdout) as { position: number };
+      expect(summary.position).toBe(unique);
+      expect((await runCli(['run', '-p', rsDir])).code).toBe(0);
+      const skew = await runCli(['features', 'skew', '--service', 'fraud', '--json', '-p', rsDir]);
+      const report = JSON.parse(skew.stdout) as { features: { feature: string; mismatches: number; missing: number; extra: number }[] };
+      for (const f of report.features) expect([f.feature, f.mismatches, f.missing, f.extra]).toEqual([f.feature, 0, 0, 0]);
+    } finally {
+      await broker.kill();
+    }
+  }, 60_000);
 });

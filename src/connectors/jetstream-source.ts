@@ -268,11 +268,20 @@ export class JetStreamSource {
     }
   }
 
-  /** With cumulative acks, a delivery missing before `m` (lost in transit) must fail the consumer, not be acked by a later ack. */
+  /**
+   * With cumulative acks, a delivery missing before `m` (lost in transit) must fail the consumer, not be acked
+   * by a later ack. A delivery sequence that goes back means the consumer started over (the server restarted
+   * and redelivers what was not acked): nothing is missing, but the messages fetched before may come again, so
+   * the consumer is ended as well, for its caller to re-create from where it is.
+   */
   private checkContiguous(m: JsMsg): void {
     const delivery = m.info.deliverySequence;
-    if (this.lastDelivery !== undefined && delivery !== this.lastDelivery + 1) {
-      throw new SluiceError('TRANSIENT', `consumer '${this.durable}' on stream '${this.stream}' skipped deliveries ${this.lastDelivery + 1}..${delivery - 1} (lost in transit): restart from the checkpoint`, this.context());
+    if (this.lastDelivery !== undefined && delivery <= this.lastDelivery) {
+      throw new SluiceError('TRANSIENT', `consumer '${this.durable}' on stream '${this.stream}' started its deliveries over (delivery ${delivery} after ${this.lastDelivery}; the server restarted): nothing was lost; re-create it from the checkpoint`, this.context());
+    }
+    if (this.lastDelivery !== undefined && delivery > this.lastDelivery + 1) {
+      const gap = delivery - 1 === this.lastDelivery + 1 ? `delivery ${delivery - 1}` : `deliveries ${this.lastDelivery + 1}..${delivery - 1}`;
+      throw new SluiceError('TRANSIENT', `consumer '${this.durable}' on stream '${this.stream}' skipped ${gap} (lost in transit): re-create it from the checkpoint`, this.context());
     }
     this.lastDelivery = delivery;
   }

@@ -3,7 +3,9 @@
 // crash JetStream redelivers what was not acked, and the job skips what its checkpoint already covers, so
 // effects happen once.
 import type { EventStream } from '../define/stream.ts';
-import { SluiceError } from '../errors.ts';
+import { backoffDelay } from '../backoff.ts';
+import { errorMessage, isTransient, SluiceError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
 import { ensureStream } from '../connectors/jetstream-stream.ts';
 import type { JetStreamHandle } from '../connectors/nats-connection.ts';
 import { deleteConsumer, JetStreamSource } from '../connectors/jetstream-source.ts';
@@ -51,24 +53,35 @@ export async function runStreamJetStream(ws: Workspace, store: OnlineStore, stre
 
 async function runOnSource(ws: Workspace, store: OnlineStore, stream: EventStream, handle: JetStreamHandle, options: JetStreamRunOptions, partition: string, thread: CheckpointThread | undefined): Promise<StreamRunSummary> {
   const job = await StreamJob.open(ws, store, stream, { job: options.job, partition, saver: thread });
+  const durable = `${job.job}-${partition}`;
+  const log = ws.logger.child({ stream: stream.name, consumer: durable, url: handle.url });
   await ensureStream(handle, { stream: stream.jetStream.stream, subjects: streamSubjects(stream) });
-  // The checkpoint, not the consumer, is where the job is: start the durable afresh from it, so messages a
-  // crashed run had in flight (unacked) come first and in order, not after the ack wait behind newer ones.
-  await deleteConsumer(handle, stream.jetStream.stream, `${job.job}-${partition}`);
-  const source = await JetStreamSource.open(handle, {
-    stream: stream.jetStream.stream,
-    durable: `${job.job}-${partition}`,
-    ...(options.partition === undefined ? {} : { filterSubject: `${stream.jetStream.subject}.${options.partition.index}` }),
-    startSequence: job.resumedFrom + 1,
-    // Batches stay unacked until a checkpoint covers them (every checkpointMs): room for that many seconds.
-    maxAckPending: 200_000,
-    // Processed in order, so one ack of the last batch a checkpoint covers acks them all.
-    ackAll: true,
-  });
+  // The job's position, not the consumer's, is where the job is: the durable is started afresh from it (at
+  // start: the checkpoint), so messages a crashed run had in flight (unacked) come first and in order, not
+  // after the ack wait behind newer ones. The same after a broker restart, from what was processed.
+  const openSource = async (): Promise<JetStreamSource> => {
+    await deleteConsumer(handle, stream.jetStream.stream, durable);
+    return JetStreamSource.open(handle, {
+      stream: stream.jetStream.stream,
+      durable,
+      ...(options.partition === undefined ? {} : { filterSubject: `${stream.jetStream.subject}.${options.partition.index}` }),
+      startSequence: job.position + 1,
+      // Batches stay unacked until a checkpoint covers them (every checkpointMs): room for that many seconds.
+      maxAckPending: 200_000,
+      // Processed in order, so one ack of the last batch a checkpoint covers acks them all.
+      ackAll: true,
+    });
+  };
+  let source = await openSource();
+  let stopped = false;
+  let wakeRetry = (): void => undefined;
   const stop = (): void => {
+    stopped = true;
+    wakeRetry();
     void source.stop();
   };
   options.signal?.addEventListener('abort', stop, { once: true });
+  const watching = watchConnection(handle, log);
   let idleSince = performance.now();
   const checkpointMs = options.checkpointMs ?? 1000;
   let lastCheckpoint = performance.now();
@@ -91,7 +104,12 @@ async function runOnSource(ws: Workspace, store: OnlineStore, stream: EventStrea
     saving = job.checkpoint().then(
       () => {
         const last = covered.at(-1);
-        if (last !== undefined) acking = Promise.all([acking, last.ack()]).then(() => undefined, failed);
+        if (last === undefined) return;
+        acking = Promise.all([acking, last.ack()]).then(
+          () => undefined,
+          // An ack lost with the connection only means redeliveries, skipped by position.
+          (error: unknown) => log.debug({ reason: errorMessage(error) }, 'an ack was lost; its messages may be delivered again'),
+        );
       },
       failed,
     ).finally(() => {
@@ -99,7 +117,7 @@ async function runOnSource(ws: Workspace, store: OnlineStore, stream: EventStrea
     });
   };
   const checkpointDue = (): boolean => saving === undefined && performance.now() - lastCheckpoint >= checkpointMs;
-  try {
+  const consume = async (): Promise<void> => {
     for await (const batch of source.batches({ maxMessages: options.flushEvents ?? 1000, expiresMs: 1000 })) {
       if (batch.messages.length === 0) {
         if (unacked.length > 0 && checkpointDue()) startCheckpoint();
@@ -113,6 +131,45 @@ async function runOnSource(ws: Workspace, store: OnlineStore, stream: EventStrea
       if (checkpointDue()) startCheckpoint();
       options.onFlush?.(job.summary());
     }
+  };
+  /** After the consumer was lost: a fresh one from the job's position, retried until the broker answers (or the job is stopped). */
+  const reopen = async (): Promise<boolean> => {
+    for (let attempt = 1; !stopped; attempt++) {
+      try {
+        source = await openSource();
+        return true;
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        const delay = backoffDelay(250, 5000, attempt);
+        log.debug({ attempt, reason: errorMessage(error) }, `NATS not ready yet; retrying in ${delay} ms`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          wakeRetry = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+    return false;
+  };
+  try {
+    for (;;) {
+      try {
+        await consume();
+        break;
+      } catch (error) {
+        if (stopped || !isTransient(error)) throw error;
+        const from = job.position;
+        const lostAt = performance.now();
+        log.warn({ reason: errorMessage(error) }, `NATS consumer '${durable}' lost: re-creating it after event ${from} once the broker answers`);
+        // The batches not yet acked belong to the lost consumer; the next checkpoint covers them by position.
+        unacked = [];
+        if (!(await reopen())) break;
+        log.info(`resumed consuming '${durable}' after event ${from} (${Math.round(performance.now() - lostAt)} ms after the consumer was lost)`);
+        idleSince = performance.now();
+      }
+    }
     await saving;
     await job.settleWrites();
     startCheckpoint();
@@ -125,6 +182,27 @@ async function runOnSource(ws: Workspace, store: OnlineStore, stream: EventStrea
     await saving;
     await acking;
     await source.stop();
+    watching.stop();
   }
   return job.summary();
+}
+
+/** Log the connection's losses and recoveries (the client reconnects on its own), until stopped. */
+function watchConnection(handle: JetStreamHandle, log: Logger): { stop(): void } {
+  const statuses = handle.connection.status()[Symbol.asyncIterator]();
+  let watching = true;
+  void (async () => {
+    while (watching) {
+      const next = await statuses.next().catch(() => ({ done: true as const, value: undefined }));
+      if (next.done === true || !watching) return;
+      if (next.value.type === 'disconnect') log.warn(`lost the connection to NATS at ${handle.url}; reconnecting every second`);
+      if (next.value.type === 'reconnect') log.info(`reconnected to NATS at ${handle.url}`);
+    }
+  })();
+  return {
+    stop() {
+      watching = false;
+      void statuses.return?.();
+    },
+  };
 }
