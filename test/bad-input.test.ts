@@ -358,6 +358,28 @@ describe('CSV sources', () => {
     expect((await w.tables.latest('events_out'))?.rowCount).toBe(0);
   });
 
+  it('a NUL byte in a CSV record makes it a bad record, as NDJSON does: refused by fail, set aside once by dead-letter', async () => {
+    const csv = writeText('data/payments.csv', 'id,amount,note\n1,1.5,plain\n2,2.5,a\u0000b\n3,3.5,fine\n4,4.5,"two\nlines\u0000"\n5\u0000,5.5,bad id\n6,6.5,ok\n');
+    const failing = payments();
+    const strict = await open([failing], pipeline(failing, false));
+    await expectFailedRun(strict, await run(strict), [`${csv} line 3 column note: a NUL byte (0x00)`, '(and 2 more bad records)']);
+    await strict.close();
+    ws = undefined;
+
+    const source = payments({ badRecords: 'dead-letter' });
+    const w = await open([source], pipeline(source, false));
+    const summary = await run(w);
+    expect(summary.status).toBe('success');
+    expect(step(summary, 'copied').outcome?.badRecords).toBe(3);
+    expect(await queryTable(w, 'copied', (t) => `SELECT id::INTEGER AS id, note FROM ${t} ORDER BY id`)).toEqual([
+      { id: 1, note: 'plain' }, { id: 3, note: 'fine' }, { id: 6, note: 'ok' },
+    ]);
+    const dead = deadLetters(w, 'payments');
+    expect(dead.records.map((r) => [r.line, r.column])).toEqual([[3, 'note'], [5, 'note'], [7, 'id']]);
+    expect(dead.records[0]?.reason).toMatch(/^a NUL byte \(0x00\) at byte 8 of the record/);
+    expect(dead.records[0]?.raw).toBe('2,2.5,a\u0000b');
+  });
+
   it('a source path that is a directory says so, with the glob to use', async () => {
     fs.mkdirSync(file('in/logs'), { recursive: true });
     const source = fileSource('logs', { format: 'parquet', path: 'in/logs' });

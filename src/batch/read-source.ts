@@ -11,6 +11,7 @@ import {
   type RejectRow,
 } from '../sql/source-sql.ts';
 import { type DeadLetterRecord, replaceDeadLetters } from '../store/dead-letter.ts';
+import { csvNulRecords } from './csv-nul.ts';
 import { resolveSourceFiles, type ResolvedFiles } from './files.ts';
 
 export interface SourceWindow {
@@ -257,38 +258,77 @@ async function handleRejects(
   files: readonly string[],
   rejectsQuery: string,
   approximateLines: boolean,
+  /** Bad records the reader accepted and sluice refuses (CSV records with a NUL byte), and how many of them were read as rows (the rest the reader rejected too). */
+  refused: { readonly records: readonly DeadLetterRecord[]; readonly rows: number } = { records: [], rows: 0 },
 ): Promise<{ count: number; deadLetterFiles: string[] }> {
   const [counted] = await session.query<{ n: bigint }>(`SELECT count(*) AS n FROM (${rejectsQuery})`);
-  const count = Number(counted?.n ?? 0n);
+  const rejected = Number(counted?.n ?? 0n);
   if (source.badRecords === 'fail') {
+    const count = rejected + refused.rows;
     if (count === 0) return { count, deadLetterFiles: [] };
-    const [first] = await session.query<RejectRow & Row>(`SELECT * FROM (${rejectsQuery}) LIMIT 1`);
-    if (first === undefined) return { count: 0, deadLetterFiles: [] };
-    const locator = approximateLines ? new LineLocator(first.file) : undefined;
-    let record: DeadLetterRecord;
-    try {
-      record = toRecord(first, locator);
-    } finally {
-      locator?.close();
+    const [first] = rejected === 0 ? [] : await session.query<RejectRow & Row>(`SELECT * FROM (${rejectsQuery}) LIMIT 1`);
+    let record: DeadLetterRecord | undefined;
+    if (first !== undefined) {
+      const locator = approximateLines ? new LineLocator(first.file) : undefined;
+      try {
+        record = toRecord(first, locator);
+      } finally {
+        locator?.close();
+      }
     }
-    throw badRecordError(source, record, count);
+    const earliest = [record, refused.records[0]].filter((r): r is DeadLetterRecord => r !== undefined)
+      .sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file) || (a.line ?? 0) - (b.line ?? 0))[0];
+    if (earliest === undefined) return { count: 0, deadLetterFiles: [] };
+    throw badRecordError(source, earliest, count);
   }
-  const withRejects = count === 0 ? [] : (await session.query<{ file: string }>(`SELECT DISTINCT file FROM (${rejectsQuery}) ORDER BY file`)).map((r) => r.file);
+  const withRejects = rejected === 0 ? [] : (await session.query<{ file: string }>(`SELECT DISTINCT file FROM (${rejectsQuery}) ORDER BY file`)).map((r) => r.file);
   const deadLetterFiles: string[] = [];
-  for (const file of withRejects) {
-    const locator = approximateLines ? new LineLocator(file) : undefined;
+  let count = 0;
+  for (const file of files) {
+    const extra = refused.records.filter((r) => r.file === file);
+    if (!withRejects.includes(file) && extra.length === 0) {
+      await replaceDeadLetters(stateDir, source.name, file, []);
+      continue;
+    }
+    const locator = approximateLines && withRejects.includes(file) ? new LineLocator(file) : undefined;
     try {
-      const rows = session.stream(`SELECT * FROM (${rejectsQuery}) WHERE file = ${quoteLiteral(file)} ORDER BY line`);
-      const written = await replaceDeadLetters(stateDir, source.name, file, located(rows, locator));
+      const rows = withRejects.includes(file) ? session.stream(`SELECT * FROM (${rejectsQuery}) WHERE file = ${quoteLiteral(file)} ORDER BY line`) : undefined;
+      const records = counting(merged(rows === undefined ? [] : located(rows, locator), extra), () => count++);
+      const written = await replaceDeadLetters(stateDir, source.name, file, records);
       if (written !== null) deadLetterFiles.push(written);
     } finally {
       locator?.close();
     }
   }
-  for (const file of files) {
-    if (!withRejects.includes(file)) await replaceDeadLetters(stateDir, source.name, file, []);
-  }
   return { count, deadLetterFiles };
+}
+
+/** Records of one file in line order: the reader's rejects, and the refused ones it did not reject already (same first line). */
+async function* merged(rejects: AsyncIterable<DeadLetterRecord> | Iterable<DeadLetterRecord>, refused: readonly DeadLetterRecord[]): AsyncGenerator<DeadLetterRecord> {
+  let next = 0;
+  for await (const record of rejects) {
+    while (next < refused.length && (refused[next]?.line ?? 0) < (record.line ?? 0)) yield refused[next++] as DeadLetterRecord;
+    if (next < refused.length && refused[next]?.line === record.line) next++;
+    yield record;
+  }
+  while (next < refused.length) yield refused[next++] as DeadLetterRecord;
+}
+
+async function* counting<T>(items: AsyncIterable<T>, onItem: () => void): AsyncGenerator<T> {
+  for await (const item of items) {
+    onItem();
+    yield item;
+  }
+}
+
+/** Remove the rows with a NUL byte in a text column from a CSV read's table; how many there were. */
+async function dropNulRows(session: Session, table: string): Promise<number> {
+  const columns = await session.query<{ column_name: string; column_type: string }>(`DESCRIBE ${table}`);
+  const text = columns.filter((c) => c.column_type === 'VARCHAR').map((c) => `contains(${quoteIdent(c.column_name)}, chr(0))`);
+  if (text.length === 0) return 0;
+  const [deleted] = await session.query<{ n: bigint }>(`SELECT count(*) AS n FROM ${table} WHERE ${text.join(' OR ')}`);
+  await session.run(`DELETE FROM ${table} WHERE ${text.join(' OR ')}`);
+  return Number(deleted?.n ?? 0n);
 }
 
 /** Create temp relation `view` holding the source's good records for the window. */
@@ -326,7 +366,10 @@ export async function prepareSource(
     checkCsvHeaders(source, resolved.files);
     const rejects = { table: `__rejects_${view}`, scan: `__scans_${view}` };
     await wrap('reading CSV', () => session.run(`CREATE OR REPLACE TEMP TABLE ${target} AS ${csvRelation(source, resolved.files, rejects)}`));
-    const bad = await handleRejects(session, paths.stateDir, source, resolved.files, csvRejectsQuery(rejects, resolved.files), true);
+    const dialect = { ...source.csv, columns: source.columns === undefined ? undefined : Object.keys(source.columns) };
+    const nulRecords = resolved.files.flatMap((file) => csvNulRecords(file, dialect));
+    const nulRows = nulRecords.length === 0 ? 0 : await dropNulRows(session, target);
+    const bad = await handleRejects(session, paths.stateDir, source, resolved.files, csvRejectsQuery(rejects, resolved.files), true, { records: nulRecords, rows: nulRows });
     return { ...resolved, rows: await countRows(target), badRecords: bad.count, deadLetterFiles: bad.deadLetterFiles };
   }
 
