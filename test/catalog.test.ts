@@ -13,6 +13,7 @@ import { catalogSchemas } from './helpers/postgres.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WRITER_SCRIPT = path.join(ROOT, 'test', 'fixtures', 'catalog-writer.ts');
+const FULL_DISK_SCRIPT = path.join(ROOT, 'test', 'fixtures', 'full-disk-catalog.ts');
 const WRITERS = 4;
 
 interface Backend {
@@ -444,5 +445,29 @@ describe('openCatalog', () => {
   it('rejects a sqlite URL without a path and a schema name that is not an identifier', async () => {
     await expectSluiceError(openCatalog('sqlite:'), 'CONFIG_INVALID');
     await expectSluiceError(openCatalog('postgres://postgres@127.0.0.1:5432/postgres?schema=a;drop'), 'CONFIG_INVALID');
+  });
+
+  it('a full disk is named as the cause, not hidden behind the rollback SQLite already made', async () => {
+    // A private mount namespace with a 512 KB tmpfs: a real ENOSPC, gone when the process exits.
+    const mountPoint = mkdtempSync(path.join(os.tmpdir(), 'sluice-full-disk-'));
+    try {
+      const script = `mount -t tmpfs -o size=512k tmpfs ${mountPoint} && exec ${process.execPath} --import tsx ${FULL_DISK_SCRIPT} sqlite:${mountPoint}/catalog.db`;
+      const child = spawn('unshare', ['--map-root-user', '--mount', 'sh', '-c', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code, stderr).toBe(0);
+      const result = JSON.parse(stdout) as { failed?: { message: string; code: string }; kept: number };
+      expect(result.failed?.code).toBe('CATALOG');
+      expect(result.failed?.message).toMatch(/^could not record check results in the sqlite catalog: database or disk is full/);
+      expect(result.failed?.message).toMatch(/free disk space/);
+      expect(result.failed?.message).not.toMatch(/cannot rollback/);
+      // The failed transaction left nothing behind.
+      expect(result.kept).toBe(0);
+    } finally {
+      rmSync(mountPoint, { recursive: true, force: true });
+    }
   });
 });

@@ -98,17 +98,31 @@ function openFailure(url: string, error: unknown): SluiceError {
 
 // Kysely's SQLite driver opens transactions with a plain (deferred) BEGIN: a transaction that reads before
 // writing then fails with SQLITE_BUSY without waiting if another process wrote meanwhile. BEGIN IMMEDIATE
-// takes the write lock up front, where busy_timeout applies.
+// takes the write lock up front, where busy_timeout applies. SQLite also ends a transaction itself on some
+// errors (a full disk, an I/O error): Kysely's ROLLBACK then fails with "no transaction is active", and that
+// error would replace the one to report, so there is nothing to roll back then.
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #database: BetterSqlite3.Database;
+
+  constructor(config: SqliteDialectConfig & { readonly database: BetterSqlite3.Database }) {
+    super(config);
+    this.#database = config.database;
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!this.#database.inTransaction) return;
+    await super.rollbackTransaction(connection);
   }
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {
-  readonly #config: SqliteDialectConfig;
+  readonly #config: SqliteDialectConfig & { readonly database: BetterSqlite3.Database };
 
-  constructor(config: SqliteDialectConfig) {
+  constructor(config: SqliteDialectConfig & { readonly database: BetterSqlite3.Database }) {
     super(config);
     this.#config = config;
   }
