@@ -479,7 +479,8 @@ export class KyselyCatalog implements Catalog {
       return await retryOnLockContention(() => query(this.#db));
     } catch (error) {
       if (error instanceof SluiceError) throw error;
-      const full = /SQLITE_FULL|ENOSPC|53100/.test(String((error as { code?: unknown }).code ?? '')) ? ': free disk space where the catalog is stored (or point SLUICE_CATALOG_URL elsewhere), then run again' : '';
+      const code = (error as { code?: unknown }).code;
+      const full = typeof code === 'string' && /^(SQLITE_FULL|ENOSPC|53100)$/.test(code) ? ': free disk space where the catalog is stored (or point SLUICE_CATALOG_URL elsewhere), then run again' : '';
       throw new SluiceError('CATALOG', `could not ${action} in the ${this.dialect} catalog: ${errorMessage(error)}${full}`, context, {
         cause: error,
         transient: isTransient(error),
