@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'SOURCE_NOT_FOUND'
   | 'SOURCE_READ'
   | 'SOURCE_SCHEMA'
+  | 'SOURCE_CORRUPT'
   | 'BAD_RECORD'
   | 'ASSET_SQL'
   | 'ASSET_NOT_FOUND'

@@ -159,6 +159,76 @@ describe('Parquet sources', () => {
     expect(error.message).toMatch(/Replace it with a complete Parquet file/);
   });
 
+  it('bytes flipped inside a zstd page are found (footer statistics), the step fails with SOURCE_CORRUPT and nothing is published', async () => {
+    // The issue's case: 69,245 rows, 100 bytes flipped a third of the way into the file.
+    const target = file(`data/date=${DAY}/a.parquet`);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    await generator.withSession((s) => s.run(`COPY (SELECT i::BIGINT AS id, (i * 7919 % 100003) / 100003.0 AS amount FROM range(69245) t(i)) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd)`));
+    const bytes = fs.readFileSync(target);
+    const from = Math.floor(bytes.length / 3);
+    for (let i = from; i < from + 100; i++) bytes[i] = (bytes[i] as number) ^ 0xff;
+    fs.writeFileSync(target, bytes);
+    const source = events();
+    const w = await open([source], pipeline(source, true));
+    await expectFailedRun(w, await run(w), ['source "events"', target, 'is damaged']);
+    const error = await expectSluiceError(prepare(w, source, DAY), 'SOURCE_CORRUPT');
+    expect(error.message).toMatch(/row group 0, column amount: the footer records (min|max|null count) .*, the data read has .*replace it with a good copy/);
+  });
+
+  it('one value changed beyond the footer\'s max is found by the statistics, naming row group, column and values', async () => {
+    const target = file(`data/date=${DAY}/a.parquet`);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    await generator.withSession((s) => s.run(`COPY (SELECT i::BIGINT AS id, (i * 0.5)::DOUBLE AS amount FROM range(5000) t(i)) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE 2048)`));
+    const bytes = fs.readFileSync(target);
+    const original = Buffer.alloc(8);
+    original.writeDoubleLE(1500.5);
+    const at = bytes.indexOf(original);
+    expect(at).toBeGreaterThan(0);
+    bytes.writeDoubleLE(1e300, at);
+    fs.writeFileSync(target, bytes);
+    const source = events();
+    const w = await open([source], pipeline(source, true));
+    const error = await expectSluiceError(prepare(w, source, DAY), 'SOURCE_CORRUPT');
+    expect(error.message).toContain(`Parquet file ${target} is damaged: row group 1, column amount: the footer records max 2047.5, the data read has max 1e+300`);
+    expect(error.context).toMatchObject({ source: 'events', file: target, column: 'amount' });
+    // A source that opts out reads the damaged values as they are.
+    await w.close();
+    const trusting = fileSource('events', { format: 'parquet', path: 'data/date={date}/*.parquet', partitions: days, columns: { id: 'BIGINT', amount: 'DOUBLE' }, verifyIntegrity: false });
+    const w2 = await open([trusting], pipeline(trusting, true));
+    expect((await prepare(w2, trusting, DAY)).rows).toBe(5000);
+  });
+
+  it.each([['data page v1, uncompressed', 'page-crc-v1.parquet'], ['data page v2, snappy', 'page-crc-v2.parquet']])(
+    'page checksums written by another tool are verified (%s): a good file reads, one changed value within the bounds is found',
+    async (_kind, fixture) => {
+      const good = fs.readFileSync(path.join(import.meta.dirname, 'fixtures', 'parquet', fixture));
+      const target = writeText(`data/date=${DAY}/a.parquet`, good);
+      const source = fileSource('scores', { format: 'parquet', path: 'data/date={date}/*.parquet', partitions: days, columns: { id: 'BIGINT', name: 'VARCHAR', score: 'BIGINT' } });
+      const w = await open([source], pipeline(source, true));
+      expect((await prepare(w, source, DAY)).rows).toBe(1000);
+
+      // score 1500 (id 500) becomes 1501: inside [0, 2997], no null count changes, so only the checksum can tell.
+      const bytes = Buffer.from(good);
+      const original = Buffer.alloc(8);
+      original.writeBigInt64LE(1500n);
+      const at = bytes.indexOf(original);
+      if (fixture.includes('v1')) {
+        expect(at).toBeGreaterThan(0);
+        bytes.writeBigInt64LE(1501n, at);
+      } else {
+        // Snappy-compressed: flip one byte in the middle of the last column's pages instead.
+        const middle = Math.floor(bytes.length / 2);
+        bytes[middle] = (bytes[middle] as number) ^ 0x01;
+      }
+      fs.writeFileSync(target, bytes);
+      fs.utimesSync(target, new Date(), new Date(Date.now() + 5000));
+      const error = await prepare(w, source, DAY).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(SluiceError);
+      expect((error as SluiceError).code, (error as Error).message).toBe('SOURCE_CORRUPT');
+      expect((error as Error).message).toMatch(/row group 0, column \w+: page \d+ fails its CRC32 checksum \(stored 0x[0-9a-f]{8}, the bytes give 0x[0-9a-f]{8}\)/);
+    },
+  );
+
   it.each([
     ['a missing column', `SELECT i::BIGINT AS id FROM range(3) t(i)`, 'amount', /has no column "amount" \(declared DOUBLE\)/],
     ['VARCHAR where BIGINT is declared', `SELECT 'u' || i AS id, i * 1.5 AS amount FROM range(3) t(i)`, 'id', /column "id" in file .* is VARCHAR, but the source declares BIGINT/],

@@ -12,6 +12,7 @@ import {
 } from '../sql/source-sql.ts';
 import { type DeadLetterRecord, replaceDeadLetters } from '../store/dead-letter.ts';
 import { csvNulRecords } from './csv-nul.ts';
+import { type ParquetDamage, verifyFooterStatistics, verifyPageChecksums } from './parquet-integrity.ts';
 import { resolveSourceFiles, type ResolvedFiles } from './files.ts';
 
 export interface SourceWindow {
@@ -119,6 +120,22 @@ async function checkParquetFiles(session: Session, source: FileSource, files: re
           { source: source.name, file, row, column: name },
         );
       }
+    }
+    let damage: ParquetDamage | undefined;
+    if (source.verifyIntegrity) {
+      const used = source.columns === undefined ? described : described.filter((c) => c.name in (source.columns ?? {}));
+      try {
+        damage = (await verifyPageChecksums(session, file)).damage ?? await verifyFooterStatistics(session, file, used);
+      } catch (error) {
+        throw unreadable(error);
+      }
+    }
+    if (damage !== undefined) {
+      throw new SluiceError(
+        'SOURCE_CORRUPT',
+        `source "${source.name}": Parquet file ${file} is damaged: row group ${damage.rowGroup}, column ${damage.column}: ${damage.detail}. Its bytes changed after it was written; replace it with a good copy, then run again (nothing was published)`,
+        { source: source.name, file, ...(damage.column === '(all)' ? {} : { column: damage.column }) },
+      );
     }
     checkedParquet.add(key);
   }

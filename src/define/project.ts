@@ -93,6 +93,7 @@ const sourceSchema = z.object({
   csv: z.object({ delimiter: z.string().length(1), header: z.boolean(), quote: z.string().max(1) }).strict(),
   description: z.string().optional(),
   allowEmpty: z.boolean(),
+  verifyIntegrity: z.boolean(),
 }).strict();
 
 const assetSchema = z.object({

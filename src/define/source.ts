@@ -28,6 +28,8 @@ export interface FileSource<N extends string = string> {
   readonly description: string | undefined;
   /** Accept an empty (0-byte) file; by default one fails the step, so it never replaces good data. */
   readonly allowEmpty: boolean;
+  /** Parquet: check page checksums and the footer's statistics against the data before use (default true). */
+  readonly verifyIntegrity: boolean;
 }
 
 export interface FileSourceOptions {
@@ -40,6 +42,12 @@ export interface FileSourceOptions {
   readonly description?: string;
   /** Accept an empty (0-byte) file (default false: an empty file is an error). */
   readonly allowEmpty?: boolean;
+  /**
+   * Parquet only: before a file is first used, check the CRC32 of every page that carries one and compare the
+   * values read with the footer's per-row-group statistics, so a damaged file fails the step with
+   * SOURCE_CORRUPT (default true). It reads the declared columns (or all) once more per file change.
+   */
+  readonly verifyIntegrity?: boolean;
 }
 
 /** Declare a file source. Validation of the options happens when the project is loaded. */
@@ -56,6 +64,7 @@ export function fileSource<const N extends string>(name: N, options: FileSourceO
     csv: Object.freeze({ delimiter: ',', header: true, quote: '"', ...options.csv }),
     description: options.description,
     allowEmpty: options.allowEmpty ?? false,
+    verifyIntegrity: options.verifyIntegrity ?? true,
   });
 }
 
