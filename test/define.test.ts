@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { asset, dailyPartitions, defineProject, fileSource } from '../src/index.ts';
 import { plan } from '../src/batch/plan.ts';
+import { partitionContext } from '../src/define/asset.ts';
 import { thrownSluiceError } from './helpers/errors.ts';
 
 const events = fileSource('events', { format: 'parquet', path: 'events/*.parquet' });
@@ -64,7 +65,7 @@ describe('defineProject', () => {
     const weekly = asset('weekly', { partitions: dailyPartitions({ start: '2026-01-01' }), sql: "SELECT * FROM {{ ref('daily', lookback=6) }}" });
     const project = defineProject({ name: 'p', sources: [events], assets: [daily, weekly] });
     expect(project.dependencies.get('weekly')).toEqual([{ dataset: 'daily', lookback: 6, lookahead: 0 }]);
-    expect(daily.sql({ ref: (d) => `"${typeof d === 'string' ? d : d.name}"`, partition: '2026-02-03', partitionDate: "DATE '2026-02-03'" }))
+    expect(daily.sql({ ref: (d) => `"${typeof d === 'string' ? d : d.name}"`, ...partitionContext(daily, '2026-02-03') }))
       .toBe(`SELECT * FROM "events" WHERE d = DATE '2026-02-03'`);
   });
 });
@@ -85,8 +86,8 @@ describe('plan', () => {
   });
 
   it('requires partitions for partitioned assets and rejects ones outside the range', () => {
-    expect(error(() => plan(project, { assets: ['rolling'], partitions: [] })).message).toMatch(/partitioned by day: pass --partition/);
-    expect(error(() => plan(project, { assets: ['rolling'], partitions: ['2026-10-01'] })).message).toMatch(/partitions run from 2026-11-01 onwards/);
+    expect(error(() => plan(project, { assets: ['rolling'], partitions: [] })).message).toMatch(/is partitioned \(daily from 2026-11-01 onwards\): pass --partition YYYY-MM-DD/);
+    expect(error(() => plan(project, { assets: ['rolling'], partitions: ['2026-10-01'] })).message).toMatch(/its partitions are daily from 2026-11-01 onwards/);
     expect(error(() => plan(project, { assets: ['rollin'], partitions: [] })).message).toMatch(/no asset named "rollin".*did you mean "rolling"/);
   });
 });

@@ -185,7 +185,7 @@ describe('a data column named like the partition column', () => {
     const own = asset('own', { partitions: days, sql: ({ ref, partitionDate }) => `SELECT id, ${partitionDate} AS date FROM ${ref(src)}` });
     const w2 = await open([src], [dated, renamed, own]);
     const summary = await runAssets(w2, { partitions: ['2026-01-01'] });
-    expect(failedStep(summary, 'dated')).toContain('whose values are not the partition\'s date 2026-01-01');
+    expect(failedStep(summary, 'dated')).toContain('whose values are not the partition\'s own value 2026-01-01');
     expect(summary.steps.filter((s) => s.status === 'success').map((s) => s.asset).sort()).toEqual(['own', 'renamed']);
     // With the partition column renamed, the data's timestamps survive next to it.
     expect(await sluiceRead(w2, 'renamed', 'id, date::VARCHAR AS date, day::VARCHAR AS day')).toEqual([

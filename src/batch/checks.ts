@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Asset } from '../define/asset.ts';
 import type { ExpectationConfig } from '../define/checks.ts';
-import { addDays } from '../define/partitions.ts';
+import { partitionLiteral, previousKey, timeRange, type Partitions } from '../define/partitions.ts';
 import type { Project } from '../define/project.ts';
 import type { Session } from '../engine/engine.ts';
 import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
@@ -38,8 +38,8 @@ export function columnOf(config: ExpectationConfig): string | null {
 }
 
 /** The relation a staged step output is validated as: the file plus its partition column. */
-export function stagedRelation(stagedFile: string, partitionColumn: string | null, partition: string): string {
-  const extra = partitionColumn === null ? '' : `, DATE ${quoteLiteral(partition)} AS ${quoteIdent(partitionColumn)}`;
+export function stagedRelation(stagedFile: string, partitions: Partitions | undefined, partition: string): string {
+  const extra = partitions === undefined ? '' : `, ${partitionLiteral(partitions, partition)} AS ${quoteIdent(partitions.column)}`;
   return `(SELECT *${extra} FROM read_parquet(${quoteLiteral(stagedFile)}, hive_partitioning = false))`;
 }
 
@@ -52,8 +52,9 @@ export async function checkContext(project: Project, tables: TableStore, asset: 
   if (current !== undefined) {
     if (partition === '') previous = `(${tableRelation(tables, current, [''])})`;
     else {
-      const before = Object.keys(current.partitions).filter((k) => k < partition).sort().at(-1);
-      if (before !== undefined && before >= addDays(partition, -1)) previous = `(${tableRelation(tables, current, [before])})`;
+      // The previous partition of a time partitioning (none for static keys), when it was built.
+      const before = asset.partitions === undefined ? undefined : previousKey(asset.partitions, partition);
+      if (before !== undefined && current.partitions[before] !== undefined) previous = `(${tableRelation(tables, current, [before])})`;
     }
   }
   const others = new Map<string, string>();
@@ -90,7 +91,10 @@ export async function checkContext(project: Project, tables: TableStore, asset: 
     history: (metric) => history.get(metric) ?? [],
     tables: others,
     now: new Date(),
-    partitionEnd: partition === '' ? undefined : new Date(`${addDays(partition, 1)}T00:00:00Z`),
+    partitionEnd: partition === '' || asset.partitions === undefined ? undefined : (() => {
+      const range = timeRange(asset.partitions, partition);
+      return range === undefined ? undefined : new Date(range.end);
+    })(),
   };
 }
 

@@ -152,7 +152,7 @@ export async function executeExtract(
         if (newMark !== null && cursorType !== null) await advanceMark(session, catalog, cursorName, newMark, cursorType);
         return skipped();
       }
-      const checks = await runChecks(session, env, asset, '', stagedRelation(staged, null, ''), schema.map((c) => c.name), run, current);
+      const checks = await runChecks(session, env, asset, '', stagedRelation(staged, undefined, ''), schema.map((c) => c.name), run, current);
       if (checks !== null && checks.blocking.length > 0) {
         const quarantined = checks.quarantineFile === null ? '' : `; ${checks.quarantinedRows} failing row(s) in ${checks.quarantineFile}`;
         throw new CheckFailedError(`${where}: ${checks.blocking.length} error check(s) failed, nothing was published and the high-water mark stays: ${checks.blocking.map(describeFailure).join('; ')}${quarantined}`, { asset: asset.name, partition: '' }, checks);

@@ -1,11 +1,11 @@
-// Resolving a file source to the files a step reads: `{date}` templates expanded over the partition window,
+// Resolving a file source to the files a step reads: `{date}` (`{hour}`, `{<column>}`) templates expanded over the partition window,
 // globs expanded by DuckDB, and a fingerprint (path, size, mtime) that changes when any input file does.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FileSource } from '../define/source.ts';
-import { isTemplated } from '../define/source.ts';
-import { addDays, inPartitions } from '../define/partitions.ts';
+import { expandTemplate, isTemplated } from '../define/source.ts';
+import { describePartitions, upstreamKeys, type Partitions } from '../define/partitions.ts';
 import type { Session } from '../engine/engine.ts';
 import { SluiceError } from '../errors.ts';
 import { quoteLiteral } from '../sql/identifiers.ts';
@@ -60,25 +60,42 @@ export async function resolveSourceFiles(
   session: Session,
   projectDir: string,
   source: FileSource,
-  window: { anchor: string | null; lookback: number; lookahead: number },
+  window: { anchor: string | null; lookback: number; lookahead: number; consumer?: Partitions | undefined },
 ): Promise<ResolvedFiles> {
   const template = path.resolve(projectDir, source.path);
   const files: string[] = [];
   const partitions: string[] = [];
-  if (isTemplated(source) && source.partitions !== undefined) {
+  if (source.partitions !== undefined && (isTemplated(source) || source.partitionBy !== undefined)) {
     if (window.anchor === null) {
-      throw new SluiceError('DEFINITION_INVALID', `source "${source.name}" is partitioned by {date} and can only be read by a partitioned asset`, { source: source.name });
+      throw new SluiceError('DEFINITION_INVALID', `source "${source.name}" is partitioned (${describePartitions(source.partitions)}) and can only be read by a partitioned asset`, { source: source.name });
     }
-    for (let offset = -window.lookback; offset <= window.lookahead; offset++) {
-      const key = addDays(window.anchor, offset);
-      if (!inPartitions(source.partitions, key)) continue;
-      const pattern = template.replaceAll('{date}', key);
-      const found = await glob(session, pattern);
-      if (found.length === 0 && offset === 0) {
-        throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": ${await isDirectory(pattern) ? `${pattern} is a directory, not a file; point the path at its files, e.g. ${path.join(pattern, `*.${source.format}`)}` : `no files match ${pattern} for partition ${key}; that day's data has not arrived, or the path template is wrong`}`, { source: source.name, partition: key, file: pattern });
+    const reader = window.consumer ?? source.partitions;
+    const keys = upstreamKeys(reader, window.anchor, source.partitions, window.lookback, window.lookahead);
+    if (keys === 'all') {
+      throw new SluiceError('DEFINITION_INVALID', `source "${source.name}" (${describePartitions(source.partitions)}) cannot be read by an asset partitioned ${describePartitions(reader)}: give them partitions of the same kind, or a time kind for both`, { source: source.name });
+    }
+    if (source.partitionBy !== undefined) {
+      // One set of files for every partition; the rows of the window are selected by the column when read.
+      files.push(...await glob(session, template));
+      if (files.length === 0) throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": no files match ${template}; check the source's path (relative to the project folder)`, { source: source.name, file: template });
+      partitions.push(...keys);
+    } else {
+      const own = new Set(upstreamKeys(reader, window.anchor, source.partitions, 0, 0) as string[]);
+      let ownFound = false;
+      for (const key of keys) {
+        const pattern = expandTemplate(template, source.partitions, key);
+        const found = await glob(session, pattern);
+        if (found.length > 0) {
+          partitions.push(key);
+          if (own.has(key)) ownFound = true;
+        }
+        files.push(...found);
       }
-      if (found.length > 0) partitions.push(key);
-      files.push(...found);
+      if (!ownFound) {
+        const key = [...own][0] ?? window.anchor;
+        const pattern = expandTemplate(template, source.partitions, key);
+        throw new SluiceError('SOURCE_NOT_FOUND', `source "${source.name}": ${await isDirectory(pattern) ? `${pattern} is a directory, not a file; point the path at its files, e.g. ${path.join(pattern, `*.${source.format}`)}` : `no files match ${pattern} for partition ${key}; that partition's data has not arrived, or the path template is wrong`}`, { source: source.name, partition: key, file: pattern });
+      }
     }
   } else {
     files.push(...await glob(session, template));

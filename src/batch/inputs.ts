@@ -1,14 +1,14 @@
 // The inputs of a step: for each `ref` in its SQL, what exactly will be read (files, table partitions)
 // and a content fingerprint of it, resolved before any work so an up-to-date step can be skipped.
 import { createHash } from 'node:crypto';
-import type { Dataset, RefOptions, SqlContext } from '../define/asset.ts';
+import { partitionContext, type Dataset, type RefOptions, type SqlContext } from '../define/asset.ts';
 import type { Asset } from '../define/asset.ts';
-import { addDays } from '../define/partitions.ts';
+import { upstreamKeys, type Partitions } from '../define/partitions.ts';
 import type { Project } from '../define/project.ts';
 import { suggest } from '../define/project.ts';
 import type { Session } from '../engine/engine.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
-import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
+import { quoteIdent } from '../sql/identifiers.ts';
 import type { InputRef, Manifest } from '../store/tables/manifest.ts';
 import type { TableStore } from '../store/tables/table-store.ts';
 import { resolveSourceFiles, type ResolvedFiles } from './files.ts';
@@ -36,7 +36,7 @@ function viewName(dataset: string, lookback: number, lookahead: number): string 
 export function renderSql(project: Project, asset: Asset, partition: string): RenderedSql {
   const references = new Map<string, Reference>();
   const key = partition === '' ? null : partition;
-  const ctx: SqlContext = {
+  const ctx = Object.defineProperties({
     ref(dataset: Dataset | string, options: RefOptions = {}): string {
       const name = typeof dataset === 'string' ? dataset : dataset.name;
       if (!project.datasets.has(name)) {
@@ -48,12 +48,7 @@ export function renderSql(project: Project, asset: Asset, partition: string): Re
       references.set(view, { dataset: name, lookback, lookahead, view });
       return quoteIdent(view);
     },
-    partition: key,
-    get partitionDate(): string {
-      if (key === null) throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}" is not partitioned, so its SQL cannot use partitionDate`, { asset: asset.name });
-      return `DATE ${quoteLiteral(key)}`;
-    },
-  };
+  }, Object.getOwnPropertyDescriptors(partitionContext(asset, key))) as SqlContext;
   let sql: string;
   try {
     sql = asset.sql(ctx);
@@ -81,16 +76,14 @@ function hashOf(parts: readonly string[]): string {
   return hash.digest('hex');
 }
 
-/** Which partitions of a table version a reference reads. */
-function windowKeys(manifest: Manifest, anchor: string, reference: Reference, consumer: Asset): string[] {
-  if (manifest.partitionColumn === null) return [''];
-  if (consumer.partitions === undefined || anchor === '') return Object.keys(manifest.partitions).sort();
-  const keys: string[] = [];
-  for (let offset = -reference.lookback; offset <= reference.lookahead; offset++) {
-    const key = addDays(anchor, offset);
-    if (manifest.partitions[key] !== undefined) keys.push(key);
-  }
-  return keys;
+/** Which partitions of a table version a reference reads ('all' where the two partitionings do not map). */
+function windowKeys(manifest: Manifest, anchor: string, reference: Reference, consumer: Asset, upstream: Partitions | undefined): { keys: string[]; mapped: boolean } {
+  if (manifest.partitionColumn === null) return { keys: [''], mapped: false };
+  const every = { keys: Object.keys(manifest.partitions).sort(), mapped: false };
+  if (consumer.partitions === undefined || anchor === '' || upstream === undefined) return every;
+  const wanted = upstreamKeys(consumer.partitions, anchor, upstream, reference.lookback, reference.lookahead);
+  if (wanted === 'all') return every;
+  return { keys: wanted.filter((key) => manifest.partitions[key] !== undefined), mapped: true };
 }
 
 export async function resolveInputs(
@@ -106,7 +99,7 @@ export async function resolveInputs(
     if (dataset === undefined) continue;
     if (dataset.kind === 'source') {
       const resolved = await resolveSourceFiles(session, env.projectDir, dataset, {
-        anchor: partition === '' ? null : partition, lookback: reference.lookback, lookahead: reference.lookahead,
+        anchor: partition === '' ? null : partition, lookback: reference.lookback, lookahead: reference.lookahead, consumer: asset.partitions,
       });
       inputs.push({
         reference,
@@ -121,9 +114,9 @@ export async function resolveInputs(
     if (manifest === undefined) {
       throw new SluiceError('VERSION_NOT_FOUND', `asset "${asset.name}" reads "${dataset.name}", which has no version yet: run \`sluice run ${dataset.name}\` first`, { asset: asset.name });
     }
-    const keys = windowKeys(manifest, partition, reference, asset);
-    if (dataset.partitions !== undefined && asset.partitions !== undefined && partition !== '' && manifest.partitions[partition] === undefined && reference.lookback === 0 && reference.lookahead === 0) {
-      throw new SluiceError('VERSION_NOT_FOUND', `asset "${asset.name}" partition ${partition} reads "${dataset.name}" partition ${partition}, which has not been built`, { asset: asset.name, partition });
+    const { keys, mapped } = windowKeys(manifest, partition, reference, asset, dataset.partitions);
+    if (mapped && keys.length === 0 && reference.lookback === 0 && reference.lookahead === 0) {
+      throw new SluiceError('VERSION_NOT_FOUND', `asset "${asset.name}" partition ${partition} reads "${dataset.name}" for the same ${asset.partitions?.kind === 'static' ? 'key' : 'time'}, which has not been built: run \`sluice run ${dataset.name}\` for it first`, { asset: asset.name, partition });
     }
     const fileHashes = keys.flatMap((key) => (manifest.partitions[key]?.files ?? []).map((f) => `${key}\t${f.sha256}`));
     const rows = keys.reduce((sum, key) => sum + (manifest.partitions[key]?.rows ?? 0), 0);
@@ -158,6 +151,7 @@ export interface PreparedInputs {
 export async function prepareInputs(
   session: Session,
   env: { project: Project; projectDir: string; stateDir: string; tables: TableStore },
+  consumer: Asset,
   partition: string,
   inputs: readonly ResolvedInput[],
 ): Promise<PreparedInputs> {
@@ -169,7 +163,7 @@ export async function prepareInputs(
     if (dataset === undefined) continue;
     if (dataset.kind === 'source') {
       const prepared = await prepareSource(session, env, dataset, {
-        anchor: partition === '' ? null : partition, lookback: input.reference.lookback, lookahead: input.reference.lookahead,
+        anchor: partition === '' ? null : partition, lookback: input.reference.lookback, lookahead: input.reference.lookahead, consumer: consumer.partitions,
       }, input.reference.view, input.files);
       rowsIn += prepared.rows;
       badRecords += prepared.badRecords;

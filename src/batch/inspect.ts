@@ -1,7 +1,6 @@
 // Reading tables back: a version's schema, row count, files and a preview (time travel by version number).
 import type { Session } from '../engine/engine.ts';
 import { SluiceError } from '../errors.ts';
-import { isDateKey } from '../define/partitions.ts';
 import type { CheckRecord } from '../store/catalog/catalog.ts';
 import type { Manifest } from '../store/tables/manifest.ts';
 import type { Workspace } from '../workspace.ts';
@@ -48,7 +47,6 @@ export async function showTable(ws: Workspace, asset: string, options: { version
   const { manifest, latest } = await manifestFor(ws, asset, options.version);
   const partition = options.partition;
   if (partition !== undefined) {
-    if (!isDateKey(partition) && partition !== '') throw new SluiceError('INVALID_PARTITION', `partition ${JSON.stringify(partition)} is not a date YYYY-MM-DD`, { asset, partition });
     if (manifest.partitions[partition] === undefined) {
       const keys = Object.keys(manifest.partitions).sort();
       throw new SluiceError('INVALID_PARTITION', `asset "${asset}" version ${manifest.version} has no partition ${partition}; it has ${keys.length} (${keys[0] ?? ''}..${keys.at(-1) ?? ''})`, { asset, partition });

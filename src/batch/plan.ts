@@ -1,7 +1,7 @@
 // Planning a run: the selected assets and partitions, widened to the upstream steps they need (windows
 // included), as a graph of (asset, partition) steps. Pure: no I/O.
 import type { Asset } from '../define/asset.ts';
-import { addDays, inPartitions } from '../define/partitions.ts';
+import { describePartitions, keyFormat, previousKey, requestedKeys, upstreamKeys } from '../define/partitions.ts';
 import type { Project } from '../define/project.ts';
 import { getAsset } from '../define/project.ts';
 import { SluiceError } from '../errors.ts';
@@ -44,13 +44,12 @@ export function plan(project: Project, request: PlanRequest): PlannedStep[] {
   const partitionsFor = (asset: Asset): string[] => {
     if (asset.partitions === undefined) return [''];
     if (request.partitions.length === 0) {
-      throw new SluiceError('INVALID_PARTITION', `asset "${asset.name}" is partitioned by day: pass --partition YYYY-MM-DD or --from D1 --to D2`, { asset: asset.name });
+      throw new SluiceError('INVALID_PARTITION', `asset "${asset.name}" is partitioned (${describePartitions(asset.partitions)}): pass --partition ${asset.partitions.kind === 'static' ? 'KEY' : keyFormat(asset.partitions)}, or --from K1 --to K2`, { asset: asset.name });
     }
     const definition = asset.partitions;
-    const keys = request.partitions.filter((key) => inPartitions(definition, key));
+    const keys = requestedKeys(definition, request.partitions);
     if (keys.length === 0) {
-      const range = `${definition.start}${definition.end === undefined ? ' onwards' : ` to ${definition.end}`}`;
-      throw new SluiceError('INVALID_PARTITION', `asset "${asset.name}" has no partition among ${request.partitions[0]}..${request.partitions.at(-1)}: its partitions run from ${range}`, { asset: asset.name });
+      throw new SluiceError('INVALID_PARTITION', `asset "${asset.name}" has no partition among ${request.partitions[0]}..${request.partitions.at(-1)}: its partitions are ${describePartitions(definition)} (${keyFormat(definition)})`, { asset: asset.name });
     }
     return keys;
   };
@@ -72,13 +71,12 @@ export function plan(project: Project, request: PlanRequest): PlannedStep[] {
         node.after.add(visit(dep, '', false));
         continue;
       }
-      // A partitioned upstream read by an unpartitioned asset: its existing partitions are read as they are.
-      if (partition === '') continue;
-      for (let offset = -ref.lookback; offset <= ref.lookahead; offset++) {
-        const upstreamKey = addDays(partition, offset);
-        if (!inPartitions(dep.partitions, upstreamKey)) continue;
-        node.after.add(visit(dep, upstreamKey, false));
-      }
+      // A partitioned upstream read by an unpartitioned asset (or one partitioned another way, time against
+      // static): its existing partitions are read as they are.
+      if (partition === '' || asset.partitions === undefined) continue;
+      const keys = upstreamKeys(asset.partitions, partition, dep.partitions, ref.lookback, ref.lookahead);
+      if (keys === 'all') continue;
+      for (const upstreamKey of keys) node.after.add(visit(dep, upstreamKey, false));
     }
     return key;
   };
@@ -88,9 +86,11 @@ export function plan(project: Project, request: PlanRequest): PlannedStep[] {
   }
   // Checks that compare a partition with the previous one (row count change, drift) need it committed first.
   for (const node of steps.values()) {
-    if (node.partition === '' || !comparesWithPrevious(getAsset(project, node.asset))) continue;
-    const previous = stepKey(node.asset, addDays(node.partition, -1));
-    if (steps.has(previous)) node.after.add(previous);
+    const nodeAsset = getAsset(project, node.asset);
+    if (node.partition === '' || nodeAsset.partitions === undefined || !comparesWithPrevious(nodeAsset)) continue;
+    const before = previousKey(nodeAsset.partitions, node.partition);
+    const previous = before === undefined ? undefined : stepKey(node.asset, before);
+    if (previous !== undefined && steps.has(previous)) node.after.add(previous);
   }
   // Order: dependencies first, then by asset order and partition for stable output.
   const rank = new Map(project.order.map((name, i) => [name, i]));

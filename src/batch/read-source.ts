@@ -3,6 +3,7 @@
 // the dead-letter store when the source says `badRecords: 'dead-letter'`.
 import fs from 'node:fs';
 import type { FileSource } from '../define/source.ts';
+import { timeRange, type Partitions } from '../define/partitions.ts';
 import type { Row, Session } from '../engine/engine.ts';
 import { errorMessage, isTransient, SluiceError } from '../errors.ts';
 import { quoteIdent, quoteList, quoteLiteral } from '../sql/identifiers.ts';
@@ -19,6 +20,8 @@ export interface SourceWindow {
   readonly anchor: string | null;
   readonly lookback: number;
   readonly lookahead: number;
+  /** The reading asset's partitions, when they differ from the source's (a daily asset over hourly files). */
+  readonly consumer?: Partitions | undefined;
 }
 
 export interface PreparedSource {
@@ -348,6 +351,16 @@ async function dropNulRows(session: Session, table: string): Promise<number> {
   return Number(deleted?.n ?? 0n);
 }
 
+/** SQL keeping the rows of `keys` (a window of partitions) by the column that holds the partition. */
+function partitionFilter(partitions: Partitions, column: string, keys: readonly string[]): string {
+  if (keys.length === 0) return 'false';
+  if (partitions.kind === 'static') return `${quoteIdent(column)}::VARCHAR IN (${keys.map(quoteLiteral).join(', ')})`;
+  const first = timeRange(partitions, keys[0] as string);
+  const last = timeRange(partitions, keys.at(-1) as string);
+  const at = (ms: number): string => `TIMESTAMP '${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}'`;
+  return `${quoteIdent(column)} >= ${at(first?.start ?? 0)} AND ${quoteIdent(column)} < ${at(last?.end ?? 0)}`;
+}
+
 /** Create temp relation `view` holding the source's good records for the window. */
 export async function prepareSource(
   session: Session,
@@ -358,6 +371,14 @@ export async function prepareSource(
   alreadyResolved?: ResolvedFiles,
 ): Promise<PreparedSource> {
   const resolved = alreadyResolved ?? await resolveSourceFiles(session, paths.projectDir, source, window);
+  if (source.partitionBy !== undefined && source.partitions !== undefined) {
+    // Every partition's rows are in the same files: read them whole, then keep the window's rows by the column.
+    const whole = await prepareSource(session, paths, { ...source, partitionBy: undefined }, window, `${view}__whole`, resolved);
+    const condition = partitionFilter(source.partitions, source.partitionBy.column, resolved.partitions);
+    await session.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(view)} AS SELECT * FROM ${quoteIdent(`${view}__whole`)} WHERE ${condition}`);
+    const [counted] = await session.query<{ n: bigint }>(`SELECT count(*) AS n FROM ${quoteIdent(view)}`);
+    return { ...whole, rows: Number(counted?.n ?? 0n) };
+  }
   const target = quoteIdent(view);
   const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {

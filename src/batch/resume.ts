@@ -1,6 +1,6 @@
 // Resuming a run: plan it again from its stored arguments and run only what did not complete (failed,
 // upstream_failed, pending or interrupted steps); steps that succeeded or were skipped keep their outputs.
-import { dateRange } from '../define/partitions.ts';
+import { rangeKeys } from '../define/partitions.ts';
 import { SluiceError } from '../errors.ts';
 import type { RunRecord } from '../store/catalog/catalog.ts';
 import type { Workspace } from '../workspace.ts';
@@ -13,7 +13,7 @@ const strings = (value: unknown): string[] | undefined =>
 /** Partitions as `sluice run` records them: a list, or `[first, '..', last]` for a range. */
 function storedPartitions(value: string[]): string[] {
   const [first, middle, last] = value;
-  return value.length === 3 && middle === '..' && first !== undefined && last !== undefined ? dateRange(first, last) : value;
+  return value.length === 3 && middle === '..' && first !== undefined && last !== undefined ? rangeKeys(first, last) : value;
 }
 
 export async function resumeRun(ws: Workspace, runId: string, request: Omit<RunRequest, 'assets' | 'partitions' | 'force' | 'reuse' | 'args'> = {}): Promise<RunSummary> {

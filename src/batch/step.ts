@@ -8,6 +8,7 @@ import { errorMessage, SluiceError } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
 import { canonicalType, widensTo } from '../sql/types.ts';
 import type { ColumnContract } from '../define/asset.ts';
+import { partitionColumnType, partitionLiteral, type Partitions } from '../define/partitions.ts';
 import type { Session } from '../engine/engine.ts';
 import type { InputRef } from '../store/tables/manifest.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
@@ -89,7 +90,7 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
       }
     }
 
-    const prepared = await prepareInputs(session, env, partition, inputs);
+    const prepared = await prepareInputs(session, env, asset, partition, inputs);
     const where = `asset "${asset.name}"${partition === '' ? '' : ` partition ${partition}`}`;
     const sqlError = (error: unknown): SluiceError => error instanceof SluiceError ? error
       : new SluiceError('ASSET_SQL', `${where}: its SQL failed: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });
@@ -105,7 +106,7 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
     // The partition value lives in the folder name (Hive style), not in the file: the SQL may return that
     // column only as the partition's own date (checkPartitionColumn), and it is left out of the file.
     // ORDER BY ALL makes the file's bytes a function of its content, so an unchanged rerun hashes the same.
-    const guard = checkPartitionColumn(asset.name, partition, partitionColumn, output);
+    const guard = checkPartitionColumn(asset.name, partition, asset.partitions, output);
     const columns = output.filter((c) => c.name !== partitionColumn).map((c) => {
       const declared = contract?.[c.name];
       return declared === undefined ? quoteIdent(c.name) : `CAST(${quoteIdent(c.name)} AS ${declared.type}) AS ${quoteIdent(c.name)}`;
@@ -122,7 +123,7 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
       await fs.rm(staged, { force: true });
       const text = errorMessage(error);
       if (text.includes(PARTITION_GUARD)) {
-        throw new SluiceError('COLUMN_CONFLICT', `${where}: its SQL returns a column "${partitionColumn ?? ''}" whose values are not the partition's date ${partition}, but "${partitionColumn ?? ''}" is the partition column sluice adds (from the folder name) when the table is read, so the data's values would be lost. Rename the data's column (e.g. SELECT * EXCLUDE (${partitionColumn ?? ''}), ${partitionColumn ?? ''} AS event_${partitionColumn ?? ''}), or name the partition column otherwise: dailyPartitions({ ..., column: 'day' })`, { asset: asset.name, partition, column: partitionColumn ?? undefined });
+        throw new SluiceError('COLUMN_CONFLICT', `${where}: its SQL returns a column "${partitionColumn ?? ''}" whose values are not the partition's own value ${partition}, but "${partitionColumn ?? ''}" is the partition column sluice adds (from the folder name) when the table is read, so the data's values would be lost. Rename the data's column (e.g. SELECT * EXCLUDE (${partitionColumn ?? ''}), ${partitionColumn ?? ''} AS event_${partitionColumn ?? ''}), or name the partition column otherwise: dailyPartitions({ ..., column: 'day' })`, { asset: asset.name, partition, column: partitionColumn ?? undefined });
       }
       throw sqlError(error);
     }
@@ -131,8 +132,8 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
       await fs.rm(staged, { force: true });
       throw new SluiceError('EMPTY_DATA', `${where}: its output has no rows, where version ${current?.version ?? 0} has ${before.rows}; nothing was published. Check its inputs, or set allowEmpty: true on the asset if an empty partition is right`, { asset: asset.name, partition });
     }
-    const schema = [...fileColumns, ...(partitionColumn === null ? [] : [{ name: partitionColumn, type: 'DATE' }])];
-    const checks = await runChecks(session, env, asset, partition, stagedRelation(staged, partitionColumn, partition), schema.map((c) => c.name), run, current);
+    const schema = [...fileColumns, ...(asset.partitions === undefined ? [] : [{ name: asset.partitions.column, type: partitionColumnType(asset.partitions) }])];
+    const checks = await runChecks(session, env, asset, partition, stagedRelation(staged, asset.partitions, partition), schema.map((c) => c.name), run, current);
     if (checks !== null && checks.blocking.length > 0) {
       await fs.rm(staged, { force: true });
       const quarantined = checks.quarantineFile === null ? '' : `; ${checks.quarantinedRows} failing row(s) in ${checks.quarantineFile}`;
@@ -178,27 +179,28 @@ const PARTITION_GUARD = 'sluice: partition column mismatch';
 const RESERVED_PREFIX = '__sluice';
 
 /**
- * A data column named like the partition column is allowed only when it holds the partition's own date (the
- * common `SELECT ${partitionDate} AS date, ...`): any other type is refused here, other values by a guard
+ * A data column named like the partition column is allowed only when it holds the partition's own value (the
+ * common `SELECT ${partitionDate} AS date, ...`, or `${partitionValue}`): any other type is refused here, other values by a guard
  * in the query. Returns the guard (a WHERE clause), or '' when the SQL does not return that column.
  */
-function checkPartitionColumn(assetName: string, partition: string, partitionColumn: string | null, output: readonly { name: string; type: string }[]): string {
+function checkPartitionColumn(assetName: string, partition: string, partitions: Partitions | undefined, output: readonly { name: string; type: string }[]): string {
   const reserved = output.find((c) => c.name.startsWith(RESERVED_PREFIX));
   if (reserved !== undefined) {
     throw new SluiceError('COLUMN_CONFLICT', `asset "${assetName}": its SQL returns a column "${reserved.name}", but names starting with ${RESERVED_PREFIX} are sluice's own (added when tables are read); rename it`, { asset: assetName, partition, column: reserved.name });
   }
-  if (partitionColumn === null) return '';
-  const clash = output.find((c) => c.name === partitionColumn);
+  if (partitions === undefined) return '';
+  const clash = output.find((c) => c.name === partitions.column);
   if (clash === undefined) return '';
-  if (canonicalType(clash.type) !== 'DATE') {
+  const type = partitionColumnType(partitions);
+  if (canonicalType(clash.type) !== type) {
     throw new SluiceError(
       'COLUMN_CONFLICT',
-      `asset "${assetName}" partition ${partition}: its SQL returns a column "${clash.name}" (${clash.type}), but "${clash.name}" is the partition column: sluice stores the partition key (a DATE) under that name, so the data's column would be silently replaced. ` +
+      `asset "${assetName}" partition ${partition}: its SQL returns a column "${clash.name}" (${clash.type}), but "${clash.name}" is the partition column: sluice stores the partition key (a ${type}) under that name, so the data's column would be silently replaced. ` +
         `Rename the data's column (e.g. SELECT * EXCLUDE (${clash.name}), ${clash.name} AS event_${clash.name}), or name the partition column otherwise: dailyPartitions({ ..., column: 'day' })`,
       { asset: assetName, partition, column: clash.name },
     );
   }
-  return `WHERE CASE WHEN ${quoteIdent(clash.name)} IS DISTINCT FROM DATE ${quoteLiteral(partition)} THEN error(${quoteLiteral(PARTITION_GUARD)}) ELSE true END`;
+  return `WHERE CASE WHEN ${quoteIdent(clash.name)} IS DISTINCT FROM ${partitionLiteral(partitions, partition)} THEN error(${quoteLiteral(PARTITION_GUARD)}) ELSE true END`;
 }
 
 /** The output's columns against the asset's declared contract: every difference at once. */

@@ -1,7 +1,8 @@
 // Assets: named tables produced by SQL over sources and other assets. The SQL is a function of a context
 // whose `ref` both names a dependency in the SQL and records it, so the graph is never declared twice.
+import { SluiceError } from '../errors.ts';
 import type { ExpectationConfig, Suite } from './checks.ts';
-import type { DailyPartitions } from './partitions.ts';
+import { partitionLiteral, timeRange, type Partitions } from './partitions.ts';
 import type { ExtractSpec } from './extract.ts';
 import type { FileSource } from './source.ts';
 import { parseDuration } from './duration.ts';
@@ -55,10 +56,46 @@ export type Dataset = FileSource | Asset;
 export interface SqlContext {
   /** A relation name for a dependency, restricted to the partition window when both sides are partitioned. */
   readonly ref: (dataset: Dataset | string, options?: RefOptions) => string;
-  /** The partition key being built (YYYY-MM-DD), or null for an unpartitioned asset. */
+  /** The partition key being built (`2026-11-25`, `2026-11-25T05`, `eu`), or null for an unpartitioned asset. */
   readonly partition: string | null;
-  /** The partition as a SQL DATE literal, e.g. `DATE '2026-11-25'`. Throws for an unpartitioned asset. */
+  /** The partition's day as a SQL DATE literal, e.g. `DATE '2026-11-25'` (daily and hourly partitions). */
   readonly partitionDate: string;
+  /** The partition column's value as a SQL literal: `DATE '2026-11-25'`, `TIMESTAMP '2026-11-25 05:00:00'`, `'eu'`. */
+  readonly partitionValue: string;
+  /** Start and end (exclusive) of a time partition as TIMESTAMP literals, for `WHERE ts >= start AND ts < end`. */
+  readonly partitionStart: string;
+  readonly partitionEnd: string;
+}
+
+/** The partition fields of a SqlContext for `key` of `asset` (getters that throw when they do not apply). */
+export function partitionContext(asset: { readonly name: string; readonly partitions: Partitions | undefined }, key: string | null): Pick<SqlContext, 'partition' | 'partitionDate' | 'partitionValue' | 'partitionStart' | 'partitionEnd'> {
+  const partitioned = (what: string): { partitions: Partitions; key: string } => {
+    if (key === null || asset.partitions === undefined) throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}" is not partitioned, so its SQL cannot use ${what}`, { asset: asset.name });
+    return { partitions: asset.partitions, key };
+  };
+  const range = (what: string): { start: number; end: number } => {
+    const { partitions, key: k } = partitioned(what);
+    const found = timeRange(partitions, k);
+    if (found === undefined) throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}" has static partitions, which have no time: its SQL cannot use ${what}`, { asset: asset.name });
+    return found;
+  };
+  const timestamp = (ms: number): string => `TIMESTAMP '${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}'`;
+  return {
+    partition: key,
+    get partitionDate() {
+      return `DATE '${new Date(range('partitionDate').start).toISOString().slice(0, 10)}'`;
+    },
+    get partitionValue() {
+      const { partitions, key: k } = partitioned('partitionValue');
+      return partitionLiteral(partitions, k);
+    },
+    get partitionStart() {
+      return timestamp(range('partitionStart').start);
+    },
+    get partitionEnd() {
+      return timestamp(range('partitionEnd').end);
+    },
+  };
 }
 
 export type AssetSql = (ctx: SqlContext) => string;
@@ -67,7 +104,7 @@ export interface Asset<N extends string = string> {
   readonly kind: 'asset';
   readonly name: N;
   readonly sql: AssetSql;
-  readonly partitions: DailyPartitions | undefined;
+  readonly partitions: Partitions | undefined;
   readonly retry: RetryPolicy;
   readonly description: string | undefined;
   /** Column descriptions, shown by `sluice show`. */
@@ -89,7 +126,7 @@ export interface Asset<N extends string = string> {
 
 export interface AssetOptions {
   readonly sql: AssetSql | string;
-  readonly partitions?: DailyPartitions;
+  readonly partitions?: Partitions;
   readonly retry?: Partial<RetryPolicy>;
   readonly description?: string;
   readonly columns?: Record<string, string>;
@@ -102,15 +139,16 @@ export interface AssetOptions {
   readonly allowEmpty?: boolean;
 }
 
-const TEMPLATE = /\{\{\s*(?:ref\(\s*(['"])([^'"]+)\1\s*(?:,\s*lookback\s*=\s*(\d+))?\s*(?:,\s*lookahead\s*=\s*(\d+))?\s*\)|(partition_date))\s*\}\}/g;
+const TEMPLATE = /\{\{\s*(?:ref\(\s*(['"])([^'"]+)\1\s*(?:,\s*lookback\s*=\s*(\d+))?\s*(?:,\s*lookahead\s*=\s*(\d+))?\s*\)|(partition_date|partition_value|partition_start|partition_end))\s*\}\}/g;
+const TEMPLATE_FIELDS = { partition_date: 'partitionDate', partition_value: 'partitionValue', partition_start: 'partitionStart', partition_end: 'partitionEnd' } as const;
 
 /**
  * SQL given as a plain string may use `{{ ref('name') }}`, `{{ ref('name', lookback=29) }}` and
- * `{{ partition_date }}`, for projects whose SQL lives in files rather than TypeScript.
+ * `{{ partition_date }}` (also `partition_value`, `partition_start`, `partition_end`), for projects whose SQL lives in files rather than TypeScript.
  */
 export function templateSql(text: string): AssetSql {
-  return (ctx) => text.replace(TEMPLATE, (_match, _quote, refName: string | undefined, lookback: string | undefined, lookahead: string | undefined) => {
-    if (refName === undefined) return ctx.partitionDate;
+  return (ctx) => text.replace(TEMPLATE, (_match, _quote, refName: string | undefined, lookback: string | undefined, lookahead: string | undefined, field: keyof typeof TEMPLATE_FIELDS | undefined) => {
+    if (refName === undefined) return ctx[TEMPLATE_FIELDS[field ?? 'partition_date']];
     return ctx.ref(refName, {
       ...(lookback === undefined ? {} : { lookback: Number(lookback) }),
       ...(lookahead === undefined ? {} : { lookahead: Number(lookahead) }),

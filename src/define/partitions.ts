@@ -1,4 +1,11 @@
-// Daily partitions: the partition definition and the calendar arithmetic on YYYY-MM-DD keys (UTC, no time zone drift).
+// Partition definitions and the arithmetic on their keys. Three kinds:
+// - daily: keys `YYYY-MM-DD` (UTC days), exposed to SQL as a DATE column (default `date`);
+// - hourly: keys `YYYY-MM-DDTHH` (UTC hours), exposed as a TIMESTAMP column (default `hour`);
+// - static: a declared list of keys (`eu`, `us`), exposed as a VARCHAR column (default `partition`).
+// Daily and hourly are time partitions: windows (`lookback`, `lookahead`) count in the reader's own grain, and a
+// reader of another grain reads the partitions that overlap its window (a day reads its 24 hours, an hour the
+// day it falls in). Between a time and a static definition there is no mapping: the reader reads the other's
+// existing partitions as they are, as an unpartitioned asset does.
 import { SluiceError } from '../errors.ts';
 
 export interface DailyPartitions {
@@ -11,9 +18,32 @@ export interface DailyPartitions {
   readonly column: string;
 }
 
-export type Partitions = DailyPartitions;
+export interface HourlyPartitions {
+  readonly kind: 'hourly';
+  /** First partition, YYYY-MM-DDTHH (UTC). */
+  readonly start: string;
+  /** Last partition allowed, YYYY-MM-DDTHH; open-ended when absent. */
+  readonly end: string | undefined;
+  /** Hive partition column, exposed to SQL as a TIMESTAMP (the hour's start, UTC). */
+  readonly column: string;
+}
+
+export interface StaticPartitions {
+  readonly kind: 'static';
+  /** The partition keys, in order. */
+  readonly keys: readonly string[];
+  /** Hive partition column, exposed to SQL as a VARCHAR. */
+  readonly column: string;
+}
+
+export type TimePartitions = DailyPartitions | HourlyPartitions;
+export type Partitions = TimePartitions | StaticPartitions;
 
 const DATE_KEY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const HOUR_KEY = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})$/;
+/** Static keys become folder names and SQL strings: letters, digits, `_`, `-` and `.`, not starting with `.`. */
+const STATIC_KEY = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
 export function isDateKey(value: string): boolean {
@@ -23,6 +53,13 @@ export function isDateKey(value: string): boolean {
   return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
 }
 
+export function isHourKey(value: string): boolean {
+  const match = HOUR_KEY.exec(value);
+  if (match === null) return false;
+  const date = new Date(`${value}:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 13) === value;
+}
+
 export function parseDateKey(value: string, what = 'partition'): number {
   if (!isDateKey(value)) {
     throw new SluiceError('INVALID_PARTITION', `${what} ${JSON.stringify(value)} is not a date: use YYYY-MM-DD`, { partition: value });
@@ -30,8 +67,19 @@ export function parseDateKey(value: string, what = 'partition'): number {
   return Date.parse(`${value}T00:00:00Z`);
 }
 
+export function parseHourKey(value: string, what = 'partition'): number {
+  if (!isHourKey(value)) {
+    throw new SluiceError('INVALID_PARTITION', `${what} ${JSON.stringify(value)} is not an hour: use YYYY-MM-DDTHH (UTC), e.g. 2026-01-01T05`, { partition: value });
+  }
+  return Date.parse(`${value}:00:00Z`);
+}
+
 export function formatDateKey(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+export function formatHourKey(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 13);
 }
 
 export function addDays(key: string, days: number): string {
@@ -56,9 +104,194 @@ export function dailyPartitions(options: { start: string; end?: string; column?:
   return Object.freeze({ kind: 'daily', start: options.start, end: options.end, column: options.column ?? 'date' });
 }
 
-/** Whether a key belongs to the partition set (within start and end). */
-export function inPartitions(partitions: DailyPartitions, key: string): boolean {
-  const t = parseDateKey(key);
-  if (t < parseDateKey(partitions.start)) return false;
-  return partitions.end === undefined || t <= parseDateKey(partitions.end);
+/** Hourly partitions (UTC). `start` and `end` are hours `YYYY-MM-DDTHH`, or days (their first, or last, hour). */
+export function hourlyPartitions(options: { start: string; end?: string; column?: string }): HourlyPartitions {
+  const start = isDateKey(options.start) ? `${options.start}T00` : options.start;
+  const end = options.end === undefined ? undefined : isDateKey(options.end) ? `${options.end}T23` : options.end;
+  parseHourKey(start, 'partitions start');
+  if (end !== undefined && parseHourKey(end, 'partitions end') < parseHourKey(start)) {
+    throw new SluiceError('DEFINITION_INVALID', `partitions end ${end} is before start ${start}`);
+  }
+  return Object.freeze({ kind: 'hourly', start, end, column: options.column ?? 'hour' });
+}
+
+/** A fixed list of partitions, e.g. regions: `staticPartitions(['eu', 'us'], { column: 'region' })`. */
+export function staticPartitions(keys: readonly string[], options: { column?: string } = {}): StaticPartitions {
+  if (keys.length === 0) throw new SluiceError('DEFINITION_INVALID', 'staticPartitions needs at least one key');
+  const seen = new Set<string>();
+  for (const key of keys) {
+    if (!STATIC_KEY.test(key)) {
+      throw new SluiceError('DEFINITION_INVALID', `static partition key ${JSON.stringify(key)} must be letters, digits, _, - and . (not starting with .), at most 128 characters: it names a folder`, { partition: key });
+    }
+    if (seen.has(key)) throw new SluiceError('DEFINITION_INVALID', `static partition key ${JSON.stringify(key)} is listed twice`, { partition: key });
+    seen.add(key);
+  }
+  return Object.freeze({ kind: 'static', keys: Object.freeze([...keys]), column: options.column ?? 'partition' });
+}
+
+export function isTimePartitions(partitions: Partitions): partitions is TimePartitions {
+  return partitions.kind !== 'static';
+}
+
+/** What a key of `partitions` looks like, for messages: `YYYY-MM-DD`, `YYYY-MM-DDTHH`, `one of eu, us`. */
+export function keyFormat(partitions: Partitions): string {
+  if (partitions.kind === 'daily') return 'YYYY-MM-DD';
+  if (partitions.kind === 'hourly') return 'YYYY-MM-DDTHH (UTC)';
+  return `one of ${partitions.keys.join(', ')}`;
+}
+
+/** The definition for messages: `daily from 2026-01-01`, `hourly from ... to ...`, `static: eu, us`. */
+export function describePartitions(partitions: Partitions): string {
+  if (partitions.kind === 'static') return `static: ${partitions.keys.join(', ')}`;
+  return `${partitions.kind} from ${partitions.start}${partitions.end === undefined ? ' onwards' : ` to ${partitions.end}`}`;
+}
+
+/** Whether `key` has the form of a key of `partitions` (not whether it is within their range). */
+export function isKeyOf(partitions: Partitions, key: string): boolean {
+  if (partitions.kind === 'daily') return isDateKey(key);
+  if (partitions.kind === 'hourly') return isHourKey(key);
+  return partitions.keys.includes(key);
+}
+
+function startMs(partitions: TimePartitions, key: string): number {
+  return partitions.kind === 'daily' ? parseDateKey(key) : parseHourKey(key);
+}
+
+function grainMs(partitions: TimePartitions): number {
+  return partitions.kind === 'daily' ? DAY_MS : HOUR_MS;
+}
+
+function formatKey(partitions: TimePartitions, epochMs: number): string {
+  return partitions.kind === 'daily' ? formatDateKey(epochMs) : formatHourKey(epochMs);
+}
+
+/** Whether a key belongs to the partition set (well-formed, and within start and end, or listed). */
+export function inPartitions(partitions: Partitions, key: string): boolean {
+  if (!isKeyOf(partitions, key)) return false;
+  if (partitions.kind === 'static') return true;
+  const t = startMs(partitions, key);
+  if (t < startMs(partitions, partitions.start)) return false;
+  return partitions.end === undefined || t <= startMs(partitions, partitions.end);
+}
+
+/** Check that `key` is a well-formed key of `partitions`, with a message naming the expected form. */
+export function checkKey(partitions: Partitions, key: string, what = 'partition'): void {
+  if (isKeyOf(partitions, key)) return;
+  throw new SluiceError('INVALID_PARTITION', `${what} ${JSON.stringify(key)} is not a ${partitions.kind} partition: use ${keyFormat(partitions)}`, { partition: key });
+}
+
+/** The key `offset` partitions after `key` (before, when negative); static keys have no neighbours. */
+export function shiftKey(partitions: Partitions, key: string, offset: number): string | undefined {
+  if (partitions.kind === 'static') return offset === 0 ? key : undefined;
+  return formatKey(partitions, startMs(partitions, key) + offset * grainMs(partitions));
+}
+
+/** The partition before `key`, for checks that compare with the previous one; none for static keys. */
+export function previousKey(partitions: Partitions, key: string): string | undefined {
+  return shiftKey(partitions, key, -1);
+}
+
+/** The instants a time partition covers, [start, end); undefined for a static key. */
+export function timeRange(partitions: Partitions, key: string): { readonly start: number; readonly end: number } | undefined {
+  if (partitions.kind === 'static') return undefined;
+  const start = startMs(partitions, key);
+  return { start, end: start + grainMs(partitions) };
+}
+
+/**
+ * Keys from `from` to `to`, both inclusive, within the definition. For hourly partitions a day stands for its
+ * hours (`--from 2026-01-01 --to 2026-01-02`: 48 hours). Static partitions: every key from `from` to `to` in
+ * their declared order.
+ */
+export function keysBetween(partitions: Partitions, from: string, to: string): string[] {
+  if (partitions.kind === 'static') {
+    const first = partitions.keys.indexOf(from);
+    const last = partitions.keys.indexOf(to);
+    if (first < 0 || last < 0) throw new SluiceError('INVALID_PARTITION', `--from ${from} --to ${to}: static partitions are ${partitions.keys.join(', ')}`);
+    if (last < first) throw new SluiceError('INVALID_PARTITION', `--to ${to} comes before --from ${from} (keys: ${partitions.keys.join(', ')})`);
+    return partitions.keys.slice(first, last + 1);
+  }
+  const fromKey = partitions.kind === 'hourly' && isDateKey(from) ? `${from}T00` : from;
+  const toKey = partitions.kind === 'hourly' && isDateKey(to) ? `${to}T23` : to;
+  checkKey(partitions, fromKey, '--from');
+  checkKey(partitions, toKey, '--to');
+  const start = startMs(partitions, fromKey);
+  const end = startMs(partitions, toKey);
+  if (end < start) throw new SluiceError('INVALID_PARTITION', `--to ${to} is before --from ${from}`);
+  const keys: string[] = [];
+  for (let t = start; t <= end; t += grainMs(partitions)) keys.push(formatKey(partitions, t));
+  return keys;
+}
+
+/** Every key of the definition from its start up to `untilMs` (static: all keys). */
+export function keysUntil(partitions: Partitions, untilMs: number): string[] {
+  if (partitions.kind === 'static') return [...partitions.keys];
+  const last = partitions.end === undefined ? formatKey(partitions, untilMs) : partitions.end;
+  return startMs(partitions, last) < startMs(partitions, partitions.start) ? [] : keysBetween(partitions, partitions.start, last);
+}
+
+/** The DuckDB type of the partition column. */
+export function partitionColumnType(partitions: Partitions): 'DATE' | 'TIMESTAMP' | 'VARCHAR' {
+  return partitions.kind === 'daily' ? 'DATE' : partitions.kind === 'hourly' ? 'TIMESTAMP' : 'VARCHAR';
+}
+
+/** The partition column's value for `key`, as a SQL literal: `DATE '2026-01-01'`, `TIMESTAMP '2026-01-01 05:00:00'`, `'eu'`. */
+export function partitionLiteral(partitions: Partitions, key: string): string {
+  checkKey(partitions, key);
+  if (partitions.kind === 'daily') return `DATE '${key}'`;
+  if (partitions.kind === 'hourly') return `TIMESTAMP '${key.replace('T', ' ')}:00:00'`;
+  return `'${key}'`;
+}
+
+/**
+ * The keys of `upstream` that a reader partitioned by `downstream` reads for its partition `key`, its window
+ * widened by `lookback` and `lookahead` (in the reader's grain); `'all'` when the two cannot be mapped (time
+ * against static), meaning the upstream's existing partitions are read as they are.
+ */
+export function upstreamKeys(downstream: Partitions, key: string, upstream: Partitions, lookback: number, lookahead: number): string[] | 'all' {
+  if (downstream.kind === 'static' || upstream.kind === 'static') {
+    if (downstream.kind !== 'static' || upstream.kind !== 'static') return 'all';
+    return inPartitions(upstream, key) ? [key] : [];
+  }
+  const first = shiftKey(downstream, key, -lookback) as string;
+  const last = shiftKey(downstream, key, lookahead) as string;
+  const from = startMs(downstream, first);
+  const until = startMs(downstream, last) + grainMs(downstream);
+  const grain = grainMs(upstream);
+  const keys: string[] = [];
+  // Upstream partitions overlapping [from, until): from the one containing `from`.
+  for (let t = Math.floor(from / grain) * grain; t < until; t += grain) {
+    const upstreamKey = formatKey(upstream, t);
+    if (inPartitions(upstream, upstreamKey)) keys.push(upstreamKey);
+  }
+  return keys;
+}
+
+/**
+ * The keys of a range given on the command line: dates `YYYY-MM-DD` (days) or hours `YYYY-MM-DDTHH`, both
+ * ends inclusive. A run maps them onto each asset's own kind (a day stands for its hours).
+ */
+export function rangeKeys(from: string, to: string): string[] {
+  if (isHourKey(from) && isHourKey(to)) return keysBetween(hourlyPartitions({ start: from }), from, to);
+  if (isDateKey(from) && isDateKey(to)) return dateRange(from, to);
+  throw new SluiceError('INVALID_PARTITION', `--from ${from} --to ${to}: give two dates (YYYY-MM-DD) or two hours (YYYY-MM-DDTHH); for static partitions list the keys: --partition eu,us`);
+}
+
+/**
+ * The keys of `partitions` that requested keys stand for: a key of the same kind as itself, a day for its hours
+ * (hourly), an hour for its day (daily); keys outside the definition are left out.
+ */
+export function requestedKeys(partitions: Partitions, requested: readonly string[]): string[] {
+  const keys = new Set<string>();
+  for (const key of requested) {
+    if (isKeyOf(partitions, key)) {
+      if (inPartitions(partitions, key)) keys.add(key);
+    } else if (partitions.kind === 'hourly' && isDateKey(key)) {
+      for (const hour of upstreamKeys(dailyPartitions({ start: key }), key, partitions, 0, 0) as string[]) keys.add(hour);
+    } else if (partitions.kind === 'daily' && isHourKey(key)) {
+      const day = key.slice(0, 10);
+      if (inPartitions(partitions, day)) keys.add(day);
+    }
+  }
+  return [...keys].sort();
 }

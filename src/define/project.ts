@@ -4,16 +4,16 @@ import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
 import { isValidName } from '../sql/identifiers.ts';
 import { quoteIdent } from '../sql/identifiers.ts';
-import type { Asset, Dataset, RefOptions, SqlContext } from './asset.ts';
+import { partitionContext, type Asset, type Dataset, type RefOptions, type SqlContext } from './asset.ts';
 import { isDuration, parseInstant } from './duration.ts';
 import type { ExtractSpec } from './extract.ts';
-import { isDateKey } from './partitions.ts';
+import { isDateKey, isHourKey } from './partitions.ts';
 import { validateExpectation } from './expect.ts';
 import { isStatistical, parseStatisticalKwargs } from './expect-statistical.ts';
 import type { FileSource } from './source.ts';
 import type { Entity, FeatureService, FeatureView } from './features.ts';
 import type { EventStream } from './stream.ts';
-import { isTemplated } from './source.ts';
+import { isTemplated, templateTokens } from './source.ts';
 import type { Job, Sensor } from './job.ts';
 import { Cron } from 'croner';
 
@@ -79,7 +79,12 @@ const name = z.string().refine(isValidName, 'use letters, digits and underscores
 const dateKey = z.string().refine(isDateKey, 'a date YYYY-MM-DD');
 // DuckDB type names, including parameterised and nested ones, but nothing that could end a statement.
 const columnType = z.string().regex(/^[A-Za-z][A-Za-z0-9_ ]*(\([0-9, ]+\))?(\[\])*$/, 'a DuckDB type such as BIGINT, VARCHAR, DECIMAL(18,2), TIMESTAMP');
-const partitionsSchema = z.object({ kind: z.literal('daily'), start: dateKey, end: dateKey.optional(), column: name }).strict();
+const hourKey = z.string().refine(isHourKey, 'an hour YYYY-MM-DDTHH');
+const partitionsSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('daily'), start: dateKey, end: dateKey.optional(), column: name }).strict(),
+  z.object({ kind: z.literal('hourly'), start: hourKey, end: hourKey.optional(), column: name }).strict(),
+  z.object({ kind: z.literal('static'), keys: z.array(z.string().min(1)).min(1), column: name }).strict(),
+]);
 
 const sourceSchema = z.object({
   kind: z.literal('source'),
@@ -94,6 +99,7 @@ const sourceSchema = z.object({
   description: z.string().optional(),
   allowEmpty: z.boolean(),
   verifyIntegrity: z.boolean(),
+  partitionBy: z.object({ column: z.string().min(1) }).strict().optional(),
 }).strict();
 
 const assetSchema = z.object({
@@ -192,8 +198,15 @@ function validateSource(source: FileSource): void {
   if (isTemplated(source) && source.partitions === undefined) {
     throw new SluiceError('DEFINITION_INVALID', `source "${source.name}": its path contains {date}; add partitions: dailyPartitions({ start: 'YYYY-MM-DD' })`, { source: source.name });
   }
-  if (!isTemplated(source) && source.partitions !== undefined) {
-    throw new SluiceError('DEFINITION_INVALID', `source "${source.name}" has partitions but its path has no {date} placeholder`, { source: source.name });
+  if (source.partitionBy !== undefined) {
+    if (source.partitions === undefined) throw new SluiceError('DEFINITION_INVALID', `source "${source.name}" has partitionBy but no partitions: add partitions (e.g. dailyPartitions({ start: 'YYYY-MM-DD' }))`, { source: source.name });
+    if (isTemplated(source)) throw new SluiceError('DEFINITION_INVALID', `source "${source.name}" has both a partitioned path and partitionBy: use one (a placeholder in the path, or a column of the files)`, { source: source.name });
+    if (source.columns !== undefined && !(source.partitionBy.column in source.columns)) {
+      throw new SluiceError('DEFINITION_INVALID', `source "${source.name}": partitionBy column "${source.partitionBy.column}" is not among its declared columns (${Object.keys(source.columns).join(', ')})`, { source: source.name, column: source.partitionBy.column });
+    }
+  } else if (!isTemplated(source) && source.partitions !== undefined) {
+    const tokens = [...new Set(Object.keys(templateTokens(source.partitions, source.partitions.kind === 'static' ? (source.partitions.keys[0] ?? '') : source.partitions.start)))].map((t) => `{${t}}`);
+    throw new SluiceError('DEFINITION_INVALID', `source "${source.name}" has partitions but its path has no ${tokens.join(' or ')} placeholder: add one, or say which column holds the partition with partitionBy: { column: '...' }`, { source: source.name });
   }
 }
 
@@ -259,28 +272,26 @@ function refName(dataset: Dataset | string): string {
 }
 
 /** Run an asset's SQL function with a recording context, collecting its references. */
+/** The widest ref() window: ten years of hourly partitions. */
+const MAX_WINDOW = 87_840;
+
 export function recordReferences(asset: Asset, partition: string | null): { refs: DependencyRef[]; objects: Dataset[] } {
   const refs: DependencyRef[] = [];
   const objects: Dataset[] = [];
-  const ctx: SqlContext = {
+  const ctx = Object.defineProperties({
     ref(dataset: Dataset | string, options: RefOptions = {}): string {
       const lookback = options.lookback ?? 0;
       const lookahead = options.lookahead ?? 0;
       for (const [key, value] of [['lookback', lookback], ['lookahead', lookahead]] as const) {
-        if (!Number.isInteger(value) || value < 0 || value > 3660) {
-          throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}": ref(${JSON.stringify(refName(dataset))}) option ${key} must be a whole number of partitions from 0 to 3660, got ${String(value)}`, { asset: asset.name });
+        if (!Number.isInteger(value) || value < 0 || value > MAX_WINDOW) {
+          throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}": ref(${JSON.stringify(refName(dataset))}) option ${key} must be a whole number of partitions from 0 to ${MAX_WINDOW}, got ${String(value)}`, { asset: asset.name });
         }
       }
       if (typeof dataset !== 'string') objects.push(dataset);
       refs.push({ dataset: refName(dataset), lookback, lookahead });
       return quoteIdent(refName(dataset));
     },
-    partition,
-    get partitionDate(): string {
-      if (partition === null) throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}" is not partitioned, so its SQL cannot use partitionDate`, { asset: asset.name });
-      return `DATE '${partition}'`;
-    },
-  };
+  }, Object.getOwnPropertyDescriptors(partitionContext(asset, partition))) as SqlContext;
   try {
     asset.sql(ctx);
   } catch (error) {
@@ -352,7 +363,7 @@ export function defineProject(input: ProjectInput): Project {
   const pending = [...datasets.values()].filter((d): d is Asset => d.kind === 'asset');
   while (pending.length > 0) {
     const asset = pending.shift() as Asset;
-    const { refs, objects } = recordReferences(asset, asset.partitions?.start ?? null);
+    const { refs, objects } = recordReferences(asset, asset.partitions === undefined ? null : asset.partitions.kind === 'static' ? (asset.partitions.keys[0] ?? null) : asset.partitions.start);
     for (const object of objects) {
       if (!datasets.has(object.name)) {
         add(object, `a ref() in asset "${asset.name}"`);
@@ -403,9 +414,9 @@ function collectJobs(input: ProjectInput, datasets: ReadonlyMap<string, Dataset>
     if (jobs.has(job.name)) throw new SluiceError('DEFINITION_INVALID', `two jobs are named "${job.name}"`, { job: job.name });
     if (job.assets.length === 0) throw new SluiceError('DEFINITION_INVALID', `job "${job.name}" selects no assets`, { job: job.name });
     for (const asset of job.assets) checkAsset(`job "${job.name}"`, asset);
-    const partitioned = new Set(job.assets.map((a) => (datasets.get(a) as Asset).partitions === undefined));
-    if (partitioned.size > 1) {
-      throw new SluiceError('DEFINITION_INVALID', `job "${job.name}" mixes daily-partitioned and unpartitioned assets; make one job of each`, { job: job.name });
+    const kinds = new Set(job.assets.map((a) => (datasets.get(a) as Asset).partitions?.kind ?? 'unpartitioned'));
+    if (kinds.size > 1) {
+      throw new SluiceError('DEFINITION_INVALID', `job "${job.name}" mixes ${[...kinds].sort().join(' and ')} assets; a job's runs and backfills go by one kind of partition: make one job of each`, { job: job.name });
     }
     if (job.schedule !== undefined) {
       try {

@@ -1,6 +1,6 @@
 // File sources: where raw data comes from. Parquet, CSV or NDJSON; globs; `{date}`-templated paths for
 // inputs that arrive one folder per day. Plain frozen data: nothing here touches the filesystem.
-import type { DailyPartitions } from './partitions.ts';
+import type { Partitions } from './partitions.ts';
 
 export type FileFormat = 'parquet' | 'csv' | 'ndjson';
 export type BadRecordPolicy = 'fail' | 'dead-letter';
@@ -19,7 +19,7 @@ export interface FileSource<N extends string = string> {
   /** Path or glob, relative to the project directory; `{date}` is replaced by a partition key. */
   readonly path: string;
   /** Present when the path is `{date}`-templated: which dates exist. */
-  readonly partitions: DailyPartitions | undefined;
+  readonly partitions: Partitions | undefined;
   /** Declared columns and DuckDB types; values are cast and checked against them. */
   readonly columns: Readonly<Record<string, string>> | undefined;
   /** `fail` (default): a bad record stops the step. `dead-letter`: it is set aside with its reason. */
@@ -30,12 +30,14 @@ export interface FileSource<N extends string = string> {
   readonly allowEmpty: boolean;
   /** Parquet: check page checksums and the footer's statistics against the data before use (default true). */
   readonly verifyIntegrity: boolean;
+  /** Partitions found in a column of the files rather than in their paths. */
+  readonly partitionBy: { readonly column: string } | undefined;
 }
 
 export interface FileSourceOptions {
   readonly format: FileFormat;
   readonly path: string;
-  readonly partitions?: DailyPartitions;
+  readonly partitions?: Partitions;
   readonly columns?: Record<string, string>;
   readonly badRecords?: BadRecordPolicy;
   readonly csv?: Partial<CsvOptions>;
@@ -48,6 +50,12 @@ export interface FileSourceOptions {
    * SOURCE_CORRUPT (default true). It reads the declared columns (or all) once more per file change.
    */
   readonly verifyIntegrity?: boolean;
+  /**
+   * With `partitions` and a path without placeholders: the files hold every partition, told apart by this
+   * column (a DATE or TIMESTAMP for time partitions, the key for static ones). A partition reads the rows of
+   * its window; DuckDB prunes Parquet row groups by their statistics.
+   */
+  readonly partitionBy?: { readonly column: string };
 }
 
 /** Declare a file source. Validation of the options happens when the project is loaded. */
@@ -65,9 +73,25 @@ export function fileSource<const N extends string>(name: N, options: FileSourceO
     description: options.description,
     allowEmpty: options.allowEmpty ?? false,
     verifyIntegrity: options.verifyIntegrity ?? true,
+    partitionBy: options.partitionBy === undefined ? undefined : Object.freeze({ ...options.partitionBy }),
   });
 }
 
+/** The placeholders a partitioned path may use: `{date}` (daily, hourly), `{hour}` (hourly, HH), `{<column>}` (the whole key, unless the column is named date or hour). */
+export function templateTokens(partitions: Partitions, key: string): Record<string, string> {
+  if (partitions.kind === 'daily') return { [partitions.column]: key, date: key };
+  if (partitions.kind === 'hourly') return { [partitions.column]: key, date: key.slice(0, 10), hour: key.slice(11, 13) };
+  return { [partitions.column]: key };
+}
+
+/** The path of one partition's files. */
+export function expandTemplate(pathTemplate: string, partitions: Partitions, key: string): string {
+  let expanded = pathTemplate;
+  for (const [token, value] of Object.entries(templateTokens(partitions, key))) expanded = expanded.replaceAll(`{${token}}`, value);
+  return expanded;
+}
+
 export function isTemplated(source: FileSource): boolean {
-  return source.path.includes('{date}');
+  const tokens = source.partitions === undefined ? ['date'] : Object.keys(templateTokens(source.partitions, source.partitions.kind === 'static' ? (source.partitions.keys[0] ?? '') : source.partitions.start));
+  return tokens.some((token) => source.path.includes(`{${token}}`));
 }

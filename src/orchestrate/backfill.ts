@@ -3,7 +3,7 @@
 import { runAssets, type RunSummary } from '../batch/runner.ts';
 import { plan } from '../batch/plan.ts';
 import type { Job } from '../define/job.ts';
-import { dateRange, inPartitions } from '../define/partitions.ts';
+import { describePartitions, inPartitions, keysBetween, type Partitions } from '../define/partitions.ts';
 import { getAsset, getJob } from '../define/project.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
 import type { BackfillPartitionRecord } from '../store/catalog/catalog.ts';
@@ -75,13 +75,14 @@ export function jobPartitions(ws: Workspace, job: Job, from: string, to: string)
   const assets = job.assets.map((name) => getAsset(ws.project, name));
   const definitions = assets.map((a) => a.partitions).filter((p) => p !== undefined);
   if (definitions.length === 0) {
-    throw new SluiceError('INVALID_PARTITION', `job "${job.name}" builds unpartitioned assets (${job.assets.join(', ')}); a backfill needs daily-partitioned assets: use \`sluice run\``, { job: job.name });
+    throw new SluiceError('INVALID_PARTITION', `job "${job.name}" builds unpartitioned assets (${job.assets.join(', ')}); a backfill needs partitioned assets: use \`sluice run\``, { job: job.name });
   }
   const partitions: string[] = [];
   const outOfRange: string[] = [];
-  for (const key of dateRange(from, to)) (definitions.some((d) => inPartitions(d, key)) ? partitions : outOfRange).push(key);
+  // A job's partitioned assets share one kind of partitions (checked when the project loads).
+  for (const key of keysBetween(definitions[0] as Partitions, from, to)) (definitions.some((d) => inPartitions(d, key)) ? partitions : outOfRange).push(key);
   if (partitions.length === 0) {
-    const ranges = [...new Set(definitions.map((d) => `${d.start}..${d.end ?? ''}`))].join(', ');
+    const ranges = [...new Set(definitions.map(describePartitions))].join('; ');
     throw new SluiceError('INVALID_PARTITION', `job "${job.name}" has no partition between ${from} and ${to}: its assets' partitions are ${ranges}`, { job: job.name });
   }
   return { partitions, outOfRange };

@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { Cron } from 'croner';
 import { newRunId, runAssets, type RunSummary } from '../batch/runner.ts';
 import type { Job, Sensor } from '../define/job.ts';
-import { addDays } from '../define/partitions.ts';
+import { addDays, formatHourKey, type Partitions } from '../define/partitions.ts';
 import { errorMessage } from '../errors.ts';
 import { sendAlert } from '../quality/alerts.ts';
 import type { RunKeyClaim } from '../store/catalog/catalog.ts';
 import type { Workspace } from '../workspace.ts';
-import { evaluateSensor, isPartitioned, jobHasPartition, type LaunchRequest } from './sensors.ts';
+import { evaluateSensor, jobHasPartition, jobPartitioning, type LaunchRequest } from './sensors.ts';
 import { assetStatuses } from './status.ts';
 
 export interface Launch {
@@ -68,6 +68,17 @@ export function dueTicks(cron: string, timezone: string, afterMs: number, nowMs:
 }
 
 /** The calendar date (YYYY-MM-DD) of an instant in a time zone. */
+/**
+ * The partitions a tick builds: the day that just ended (or the current one) in the schedule's zone for daily
+ * partitions, the hour that just ended (or the current one) for hourly ones, every key for static ones.
+ */
+export function tickPartitions(partitions: Partitions | undefined, tick: Date, timezone: string, which: 'previous' | 'current'): string[] {
+  if (partitions === undefined) return [''];
+  if (partitions.kind === 'static') return [...partitions.keys];
+  if (partitions.kind === 'hourly') return [formatHourKey(tick.getTime() - (which === 'previous' ? 3_600_000 : 0))];
+  return [addDays(dateInZone(tick, timezone), which === 'previous' ? -1 : 0)];
+}
+
 export function dateInZone(at: Date, timezone: string): string {
   const parts = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(at);
   const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
@@ -190,11 +201,13 @@ export class Scheduler {
     if (due.length > 1) this.#emit({ type: 'missed-ticks', job: job.name, missed: due.length - 1, launched: chosen.length - 1 });
     const launches: Launch[] = [];
     for (const tick of chosen) {
-      const partition = isPartitioned(this.#ws, job) ? addDays(dateInZone(tick, schedule.timezone), schedule.partition === 'previous' ? -1 : 0) : '';
-      if (partition !== '' && !jobHasPartition(this.#ws, job, partition)) continue;
-      const runKey = `${this.#ws.project.name}:schedule:${job.name}:${partition === '' ? tick.toISOString() : partition}`;
-      const launch = await this.#claim({ runKey, partition, reason: `tick ${tick.toISOString()} of ${schedule.cron} (${schedule.timezone})` }, job, 'schedule', { tick: tick.toISOString() });
-      if (launch !== null) launches.push(launch);
+      for (const partition of tickPartitions(jobPartitioning(this.#ws, job), tick, schedule.timezone, schedule.partition)) {
+        if (partition !== '' && !jobHasPartition(this.#ws, job, partition)) continue;
+        // A static partition is rebuilt on every tick; a time partition once, whichever tick names it.
+        const runKey = `${this.#ws.project.name}:schedule:${job.name}:${partition === '' ? tick.toISOString() : jobPartitioning(this.#ws, job)?.kind === 'static' ? `${tick.toISOString()}:${partition}` : partition}`;
+        const launch = await this.#claim({ runKey, partition, reason: `tick ${tick.toISOString()} of ${schedule.cron} (${schedule.timezone})` }, job, 'schedule', { tick: tick.toISOString() });
+        if (launch !== null) launches.push(launch);
+      }
     }
     await this.#ws.catalog.setCursor(name, (due.at(-1) as Date).toISOString(), { expected: cursor.value });
     return launches;

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Job, Sensor } from '../define/job.ts';
-import { inPartitions } from '../define/partitions.ts';
+import { formatDateKey, formatHourKey, inPartitions, requestedKeys, type Partitions } from '../define/partitions.ts';
 import { getAsset } from '../define/project.ts';
 import { glob as listFiles } from '../batch/files.ts';
 import type { Workspace } from '../workspace.ts';
@@ -27,8 +27,36 @@ export interface SensorEvaluation {
 const DATE_IN_PATH = /(\d{4})-(\d{2})-(\d{2})/;
 
 /** The partition a sensor launch builds when nothing names one: the day of `nowMs` (UTC), or '' when unpartitioned. */
-export function defaultPartition(ws: Workspace, job: Job, nowMs: number): string {
-  return isPartitioned(ws, job) ? new Date(nowMs).toISOString().slice(0, 10) : '';
+/** The partitions of a job (its partitioned assets share one kind, checked at load), or undefined. */
+export function jobPartitioning(ws: Workspace, job: Job): Partitions | undefined {
+  for (const name of job.assets) {
+    const partitions = getAsset(ws.project, name).partitions;
+    if (partitions !== undefined) return partitions;
+  }
+  return undefined;
+}
+
+/** The partition of "now" (today, this hour), or '' for an unpartitioned job; undefined for static partitions, which have no now. */
+export function defaultPartition(ws: Workspace, job: Job, nowMs: number): string | undefined {
+  const partitions = jobPartitioning(ws, job);
+  if (partitions === undefined) return '';
+  if (partitions.kind === 'static') return undefined;
+  return partitions.kind === 'daily' ? formatDateKey(nowMs) : formatHourKey(nowMs);
+}
+
+const HOUR_IN_PATH = /(\d{4}-\d{2}-\d{2})(?:T|[ _/-]+(?:[a-z_]+=)?)(\d{2})(?!\d)/;
+
+/** The partition a file's path names: a date (daily), a date and hour (hourly), a static key as a folder or `column=key`. */
+export function partitionInPath(partitions: Partitions, file: string): string | undefined {
+  if (partitions.kind === 'static') {
+    const segments = file.split(/[\\/]/).flatMap((segment) => [segment, segment.split('=').at(-1) ?? '', segment.replace(/\.[^.]*$/, '')]);
+    return partitions.keys.find((key) => segments.includes(key));
+  }
+  if (partitions.kind === 'hourly') {
+    const hour = HOUR_IN_PATH.exec(file);
+    return hour === null ? undefined : `${hour[1]}T${hour[2]}`;
+  }
+  return DATE_IN_PATH.exec(file)?.[0];
 }
 
 export function isPartitioned(ws: Workspace, job: Job): boolean {
@@ -64,9 +92,12 @@ export async function evaluateSensor(ws: Workspace, sensor: Sensor, job: Job, cu
       }
       // A partitioned job rebuilds the partitions the new versions changed (or today's, for an unpartitioned upstream).
       const requests = new Map<string, LaunchRequest>();
+      const partitions = jobPartitioning(ws, job) as Partitions;
+      const now = defaultPartition(ws, job, nowMs);
       for (const version of [...fresh].reverse()) {
-        const changed = version.partitions.filter((p) => p !== '');
-        for (const partition of changed.length > 0 ? changed : [defaultPartition(ws, job, nowMs)]) {
+        // The changed partitions in the job's own kind (an hourly upstream's hours give their days to a daily job).
+        const changed = requestedKeys(partitions, version.partitions.filter((p) => p !== ''));
+        for (const partition of changed.length > 0 ? changed : now === undefined ? [] : [now]) {
           if (!jobHasPartition(ws, job, partition)) continue;
           requests.set(partition, { runKey: key(`${trigger.asset}@v${version.version}:${partition}`), partition, reason: `asset ${trigger.asset} version ${version.version} changed partition ${partition}` });
         }
@@ -81,6 +112,7 @@ export async function evaluateSensor(ws: Workspace, sensor: Sensor, job: Job, cu
       if (lag <= trigger.maxLagMs) return { requests: [], cursor: null };
       // One launch per lapse: the key names the version that went stale.
       const partition = defaultPartition(ws, job, nowMs);
+      if (partition === undefined) return { requests: [], cursor: null };
       const what = latest === undefined ? 'has never been built' : `was last updated ${latest.createdAt} (version ${latest.version})`;
       return { requests: [{ runKey: key(`${trigger.asset}:stale-since:${latest?.createdAt ?? 'never'}`), partition, reason: `asset ${trigger.asset} ${what}, more than ${trigger.maxLag} ago` }], cursor: null };
     }
@@ -103,9 +135,10 @@ async function evaluateFiles(ws: Workspace, glob: string, job: Job, cursor: stri
   const changed = Object.entries(current).filter(([file, signature]) => seen[file] !== signature);
   if (changed.length === 0) return { requests: [], cursor: Object.keys(seen).length === Object.keys(current).length ? null : JSON.stringify(current) };
   const byPartition = new Map<string, [string, string][]>();
+  const partitions = jobPartitioning(ws, job);
   for (const entry of changed) {
-    const match = DATE_IN_PATH.exec(entry[0]);
-    const partition = isPartitioned(ws, job) && match !== null ? match[0] : defaultPartition(ws, job, nowMs);
+    const partition = (partitions === undefined ? undefined : partitionInPath(partitions, entry[0])) ?? defaultPartition(ws, job, nowMs);
+    if (partition === undefined) continue;
     byPartition.set(partition, [...(byPartition.get(partition) ?? []), entry]);
   }
   const requests: LaunchRequest[] = [];

@@ -1,7 +1,7 @@
 // The state of a project's assets, from the catalog: latest version, freshness against the asset's SLA, and the
 // latest check results. What `sluice status` prints, what the metrics export, and what freshness alerts watch.
 import { reconcileVersions } from '../batch/reconcile.ts';
-import { inPartitions, isDateKey } from '../define/partitions.ts';
+import { inPartitions } from '../define/partitions.ts';
 import type { Workspace } from '../workspace.ts';
 
 export type FreshnessState = 'fresh' | 'stale' | 'never-built' | 'no-sla';
@@ -34,7 +34,7 @@ export async function assetStatuses(ws: Workspace, nowMs: number = Date.now()): 
     const freshness: FreshnessState = maxLagMs === null ? 'no-sla' : lagMs === null ? 'never-built' : lagMs > maxLagMs ? 'stale' : 'fresh';
     const range = dataset.partitions;
     const table = range === undefined ? undefined : await ws.tables.latest(name);
-    const outOfRange = range === undefined || table === undefined ? [] : Object.keys(table.partitions).filter((key) => !isDateKey(key) || !inPartitions(range, key));
+    const outOfRange = range === undefined || table === undefined ? [] : Object.keys(table.partitions).filter((key) => !inPartitions(range, key));
     statuses.push({
       asset: name, partitioned: dataset.partitions !== undefined, version: latest?.version ?? null, updatedAt: latest?.createdAt ?? null,
       rows: latest?.rowCount ?? null, lagMs, maxLagMs, freshness, checks: await latestChecks(ws, name, dataset.checks.length), outOfRange,

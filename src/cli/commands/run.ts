@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { resumeRun } from '../../batch/resume.ts';
 import { runAssets } from '../../batch/runner.ts';
-import { dateRange, parseDateKey } from '../../define/partitions.ts';
+import { rangeKeys } from '../../define/partitions.ts';
 import { SluiceError } from '../../errors.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { progressReporter } from '../progress.ts';
@@ -23,12 +23,13 @@ export function partitionsFrom(options: { partition?: string | undefined; from?:
     throw new SluiceError('INVALID_PARTITION', 'use either --partition or --from/--to, not both');
   }
   if (options.partition !== undefined) {
-    parseDateKey(options.partition, '--partition');
-    return [options.partition];
+    const keys = options.partition.split(',').map((k) => k.trim()).filter((k) => k !== '');
+    if (keys.length === 0) throw new SluiceError('INVALID_PARTITION', '--partition needs a key: a date YYYY-MM-DD, an hour YYYY-MM-DDTHH, or static keys a,b');
+    return keys;
   }
   if (options.from !== undefined || options.to !== undefined) {
     if (options.from === undefined || options.to === undefined) throw new SluiceError('INVALID_PARTITION', '--from and --to go together');
-    return dateRange(options.from, options.to);
+    return rangeKeys(options.from, options.to);
   }
   return [];
 }
@@ -38,9 +39,9 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('build assets: plan the graph, skip unchanged partitions, run the rest in DuckDB and commit new versions')
     .argument('[assets...]', 'assets to build (with the upstream steps they need); all when omitted')
-    .option('--partition <date>', 'one partition, YYYY-MM-DD')
-    .option('--from <date>', 'first partition of a range')
-    .option('--to <date>', 'last partition of a range (inclusive)')
+    .option('--partition <key>', 'partitions: a date YYYY-MM-DD, an hour YYYY-MM-DDTHH, or static keys (comma-separated)')
+    .option('--from <key>', 'first partition of a range (a date, or an hour)')
+    .option('--to <key>', 'last partition of a range (inclusive)')
     .option('--force', 'rebuild the selected partitions even when their inputs and SQL are unchanged')
     .option('--allow-schema-change', "accept schema changes the assets' policies refuse (a removed or retyped column), recorded as breaking")
     .option('--concurrency <n>', 'steps running (or queued for workers) at once', parseInteger('--concurrency'))

@@ -1,7 +1,8 @@
 // SQL over a table version's partitions, by column name: each partition's files are read with their own
 // schema and projected onto the version's table schema (a cast where a column was widened, NULL where a
 // partition lacks a column), so partitions written with columns in another order, or before a column was
-// added, stack correctly. The partition column comes from the partition key, as a DATE.
+// added, stack correctly. The partition column comes from the partition key: a DATE (daily), a TIMESTAMP
+// (hourly, `2026-01-01T05`) or the key itself (static).
 import { quoteIdent, quoteList, quoteLiteral } from '../../sql/identifiers.ts';
 import { canonicalType } from '../../sql/types.ts';
 import type { ColumnSchema, Manifest, PartitionEntry } from './manifest.ts';
@@ -44,11 +45,20 @@ function project(target: ColumnSchema, partitionColumn: string | null, fileColum
   if (target.name === partitionColumn) {
     // `<column>=<key>/part-<sha256>.parquet`: the key is the folder name after the '='.
     const pattern = quoteLiteral(`${escapeRegex(partitionColumn)}=([^/\\\\]+)[/\\\\][^/\\\\]+$`);
-    return `CAST(regexp_extract(${quoteIdent(FILE_COLUMN)}, ${pattern}, 1) AS DATE) AS ${name}`;
+    const key = `regexp_extract(${quoteIdent(FILE_COLUMN)}, ${pattern}, 1)`;
+    return `${keyToValue(key, target.type)} AS ${name}`;
   }
   const type = fileColumns.get(target.name);
   if (type === undefined) return `CAST(NULL AS ${target.type}) AS ${name}`;
   return canonicalType(type) === canonicalType(target.type) ? name : `CAST(${name} AS ${target.type}) AS ${name}`;
+}
+
+/** A partition key (`2026-01-01`, `2026-01-01T05`, `eu`) as the partition column's value, by the column's type. */
+function keyToValue(key: string, type: string): string {
+  const base = canonicalType(type);
+  if (base === 'DATE') return `CAST(${key} AS DATE)`;
+  if (base === 'TIMESTAMP') return `strptime(${key}, '%Y-%m-%dT%H')`;
+  return key;
 }
 
 function escapeRegex(text: string): string {
