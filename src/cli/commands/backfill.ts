@@ -43,10 +43,10 @@ export function backfillProgress(stream: NodeJS.WriteStream = process.stderr): (
 export function registerBackfill(program: Command): void {
   program
     .command('backfill')
-    .description('run a job once per partition of a date range, K at once; invoking it again continues where it stopped')
+    .description('run a job once per partition of a range, K at once; invoking it again continues where it stopped')
     .argument('<job>', 'a job of the project')
-    .requiredOption('--from <date>', 'first partition, YYYY-MM-DD')
-    .requiredOption('--to <date>', 'last partition (inclusive)')
+    .requiredOption('--from <key>', 'first partition: a date YYYY-MM-DD (for hourly jobs, its first hour), an hour YYYY-MM-DDTHH, or a static key')
+    .requiredOption('--to <key>', 'last partition (inclusive; for hourly jobs a date means its last hour)')
     .option('--max-parallel <k>', 'partition runs at once', parseInteger('--max-parallel'), 2)
     .option('--dry-run', 'show the partitions and steps that would run; change nothing')
     .option('--force', 'rebuild partitions even when their inputs are unchanged')
