@@ -268,6 +268,16 @@ export function upstreamKeys(downstream: Partitions, key: string, upstream: Part
 }
 
 /**
+ * Check a key given on the command line before any definition sees it: a date, an hour, or a static key
+ * (something made only of digits, `-`, `T` and `:` must be a real date or hour).
+ */
+export function checkRequestedKey(key: string, what = '--partition'): void {
+  if (isDateKey(key) || isHourKey(key)) return;
+  if (!/^[0-9T:-]*$/.test(key) && STATIC_KEY.test(key)) return;
+  throw new SluiceError('INVALID_PARTITION', `${what} ${JSON.stringify(key)} is not a partition key: use a date YYYY-MM-DD, an hour YYYY-MM-DDTHH, or a static key (letters, digits, _ - .)`, { partition: key });
+}
+
+/**
  * The keys of a range given on the command line: dates `YYYY-MM-DD` (days) or hours `YYYY-MM-DDTHH`, both
  * ends inclusive. A run maps them onto each asset's own kind (a day stands for its hours).
  */

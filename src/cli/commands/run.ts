@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { resumeRun } from '../../batch/resume.ts';
 import { runAssets } from '../../batch/runner.ts';
-import { rangeKeys } from '../../define/partitions.ts';
+import { checkRequestedKey, rangeKeys } from '../../define/partitions.ts';
 import { SluiceError } from '../../errors.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { progressReporter } from '../progress.ts';
@@ -23,8 +23,8 @@ export function partitionsFrom(options: { partition?: string | undefined; from?:
     throw new SluiceError('INVALID_PARTITION', 'use either --partition or --from/--to, not both');
   }
   if (options.partition !== undefined) {
-    const keys = options.partition.split(',').map((k) => k.trim()).filter((k) => k !== '');
-    if (keys.length === 0) throw new SluiceError('INVALID_PARTITION', '--partition needs a key: a date YYYY-MM-DD, an hour YYYY-MM-DDTHH, or static keys a,b');
+    const keys = options.partition.split(',');
+    for (const key of keys) checkRequestedKey(key);
     return keys;
   }
   if (options.from !== undefined || options.to !== undefined) {
