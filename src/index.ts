@@ -8,8 +8,8 @@ export type {
   ExtractAsset, ExtractAssetOptions, ExtractSource, HttpAuth, HttpPagination, HttpPaginationOptions, HttpRetry, HttpSource, HttpSourceOptions,
   Lookback, PostgresSource, PostgresSourceOptions,
 } from './define/extract.ts';
-export { dailyPartitions, hourlyPartitions, staticPartitions } from './define/partitions.ts';
-export type { DailyPartitions, HourlyPartitions, Partitions, StaticPartitions } from './define/partitions.ts';
+export { dailyPartitions, hourlyPartitions, multiPartitions, staticPartitions } from './define/partitions.ts';
+export type { DailyPartitions, HourlyPartitions, MultiPartitions, Partitions, StaticPartitions } from './define/partitions.ts';
 export { defineProject } from './define/project.ts';
 export { assetUpdated, freshnessLapse, job, newFiles, sensor } from './define/job.ts';
 export type { CatchUpPolicy, Job, JobOptions, Schedule, ScheduleOptions, Sensor, SensorOptions, SensorTrigger } from './define/job.ts';

@@ -2,18 +2,19 @@
 // its own in the test: hourly partitions (sources templated by {date}/{hour}, a ref() window of hours, a daily
 // asset over its 24 hours, the TIMESTAMP partition column, plain readers of the Hive folder), static
 // partitions (a list of regions), a source partitioned by a column of one file, the feature store over an
-// hourly table, and what schedules and backfills build for each kind.
+// hourly table, two dimensions (date x region, nested Hive folders), and what schedules and backfills build for each kind.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queryTable } from '../src/batch/inspect.ts';
 import { plan } from '../src/batch/plan.ts';
+import { deletePartitions } from '../src/batch/table-admin.ts';
 import { runAssets } from '../src/batch/runner.ts';
 import { asset, type Asset } from '../src/define/asset.ts';
 import { entity, featureService, featureView } from '../src/define/features.ts';
 import { job } from '../src/define/job.ts';
-import { dailyPartitions, hourlyPartitions, keysBetween, staticPartitions, upstreamKeys } from '../src/define/partitions.ts';
+import { dailyPartitions, hourlyPartitions, keysBetween, multiPartitions, staticPartitions, upstreamKeys } from '../src/define/partitions.ts';
 import { defineProject } from '../src/define/project.ts';
 import { fileSource, type FileSource } from '../src/define/source.ts';
 import { getHistoricalFeatures } from '../src/features/historical.ts';
@@ -255,5 +256,56 @@ describe('jobs', () => {
     expect(partitions[0]).toBe('2026-01-01T00');
     expect(() => defineProject({ name: 'p', sources: [events], assets: [hourlySpend, dailySpend], jobs: [job('mixed', { assets: ['hourly_spend', 'daily_spend'] })] }))
       .toThrow(/job "mixed" mixes daily and hourly assets/);
+  });
+});
+
+describe('two dimensions: time x static', () => {
+  const days = dailyPartitions({ start: '2026-01-01' });
+  const regions = staticPartitions(['eu', 'us'], { column: 'region' });
+  const grid = multiPartitions(days, regions);
+  const sales = fileSource('sales', { format: 'csv', path: 'data/{date}/{region}.csv', partitions: grid, columns: { shop: 'VARCHAR', amount: 'BIGINT' } });
+  const byRegion = asset('sales_by_region', { partitions: grid, sql: ({ ref, partitionValues }) => `SELECT shop, sum(amount) AS total, ${partitionValues['region'] ?? ''} AS label FROM ${ref(sales)} GROUP BY shop` });
+  const twoDays = asset('region_2d', { partitions: grid, sql: ({ ref }) => `SELECT sum(total) AS total FROM ${ref(byRegion, { lookback: 1 })}` });
+  const dailyTotal = asset('daily_total', { partitions: days, sql: ({ ref }) => `SELECT sum(total) AS total, count(DISTINCT region) AS regions FROM ${ref(byRegion)}` });
+  const amount = (day: string, region: string, shop: number): number => Number(day.slice(8, 10)) * 100 + (region === 'eu' ? 10 : 20) + shop;
+
+  it('keys map by time and by key: a day reads every region, a region its own, windows move in time', () => {
+    expect(upstreamKeys(days, '2026-01-02', grid, 0, 0)).toEqual(['2026-01-02|eu', '2026-01-02|us']);
+    expect(upstreamKeys(grid, '2026-01-02|us', grid, 1, 0)).toEqual(['2026-01-01|us', '2026-01-02|us']);
+    expect(upstreamKeys(grid, '2026-01-02|us', days, 0, 0)).toEqual(['2026-01-02']);
+    expect(upstreamKeys(grid, '2026-01-02|us', regions, 0, 0)).toEqual(['us']);
+    expect(upstreamKeys(regions, 'us', grid, 0, 0)).toBe('all');
+    expect(tickPartitions(grid, new Date('2026-03-10T05:00:00Z'), 'UTC', 'previous')).toEqual(['2026-03-09|eu', '2026-03-09|us']);
+    expect(keysBetween(grid, '2026-01-01', '2026-01-02')).toEqual(['2026-01-01|eu', '2026-01-01|us', '2026-01-02|eu', '2026-01-02|us']);
+  });
+
+  it('builds each date x region, nests the Hive folders, and downstream reads by day and by region', async () => {
+    for (const day of ['2026-01-01', '2026-01-02']) for (const region of ['eu', 'us']) {
+      write(`data/${day}/${region}.csv`, `shop,amount\n${[1, 2, 3].map((shop) => `s${shop},${amount(day, region, shop)}`).join('\n')}\n`);
+    }
+    const w = await open([sales], [byRegion, twoDays, dailyTotal]);
+    const summary = await runAssets(w, { partitions: ['2026-01-01', '2026-01-02'] });
+    expect(summary.status, summary.steps.find((s) => s.error !== null)?.error ?? '').toBe('success');
+    expect(summary.steps.filter((s) => s.asset === 'sales_by_region').map((s) => s.partition).sort()).toEqual(['2026-01-01|eu', '2026-01-01|us', '2026-01-02|eu', '2026-01-02|us']);
+    const cells = await queryTable(w, 'sales_by_region', (t) => `SELECT strftime(date, '%Y-%m-%d') AS day, region, label, sum(total)::INTEGER AS total FROM ${t} GROUP BY ALL ORDER BY day, region`);
+    const sum = (day: string, region: string): number => [1, 2, 3].reduce((s, shop) => s + amount(day, region, shop), 0);
+    expect(cells).toEqual([
+      { day: '2026-01-01', region: 'eu', label: 'eu', total: sum('2026-01-01', 'eu') }, { day: '2026-01-01', region: 'us', label: 'us', total: sum('2026-01-01', 'us') },
+      { day: '2026-01-02', region: 'eu', label: 'eu', total: sum('2026-01-02', 'eu') }, { day: '2026-01-02', region: 'us', label: 'us', total: sum('2026-01-02', 'us') },
+    ]);
+    expect(await queryTable(w, 'daily_total', (t) => `SELECT total::INTEGER AS total, regions::INTEGER AS regions FROM ${t} ORDER BY date`)).toEqual([
+      { total: sum('2026-01-01', 'eu') + sum('2026-01-01', 'us'), regions: 2 }, { total: sum('2026-01-02', 'eu') + sum('2026-01-02', 'us'), regions: 2 },
+    ]);
+    expect(await queryTable(w, 'region_2d', (t) => `SELECT strftime(date, '%Y-%m-%d') AS day, region, total::INTEGER AS total FROM ${t} WHERE date = DATE '2026-01-02' ORDER BY region`)).toEqual([
+      { day: '2026-01-02', region: 'eu', total: sum('2026-01-01', 'eu') + sum('2026-01-02', 'eu') }, { day: '2026-01-02', region: 'us', total: sum('2026-01-01', 'us') + sum('2026-01-02', 'us') },
+    ]);
+    // Plain Hive readers see date=.../region=... folders and every row once; a deleted cell leaves no folder.
+    const folder = path.join(w.stateDir, 'tables', 'sales_by_region');
+    expect(fs.readdirSync(path.join(folder, 'date=2026-01-01')).sort()).toEqual(['region=eu', 'region=us']);
+    const plain = await duck<{ cells: bigint; rows: bigint }>(`SELECT count(DISTINCT (date, region)) AS cells, count(*) AS rows FROM read_parquet('${folder}/**/*.parquet', hive_partitioning = true)`);
+    expect(plain).toEqual([{ cells: 4n, rows: 12n }]);
+    await deletePartitions(w, 'sales_by_region', ['2026-01-01|eu']);
+    expect(fs.readdirSync(path.join(folder, 'date=2026-01-01'))).toEqual(['region=us']);
+    expect(await duck<{ rows: bigint }>(`SELECT count(*) AS rows FROM read_parquet('${folder}/**/*.parquet', hive_partitioning = true)`)).toEqual([{ rows: 9n }]);
   });
 });

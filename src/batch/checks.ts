@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Asset } from '../define/asset.ts';
 import type { ExpectationConfig } from '../define/checks.ts';
-import { partitionLiteral, previousKey, timeRange, type Partitions } from '../define/partitions.ts';
+import { partitionValues, previousKey, timeRange, type Partitions } from '../define/partitions.ts';
 import type { Project } from '../define/project.ts';
 import type { Session } from '../engine/engine.ts';
 import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
@@ -39,7 +39,7 @@ export function columnOf(config: ExpectationConfig): string | null {
 
 /** The relation a staged step output is validated as: the file plus its partition column. */
 export function stagedRelation(stagedFile: string, partitions: Partitions | undefined, partition: string): string {
-  const extra = partitions === undefined ? '' : `, ${partitionLiteral(partitions, partition)} AS ${quoteIdent(partitions.column)}`;
+  const extra = partitions === undefined ? '' : partitionValues(partitions, partition).map((v) => `, ${v.literal} AS ${quoteIdent(v.name)}`).join('');
   return `(SELECT *${extra} FROM read_parquet(${quoteLiteral(stagedFile)}, hive_partitioning = false))`;
 }
 

@@ -8,7 +8,7 @@ import { errorMessage, SluiceError } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
 import { canonicalType, widensTo } from '../sql/types.ts';
 import type { ColumnContract } from '../define/asset.ts';
-import { partitionColumnType, partitionLiteral, type Partitions } from '../define/partitions.ts';
+import { partitionColumns, partitionValues, type Partitions } from '../define/partitions.ts';
 import type { Session } from '../engine/engine.ts';
 import type { InputRef } from '../store/tables/manifest.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
@@ -75,6 +75,8 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
   const asset = getAsset(env.project, assetName);
   if (isExtractAsset(asset)) return executeExtract(env, run, asset, force, control);
   const partitionColumn = asset.partitions?.column ?? null;
+  /** The columns the partition key gives (two for time x static): never stored in the files. */
+  const keyColumns = new Set(asset.partitions === undefined ? [] : partitionColumns(asset.partitions).map((c) => c.name));
   return env.engine.withSession(async (session) => {
     control.signal?.addEventListener('abort', () => session.interrupt(), { once: true });
     const rendered = renderSql(env.project, asset, partition);
@@ -101,13 +103,13 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
       throw sqlError(error);
     }
     const contract = typeof asset.schema === 'object' ? asset.schema.columns : undefined;
-    if (contract !== undefined) checkContractColumns(asset.name, partition, partitionColumn, output, contract);
+    if (contract !== undefined) checkContractColumns(asset.name, partition, keyColumns, output, contract);
     const staged = env.tables.stagingPath(runId, asset.name, partition);
     // The partition value lives in the folder name (Hive style), not in the file: the SQL may return that
     // column only as the partition's own date (checkPartitionColumn), and it is left out of the file.
     // ORDER BY ALL makes the file's bytes a function of its content, so an unchanged rerun hashes the same.
     const guard = checkPartitionColumn(asset.name, partition, asset.partitions, output);
-    const columns = output.filter((c) => c.name !== partitionColumn).map((c) => {
+    const columns = output.filter((c) => !keyColumns.has(c.name)).map((c) => {
       const declared = contract?.[c.name];
       return declared === undefined ? quoteIdent(c.name) : `CAST(${quoteIdent(c.name)} AS ${declared.type}) AS ${quoteIdent(c.name)}`;
     });
@@ -123,7 +125,8 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
       await fs.rm(staged, { force: true });
       const text = errorMessage(error);
       if (text.includes(PARTITION_GUARD)) {
-        throw new SluiceError('COLUMN_CONFLICT', `${where}: its SQL returns a column "${partitionColumn ?? ''}" whose values are not the partition's own value ${partition}, but "${partitionColumn ?? ''}" is the partition column sluice adds (from the folder name) when the table is read, so the data's values would be lost. Rename the data's column (e.g. SELECT * EXCLUDE (${partitionColumn ?? ''}), ${partitionColumn ?? ''} AS event_${partitionColumn ?? ''}), or name the partition column otherwise: dailyPartitions({ ..., column: 'day' })`, { asset: asset.name, partition, column: partitionColumn ?? undefined });
+        const clash = [...keyColumns].find((name) => output.some((c) => c.name === name)) ?? '';
+        throw new SluiceError('COLUMN_CONFLICT', `${where}: its SQL returns a column "${clash}" whose values are not the partition's own value ${partition}, but "${clash}" is the partition column sluice adds (from the folder name) when the table is read, so the data's values would be lost. Rename the data's column (e.g. SELECT * EXCLUDE (${clash}), ${clash} AS event_${clash}), or name the partition column otherwise: dailyPartitions({ ..., column: 'day' })`, { asset: asset.name, partition, column: clash });
       }
       throw sqlError(error);
     }
@@ -132,7 +135,7 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
       await fs.rm(staged, { force: true });
       throw new SluiceError('EMPTY_DATA', `${where}: its output has no rows, where version ${current?.version ?? 0} has ${before.rows}; nothing was published. Check its inputs, or set allowEmpty: true on the asset if an empty partition is right`, { asset: asset.name, partition });
     }
-    const schema = [...fileColumns, ...(asset.partitions === undefined ? [] : [{ name: asset.partitions.column, type: partitionColumnType(asset.partitions) }])];
+    const schema = [...fileColumns, ...(asset.partitions === undefined ? [] : partitionColumns(asset.partitions))];
     const checks = await runChecks(session, env, asset, partition, stagedRelation(staged, asset.partitions, partition), schema.map((c) => c.name), run, current);
     if (checks !== null && checks.blocking.length > 0) {
       await fs.rm(staged, { force: true });
@@ -189,24 +192,28 @@ function checkPartitionColumn(assetName: string, partition: string, partitions: 
     throw new SluiceError('COLUMN_CONFLICT', `asset "${assetName}": its SQL returns a column "${reserved.name}", but names starting with ${RESERVED_PREFIX} are sluice's own (added when tables are read); rename it`, { asset: assetName, partition, column: reserved.name });
   }
   if (partitions === undefined) return '';
-  const clash = output.find((c) => c.name === partitions.column);
-  if (clash === undefined) return '';
-  const type = partitionColumnType(partitions);
-  if (canonicalType(clash.type) !== type) {
-    throw new SluiceError(
-      'COLUMN_CONFLICT',
-      `asset "${assetName}" partition ${partition}: its SQL returns a column "${clash.name}" (${clash.type}), but "${clash.name}" is the partition column: sluice stores the partition key (a ${type}) under that name, so the data's column would be silently replaced. ` +
-        `Rename the data's column (e.g. SELECT * EXCLUDE (${clash.name}), ${clash.name} AS event_${clash.name}), or name the partition column otherwise: dailyPartitions({ ..., column: 'day' })`,
-      { asset: assetName, partition, column: clash.name },
-    );
+  const values = new Map(partitionValues(partitions, partition).map((v) => [v.name, v.literal]));
+  const guards: string[] = [];
+  for (const column of partitionColumns(partitions)) {
+    const clash = output.find((c) => c.name === column.name);
+    if (clash === undefined) continue;
+    if (canonicalType(clash.type) !== column.type) {
+      throw new SluiceError(
+        'COLUMN_CONFLICT',
+        `asset "${assetName}" partition ${partition}: its SQL returns a column "${clash.name}" (${clash.type}), but "${clash.name}" is the partition column: sluice stores the partition key (a ${column.type}) under that name, so the data's column would be silently replaced. ` +
+          `Rename the data's column (e.g. SELECT * EXCLUDE (${clash.name}), ${clash.name} AS event_${clash.name}), or name the partition column otherwise: dailyPartitions({ ..., column: 'day' })`,
+        { asset: assetName, partition, column: clash.name },
+      );
+    }
+    guards.push(`${quoteIdent(clash.name)} IS DISTINCT FROM ${values.get(column.name) ?? 'NULL'}`);
   }
-  return `WHERE CASE WHEN ${quoteIdent(clash.name)} IS DISTINCT FROM ${partitionLiteral(partitions, partition)} THEN error(${quoteLiteral(PARTITION_GUARD)}) ELSE true END`;
+  return guards.length === 0 ? '' : `WHERE CASE WHEN ${guards.join(' OR ')} THEN error(${quoteLiteral(PARTITION_GUARD)}) ELSE true END`;
 }
 
 /** The output's columns against the asset's declared contract: every difference at once. */
-function checkContractColumns(assetName: string, partition: string, partitionColumn: string | null, output: readonly { name: string; type: string }[], contract: Readonly<Record<string, ColumnContract>>): void {
+function checkContractColumns(assetName: string, partition: string, keyColumns: ReadonlySet<string>, output: readonly { name: string; type: string }[], contract: Readonly<Record<string, ColumnContract>>): void {
   const problems: string[] = [];
-  const have = new Map(output.filter((c) => c.name !== partitionColumn).map((c) => [c.name, c.type]));
+  const have = new Map(output.filter((c) => !keyColumns.has(c.name)).map((c) => [c.name, c.type]));
   for (const [name, column] of Object.entries(contract)) {
     const type = have.get(name);
     if (type === undefined) problems.push(`column "${name}" (${column.type}) is missing`);

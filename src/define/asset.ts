@@ -2,7 +2,7 @@
 // whose `ref` both names a dependency in the SQL and records it, so the graph is never declared twice.
 import { SluiceError } from '../errors.ts';
 import type { ExpectationConfig, Suite } from './checks.ts';
-import { partitionLiteral, timeRange, type Partitions } from './partitions.ts';
+import { partitionLiteral, partitionValues, timeRange, type Partitions } from './partitions.ts';
 import type { ExtractSpec } from './extract.ts';
 import type { FileSource } from './source.ts';
 import { parseDuration } from './duration.ts';
@@ -62,13 +62,15 @@ export interface SqlContext {
   readonly partitionDate: string;
   /** The partition column's value as a SQL literal: `DATE '2026-11-25'`, `TIMESTAMP '2026-11-25 05:00:00'`, `'eu'`. */
   readonly partitionValue: string;
+  /** Each partition column's value as a SQL literal, by column name (for two-dimensional partitions). */
+  readonly partitionValues: Readonly<Record<string, string>>;
   /** Start and end (exclusive) of a time partition as TIMESTAMP literals, for `WHERE ts >= start AND ts < end`. */
   readonly partitionStart: string;
   readonly partitionEnd: string;
 }
 
 /** The partition fields of a SqlContext for `key` of `asset` (getters that throw when they do not apply). */
-export function partitionContext(asset: { readonly name: string; readonly partitions: Partitions | undefined }, key: string | null): Pick<SqlContext, 'partition' | 'partitionDate' | 'partitionValue' | 'partitionStart' | 'partitionEnd'> {
+export function partitionContext(asset: { readonly name: string; readonly partitions: Partitions | undefined }, key: string | null): Pick<SqlContext, 'partition' | 'partitionDate' | 'partitionValue' | 'partitionValues' | 'partitionStart' | 'partitionEnd'> {
   const partitioned = (what: string): { partitions: Partitions; key: string } => {
     if (key === null || asset.partitions === undefined) throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}" is not partitioned, so its SQL cannot use ${what}`, { asset: asset.name });
     return { partitions: asset.partitions, key };
@@ -87,7 +89,12 @@ export function partitionContext(asset: { readonly name: string; readonly partit
     },
     get partitionValue() {
       const { partitions, key: k } = partitioned('partitionValue');
+      if (partitions.kind === 'multi') throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}" has two partition columns (${partitions.column}): use partitionValues.${partitions.static.column} or partitionValues.${partitions.time.column}`, { asset: asset.name });
       return partitionLiteral(partitions, k);
+    },
+    get partitionValues() {
+      const { partitions, key: k } = partitioned('partitionValues');
+      return Object.fromEntries(partitionValues(partitions, k).map((v) => [v.name, v.literal]));
     },
     get partitionStart() {
       return timestamp(range('partitionStart').start);

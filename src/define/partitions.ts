@@ -1,7 +1,8 @@
 // Partition definitions and the arithmetic on their keys. Three kinds:
 // - daily: keys `YYYY-MM-DD` (UTC days), exposed to SQL as a DATE column (default `date`);
 // - hourly: keys `YYYY-MM-DDTHH` (UTC hours), exposed as a TIMESTAMP column (default `hour`);
-// - static: a declared list of keys (`eu`, `us`), exposed as a VARCHAR column (default `partition`).
+// - static: a declared list of keys (`eu`, `us`), exposed as a VARCHAR column (default `partition`);
+// - multi: time x static, keys `2026-01-01|eu`, two columns, nested folders `date=2026-01-01/region=eu`.
 // Daily and hourly are time partitions: windows (`lookback`, `lookahead`) count in the reader's own grain, and a
 // reader of another grain reads the partitions that overlap its window (a day reads its 24 hours, an hour the
 // day it falls in). Between a time and a static definition there is no mapping: the reader reads the other's
@@ -36,8 +37,23 @@ export interface StaticPartitions {
   readonly column: string;
 }
 
+/**
+ * Two dimensions, time x static: keys `2026-01-01|eu`, two partition columns (`date`, `region`), folders
+ * `date=2026-01-01/region=eu`.
+ */
+export interface MultiPartitions {
+  readonly kind: 'multi';
+  readonly time: TimePartitions;
+  readonly static: StaticPartitions;
+  /** `<time column>/<static column>`: the Hive folder levels, outermost first. */
+  readonly column: string;
+}
+
 export type TimePartitions = DailyPartitions | HourlyPartitions;
-export type Partitions = TimePartitions | StaticPartitions;
+export type Partitions = TimePartitions | StaticPartitions | MultiPartitions;
+
+/** The separator of a two-dimensional key's parts: `2026-01-01|eu`. */
+export const KEY_SEPARATOR = '|';
 
 const DATE_KEY = /^(\d{4})-(\d{2})-(\d{2})$/;
 const HOUR_KEY = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})$/;
@@ -129,20 +145,54 @@ export function staticPartitions(keys: readonly string[], options: { column?: st
   return Object.freeze({ kind: 'static', keys: Object.freeze([...keys]), column: options.column ?? 'partition' });
 }
 
+/** Time x static partitions: `multiPartitions(dailyPartitions({ start }), staticPartitions(['eu', 'us'], { column: 'region' }))`. */
+export function multiPartitions(time: TimePartitions, keys: StaticPartitions): MultiPartitions {
+  if (time.column === keys.column) throw new SluiceError('DEFINITION_INVALID', `multiPartitions: both dimensions are named "${time.column}"; give the static one its own column`);
+  return Object.freeze({ kind: 'multi', time, static: keys, column: `${time.column}/${keys.column}` });
+}
+
 export function isTimePartitions(partitions: Partitions): partitions is TimePartitions {
-  return partitions.kind !== 'static';
+  return partitions.kind === 'daily' || partitions.kind === 'hourly';
+}
+
+/** The two parts of a two-dimensional key (undefined when it has not exactly two). */
+export function splitKey(key: string): { readonly time: string; readonly static: string } | undefined {
+  const parts = key.split(KEY_SEPARATOR);
+  return parts.length === 2 ? { time: parts[0] as string, static: parts[1] as string } : undefined;
+}
+
+export function joinKey(time: string, key: string): string {
+  return `${time}${KEY_SEPARATOR}${key}`;
+}
+
+/** The partition columns, outermost first, with their DuckDB types. */
+export function partitionColumns(partitions: Partitions): { readonly name: string; readonly type: 'DATE' | 'TIMESTAMP' | 'VARCHAR' }[] {
+  if (partitions.kind === 'multi') return [...partitionColumns(partitions.time), ...partitionColumns(partitions.static)];
+  return [{ name: partitions.column, type: partitionColumnType(partitions) }];
+}
+
+/** Each partition column's value for `key`, as SQL literals. */
+export function partitionValues(partitions: Partitions, key: string): { readonly name: string; readonly literal: string }[] {
+  if (partitions.kind === 'multi') {
+    checkKey(partitions, key);
+    const parts = splitKey(key) as { time: string; static: string };
+    return [...partitionValues(partitions.time, parts.time), ...partitionValues(partitions.static, parts.static)];
+  }
+  return [{ name: partitions.column, literal: partitionLiteral(partitions, key) }];
 }
 
 /** What a key of `partitions` looks like, for messages: `YYYY-MM-DD`, `YYYY-MM-DDTHH`, `one of eu, us`. */
 export function keyFormat(partitions: Partitions): string {
   if (partitions.kind === 'daily') return 'YYYY-MM-DD';
   if (partitions.kind === 'hourly') return 'YYYY-MM-DDTHH (UTC)';
+  if (partitions.kind === 'multi') return `${keyFormat(partitions.time)}${KEY_SEPARATOR}<${partitions.static.keys.join(', ')}>`;
   return `one of ${partitions.keys.join(', ')}`;
 }
 
 /** The definition for messages: `daily from 2026-01-01`, `hourly from ... to ...`, `static: eu, us`. */
 export function describePartitions(partitions: Partitions): string {
   if (partitions.kind === 'static') return `static: ${partitions.keys.join(', ')}`;
+  if (partitions.kind === 'multi') return `${describePartitions(partitions.time)} x ${describePartitions(partitions.static)}`;
   return `${partitions.kind} from ${partitions.start}${partitions.end === undefined ? ' onwards' : ` to ${partitions.end}`}`;
 }
 
@@ -150,6 +200,10 @@ export function describePartitions(partitions: Partitions): string {
 export function isKeyOf(partitions: Partitions, key: string): boolean {
   if (partitions.kind === 'daily') return isDateKey(key);
   if (partitions.kind === 'hourly') return isHourKey(key);
+  if (partitions.kind === 'multi') {
+    const parts = splitKey(key);
+    return parts !== undefined && isKeyOf(partitions.time, parts.time) && isKeyOf(partitions.static, parts.static);
+  }
   return partitions.keys.includes(key);
 }
 
@@ -169,6 +223,7 @@ function formatKey(partitions: TimePartitions, epochMs: number): string {
 export function inPartitions(partitions: Partitions, key: string): boolean {
   if (!isKeyOf(partitions, key)) return false;
   if (partitions.kind === 'static') return true;
+  if (partitions.kind === 'multi') return inPartitions(partitions.time, (splitKey(key) as { time: string }).time);
   const t = startMs(partitions, key);
   if (t < startMs(partitions, partitions.start)) return false;
   return partitions.end === undefined || t <= startMs(partitions, partitions.end);
@@ -183,6 +238,10 @@ export function checkKey(partitions: Partitions, key: string, what = 'partition'
 /** The key `offset` partitions after `key` (before, when negative); static keys have no neighbours. */
 export function shiftKey(partitions: Partitions, key: string, offset: number): string | undefined {
   if (partitions.kind === 'static') return offset === 0 ? key : undefined;
+  if (partitions.kind === 'multi') {
+    const parts = splitKey(key) as { time: string; static: string };
+    return joinKey(shiftKey(partitions.time, parts.time, offset) as string, parts.static);
+  }
   return formatKey(partitions, startMs(partitions, key) + offset * grainMs(partitions));
 }
 
@@ -194,6 +253,7 @@ export function previousKey(partitions: Partitions, key: string): string | undef
 /** The instants a time partition covers, [start, end); undefined for a static key. */
 export function timeRange(partitions: Partitions, key: string): { readonly start: number; readonly end: number } | undefined {
   if (partitions.kind === 'static') return undefined;
+  if (partitions.kind === 'multi') return timeRange(partitions.time, (splitKey(key) as { time: string }).time);
   const start = startMs(partitions, key);
   return { start, end: start + grainMs(partitions) };
 }
@@ -204,6 +264,10 @@ export function timeRange(partitions: Partitions, key: string): { readonly start
  * their declared order.
  */
 export function keysBetween(partitions: Partitions, from: string, to: string): string[] {
+  if (partitions.kind === 'multi') {
+    const times = keysBetween(partitions.time, splitKey(from)?.time ?? from, splitKey(to)?.time ?? to);
+    return times.flatMap((time) => partitions.static.keys.map((key) => joinKey(time, key)));
+  }
   if (partitions.kind === 'static') {
     const first = partitions.keys.indexOf(from);
     const last = partitions.keys.indexOf(to);
@@ -226,17 +290,18 @@ export function keysBetween(partitions: Partitions, from: string, to: string): s
 /** Every key of the definition from its start up to `untilMs` (static: all keys). */
 export function keysUntil(partitions: Partitions, untilMs: number): string[] {
   if (partitions.kind === 'static') return [...partitions.keys];
+  if (partitions.kind === 'multi') return keysUntil(partitions.time, untilMs).flatMap((time) => partitions.static.keys.map((key) => joinKey(time, key)));
   const last = partitions.end === undefined ? formatKey(partitions, untilMs) : partitions.end;
   return startMs(partitions, last) < startMs(partitions, partitions.start) ? [] : keysBetween(partitions, partitions.start, last);
 }
 
 /** The DuckDB type of the partition column. */
-export function partitionColumnType(partitions: Partitions): 'DATE' | 'TIMESTAMP' | 'VARCHAR' {
+export function partitionColumnType(partitions: TimePartitions | StaticPartitions): 'DATE' | 'TIMESTAMP' | 'VARCHAR' {
   return partitions.kind === 'daily' ? 'DATE' : partitions.kind === 'hourly' ? 'TIMESTAMP' : 'VARCHAR';
 }
 
 /** The partition column's value for `key`, as a SQL literal: `DATE '2026-01-01'`, `TIMESTAMP '2026-01-01 05:00:00'`, `'eu'`. */
-export function partitionLiteral(partitions: Partitions, key: string): string {
+export function partitionLiteral(partitions: TimePartitions | StaticPartitions, key: string): string {
   checkKey(partitions, key);
   if (partitions.kind === 'daily') return `DATE '${key}'`;
   if (partitions.kind === 'hourly') return `TIMESTAMP '${key.replace('T', ' ')}:00:00'`;
@@ -249,6 +314,7 @@ export function partitionLiteral(partitions: Partitions, key: string): string {
  * against static), meaning the upstream's existing partitions are read as they are.
  */
 export function upstreamKeys(downstream: Partitions, key: string, upstream: Partitions, lookback: number, lookahead: number): string[] | 'all' {
+  if (downstream.kind === 'multi' || upstream.kind === 'multi') return multiUpstreamKeys(downstream, key, upstream, lookback, lookahead);
   if (downstream.kind === 'static' || upstream.kind === 'static') {
     if (downstream.kind !== 'static' || upstream.kind !== 'static') return 'all';
     return inPartitions(upstream, key) ? [key] : [];
@@ -268,10 +334,44 @@ export function upstreamKeys(downstream: Partitions, key: string, upstream: Part
 }
 
 /**
+ * upstreamKeys where either side is two-dimensional: the time parts map as time partitions do, the static
+ * parts must be equal; a dimension the other side lacks is taken whole (a daily reader of daily x region reads
+ * every region of its day) or dropped (a daily x region reader of a daily upstream reads its day).
+ */
+function multiUpstreamKeys(downstream: Partitions, key: string, upstream: Partitions, lookback: number, lookahead: number): string[] | 'all' {
+  const down = downstream.kind === 'multi' ? { time: downstream.time, static: downstream.static, parts: splitKey(key) as { time: string; static: string } } : undefined;
+  const timeOf = (p: Partitions): TimePartitions | undefined => (p.kind === 'multi' ? p.time : isTimePartitions(p) ? p : undefined);
+  const staticOf = (p: Partitions): StaticPartitions | undefined => (p.kind === 'multi' ? p.static : p.kind === 'static' ? p : undefined);
+  const downTime = timeOf(downstream);
+  const upTime = timeOf(upstream);
+  const downTimeKey = down?.parts.time ?? (downTime === undefined ? undefined : key);
+  const downStaticKey = down?.parts.static ?? (downstream.kind === 'static' ? key : undefined);
+  // The time keys of the upstream (or none, when it has no time dimension).
+  let times: (string | undefined)[];
+  if (upTime === undefined) times = [undefined];
+  else if (downTime === undefined || downTimeKey === undefined) return 'all';
+  else times = upstreamKeys(downTime, downTimeKey, upTime, lookback, lookahead) as string[];
+  const upStatic = staticOf(upstream);
+  let statics: (string | undefined)[];
+  if (upStatic === undefined) statics = [undefined];
+  else if (downStaticKey !== undefined) statics = upStatic.keys.includes(downStaticKey) ? [downStaticKey] : [];
+  else statics = [...upStatic.keys];
+  const keys: string[] = [];
+  for (const time of times) for (const part of statics) keys.push(time !== undefined && part !== undefined ? joinKey(time, part) : (time ?? part ?? ''));
+  return keys;
+}
+
+/**
  * Check a key given on the command line before any definition sees it: a date, an hour, or a static key
  * (something made only of digits, `-`, `T` and `:` must be a real date or hour).
  */
 export function checkRequestedKey(key: string, what = '--partition'): void {
+  const parts = splitKey(key);
+  if (parts !== undefined) {
+    checkRequestedKey(parts.time, what);
+    checkRequestedKey(parts.static, what);
+    return;
+  }
   if (isDateKey(key) || isHourKey(key)) return;
   if (!/^[0-9T:-]*$/.test(key) && STATIC_KEY.test(key)) return;
   throw new SluiceError('INVALID_PARTITION', `${what} ${JSON.stringify(key)} is not a partition key: use a date YYYY-MM-DD, an hour YYYY-MM-DDTHH, or a static key (letters, digits, _ - .)`, { partition: key });
@@ -292,6 +392,12 @@ export function rangeKeys(from: string, to: string): string[] {
  * (hourly), an hour for its day (daily); keys outside the definition are left out.
  */
 export function requestedKeys(partitions: Partitions, requested: readonly string[]): string[] {
+  if (partitions.kind === 'multi') {
+    // A full key stands for itself; a date or an hour for every static key of the times it stands for.
+    const full = requested.filter((key) => inPartitions(partitions, key));
+    const times = requestedKeys(partitions.time, requested.filter((key) => splitKey(key) === undefined));
+    return [...new Set([...full, ...times.flatMap((time) => partitions.static.keys.map((key) => joinKey(time, key)))])].sort();
+  }
   const keys = new Set<string>();
   for (const key of requested) {
     if (isKeyOf(partitions, key)) {
@@ -304,4 +410,11 @@ export function requestedKeys(partitions: Partitions, requested: readonly string
     }
   }
   return [...keys].sort();
+}
+
+/** The first key of a definition (its start, or its first listed key). */
+export function firstKey(partitions: Partitions): string {
+  if (partitions.kind === 'static') return partitions.keys[0] as string;
+  if (partitions.kind === 'multi') return joinKey(partitions.time.start, partitions.static.keys[0] as string);
+  return partitions.start;
 }

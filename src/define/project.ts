@@ -7,7 +7,7 @@ import { quoteIdent } from '../sql/identifiers.ts';
 import { partitionContext, type Asset, type Dataset, type RefOptions, type SqlContext } from './asset.ts';
 import { isDuration, parseInstant } from './duration.ts';
 import type { ExtractSpec } from './extract.ts';
-import { isDateKey, isHourKey } from './partitions.ts';
+import { firstKey, isDateKey, isHourKey } from './partitions.ts';
 import { validateExpectation } from './expect.ts';
 import { isStatistical, parseStatisticalKwargs } from './expect-statistical.ts';
 import type { FileSource } from './source.ts';
@@ -84,6 +84,7 @@ const partitionsSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('daily'), start: dateKey, end: dateKey.optional(), column: name }).strict(),
   z.object({ kind: z.literal('hourly'), start: hourKey, end: hourKey.optional(), column: name }).strict(),
   z.object({ kind: z.literal('static'), keys: z.array(z.string().min(1)).min(1), column: name }).strict(),
+  z.object({ kind: z.literal('multi'), time: z.object({}).passthrough(), static: z.object({}).passthrough(), column: z.string() }).strict(),
 ]);
 
 const sourceSchema = z.object({
@@ -205,7 +206,7 @@ function validateSource(source: FileSource): void {
       throw new SluiceError('DEFINITION_INVALID', `source "${source.name}": partitionBy column "${source.partitionBy.column}" is not among its declared columns (${Object.keys(source.columns).join(', ')})`, { source: source.name, column: source.partitionBy.column });
     }
   } else if (!isTemplated(source) && source.partitions !== undefined) {
-    const tokens = [...new Set(Object.keys(templateTokens(source.partitions, source.partitions.kind === 'static' ? (source.partitions.keys[0] ?? '') : source.partitions.start)))].map((t) => `{${t}}`);
+    const tokens = [...new Set(Object.keys(templateTokens(source.partitions, firstKey(source.partitions))))].map((t) => `{${t}}`);
     throw new SluiceError('DEFINITION_INVALID', `source "${source.name}" has partitions but its path has no ${tokens.join(' or ')} placeholder: add one, or say which column holds the partition with partitionBy: { column: '...' }`, { source: source.name });
   }
 }
@@ -363,7 +364,7 @@ export function defineProject(input: ProjectInput): Project {
   const pending = [...datasets.values()].filter((d): d is Asset => d.kind === 'asset');
   while (pending.length > 0) {
     const asset = pending.shift() as Asset;
-    const { refs, objects } = recordReferences(asset, asset.partitions === undefined ? null : asset.partitions.kind === 'static' ? (asset.partitions.keys[0] ?? null) : asset.partitions.start);
+    const { refs, objects } = recordReferences(asset, asset.partitions === undefined ? null : firstKey(asset.partitions));
     for (const object of objects) {
       if (!datasets.has(object.name)) {
         add(object, `a ref() in asset "${asset.name}"`);

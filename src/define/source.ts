@@ -1,6 +1,6 @@
 // File sources: where raw data comes from. Parquet, CSV or NDJSON; globs; `{date}`-templated paths for
 // inputs that arrive one folder per day. Plain frozen data: nothing here touches the filesystem.
-import type { Partitions } from './partitions.ts';
+import { firstKey, splitKey, type Partitions } from './partitions.ts';
 
 export type FileFormat = 'parquet' | 'csv' | 'ndjson';
 export type BadRecordPolicy = 'fail' | 'dead-letter';
@@ -81,6 +81,10 @@ export function fileSource<const N extends string>(name: N, options: FileSourceO
 export function templateTokens(partitions: Partitions, key: string): Record<string, string> {
   if (partitions.kind === 'daily') return { [partitions.column]: key, date: key };
   if (partitions.kind === 'hourly') return { [partitions.column]: key, date: key.slice(0, 10), hour: key.slice(11, 13) };
+  if (partitions.kind === 'multi') {
+    const parts = splitKey(key) ?? { time: key, static: '' };
+    return { ...templateTokens(partitions.time, parts.time), ...templateTokens(partitions.static, parts.static) };
+  }
   return { [partitions.column]: key };
 }
 
@@ -92,6 +96,6 @@ export function expandTemplate(pathTemplate: string, partitions: Partitions, key
 }
 
 export function isTemplated(source: FileSource): boolean {
-  const tokens = source.partitions === undefined ? ['date'] : Object.keys(templateTokens(source.partitions, source.partitions.kind === 'static' ? (source.partitions.keys[0] ?? '') : source.partitions.start));
+  const tokens = source.partitions === undefined ? ['date'] : Object.keys(templateTokens(source.partitions, firstKey(source.partitions)));
   return tokens.some((token) => source.path.includes(`{${token}}`));
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Cron } from 'croner';
 import { newRunId, runAssets, type RunSummary } from '../batch/runner.ts';
 import type { Job, Sensor } from '../define/job.ts';
-import { addDays, formatHourKey, type Partitions } from '../define/partitions.ts';
+import { addDays, formatHourKey, joinKey, type Partitions } from '../define/partitions.ts';
 import { errorMessage } from '../errors.ts';
 import { sendAlert } from '../quality/alerts.ts';
 import type { RunKeyClaim } from '../store/catalog/catalog.ts';
@@ -70,11 +70,13 @@ export function dueTicks(cron: string, timezone: string, afterMs: number, nowMs:
 /** The calendar date (YYYY-MM-DD) of an instant in a time zone. */
 /**
  * The partitions a tick builds: the day that just ended (or the current one) in the schedule's zone for daily
- * partitions, the hour that just ended (or the current one) for hourly ones, every key for static ones.
+ * partitions, the hour that just ended (or the current one) for hourly ones, every key for static ones, and
+ * every static key of that day or hour for two dimensions.
  */
 export function tickPartitions(partitions: Partitions | undefined, tick: Date, timezone: string, which: 'previous' | 'current'): string[] {
   if (partitions === undefined) return [''];
   if (partitions.kind === 'static') return [...partitions.keys];
+  if (partitions.kind === 'multi') return tickPartitions(partitions.time, tick, timezone, which).flatMap((time) => partitions.static.keys.map((key) => joinKey(time, key)));
   if (partitions.kind === 'hourly') return [formatHourKey(tick.getTime() - (which === 'previous' ? 3_600_000 : 0))];
   return [addDays(dateInZone(tick, timezone), which === 'previous' ? -1 : 0)];
 }

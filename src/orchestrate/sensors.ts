@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Job, Sensor } from '../define/job.ts';
-import { formatDateKey, formatHourKey, inPartitions, requestedKeys, type Partitions } from '../define/partitions.ts';
+import { formatDateKey, formatHourKey, inPartitions, joinKey, requestedKeys, type Partitions } from '../define/partitions.ts';
 import { getAsset } from '../define/project.ts';
 import { glob as listFiles } from '../batch/files.ts';
 import type { Workspace } from '../workspace.ts';
@@ -40,7 +40,7 @@ export function jobPartitioning(ws: Workspace, job: Job): Partitions | undefined
 export function defaultPartition(ws: Workspace, job: Job, nowMs: number): string | undefined {
   const partitions = jobPartitioning(ws, job);
   if (partitions === undefined) return '';
-  if (partitions.kind === 'static') return undefined;
+  if (partitions.kind === 'static' || partitions.kind === 'multi') return undefined;
   return partitions.kind === 'daily' ? formatDateKey(nowMs) : formatHourKey(nowMs);
 }
 
@@ -48,6 +48,11 @@ const HOUR_IN_PATH = /(\d{4}-\d{2}-\d{2})(?:T|[ _/-]+(?:[a-z_]+=)?)(\d{2})(?!\d)
 
 /** The partition a file's path names: a date (daily), a date and hour (hourly), a static key as a folder or `column=key`. */
 export function partitionInPath(partitions: Partitions, file: string): string | undefined {
+  if (partitions.kind === 'multi') {
+    const time = partitionInPath(partitions.time, file);
+    const key = partitionInPath(partitions.static, file);
+    return time === undefined || key === undefined ? undefined : joinKey(time, key);
+  }
   if (partitions.kind === 'static') {
     const segments = file.split(/[\\/]/).flatMap((segment) => [segment, segment.split('=').at(-1) ?? '', segment.replace(/\.[^.]*$/, '')]);
     return partitions.keys.find((key) => segments.includes(key));

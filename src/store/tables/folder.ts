@@ -8,14 +8,14 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError } from '../../errors.ts';
 import { randomUUID } from 'node:crypto';
-import { ensureDir, errnoCode, listDir } from './table-log.ts';
+import { ensureDir, errnoCode, hivePath, listDir } from './table-log.ts';
 import type { Manifest, PartitionEntry } from './manifest.ts';
 
 const DATA_FILE = /^part-[0-9a-f]{64}\.parquet$/;
 
 /** The folder of one partition: `<tableDir>/<column>=<key>`, or the table folder itself when unpartitioned. */
 export function partitionFolder(tableDir: string, partitionColumn: string | null, key: string): string {
-  return partitionColumn === null ? tableDir : join(tableDir, `${partitionColumn}=${key}`);
+  return partitionColumn === null ? tableDir : join(tableDir, ...hivePath(partitionColumn, key).split('/'));
 }
 
 /** Make one partition's folder hold exactly the entry's files (none when the entry is undefined: removed). */
@@ -27,7 +27,10 @@ export async function syncPartitionFolder(tableDir: string, dataDir: string, par
     if (!wanted.has(name)) await rm(join(folder, name), { force: true });
   }
   if (wanted.size === 0) {
-    if (partitionColumn !== null) await rmdir(folder).catch(() => undefined);
+    if (partitionColumn === null) return;
+    // The partition's folder, then (two dimensions) its parent when that is left empty.
+    await rmdir(folder).catch(() => undefined);
+    if (partitionColumn.includes('/')) await rmdir(dirname(folder)).catch(() => undefined);
     return;
   }
   await ensureDir(folder);
@@ -46,14 +49,27 @@ export async function reconcileFolder(tableDir: string, dataDir: string, manifes
   const column = manifest?.partitionColumn ?? null;
   const keys = new Set(Object.keys(manifest?.partitions ?? {}));
   if (column !== null) {
-    const prefix = `${column}=`;
-    for (const name of await listDir(tableDir)) {
-      if (!name.startsWith(prefix) || keys.has(name.slice(prefix.length))) continue;
-      await syncPartitionFolder(tableDir, dataDir, column, name.slice(prefix.length), undefined);
+    for (const key of await folderKeys(tableDir, column.split('/'))) {
+      if (!keys.has(key)) await syncPartitionFolder(tableDir, dataDir, column, key, undefined);
     }
   }
   if (manifest === undefined) return;
   for (const key of keys) await syncPartitionFolder(tableDir, dataDir, column, key, manifest.partitions[key]);
+}
+
+/** The partition keys of the `<column>=<value>` folders present (nested, one level per column; parts joined by |). */
+async function folderKeys(dir: string, columns: readonly string[]): Promise<string[]> {
+  const [column, ...rest] = columns;
+  if (column === undefined) return [];
+  const prefix = `${column}=`;
+  const keys: string[] = [];
+  for (const name of await listDir(dir)) {
+    if (!name.startsWith(prefix)) continue;
+    const value = name.slice(prefix.length);
+    if (rest.length === 0) keys.push(value);
+    else for (const inner of await folderKeys(join(dir, name), rest)) keys.push(`${value}|${inner}`);
+  }
+  return keys;
 }
 
 function baseName(path: string): string {

@@ -327,10 +327,20 @@ export function entryPathInState(asset: string, version: number): string {
   return `versions/${asset}/log/${versionFileName(version)}`;
 }
 
+/**
+ * The Hive folder of a partition, relative to the table: `<column>=<key>`; for two dimensions (columns
+ * `date/region`, key `2026-01-01|eu`) one level per column, `date=2026-01-01/region=eu`.
+ */
+export function hivePath(partitionColumn: string, key: string): string {
+  const columns = partitionColumn.split('/');
+  const parts = columns.length === 1 ? [key] : key.split('|');
+  return columns.map((column, i) => `${column}=${parts[i] ?? ''}`).join('/');
+}
+
 /** The path a data file of a partition normally has: `<column>=<key>/part-<sha256>.parquet`. */
 function canonicalPath(partitionColumn: string | null, key: string, sha256: string): string {
   const name = `part-${sha256}.parquet`;
-  return partitionColumn === null ? name : `${partitionColumn}=${key}/${name}`;
+  return partitionColumn === null ? name : `${hivePath(partitionColumn, key)}/${name}`;
 }
 
 /** Apply one log entry to a partition map, in place. */

@@ -32,7 +32,7 @@ export function tableRelation(tables: TableStore, manifest: Manifest, keys?: rea
   const selects: string[] = [];
   for (const entries of groups.values()) {
     const fileColumns = new Map((entries[0]?.schema ?? []).map((c) => [c.name, c.type]));
-    const projection = manifest.schema.map((c) => project(c, column, fileColumns));
+    const projection = manifest.schema.map((c) => project(c, column === null ? [] : column.split('/'), fileColumns));
     const files = tables.files(manifest, entries.map((e) => e.key));
     const options = column === null ? '' : `, filename = ${quoteLiteral(FILE_COLUMN)}`;
     selects.push(`SELECT ${projection.join(', ')} FROM read_parquet(${quoteList(files)}, hive_partitioning = false, union_by_name = true${options})`);
@@ -40,11 +40,13 @@ export function tableRelation(tables: TableStore, manifest: Manifest, keys?: rea
   return selects.join(' UNION ALL ');
 }
 
-function project(target: ColumnSchema, partitionColumn: string | null, fileColumns: ReadonlyMap<string, string>): string {
+function project(target: ColumnSchema, partitionColumns: readonly string[], fileColumns: ReadonlyMap<string, string>): string {
   const name = quoteIdent(target.name);
-  if (target.name === partitionColumn) {
-    // `<column>=<key>/part-<sha256>.parquet`: the key is the folder name after the '='.
-    const pattern = quoteLiteral(`${escapeRegex(partitionColumn)}=([^/\\\\]+)[/\\\\][^/\\\\]+$`);
+  if (partitionColumns.includes(target.name)) {
+    // `.../<column>=<key>/part-<sha256>.parquet` (two dimensions: `<c1>=<k1>/<c2>=<k2>/part-...`): the value is
+    // the folder name after '='; a level nearer the file comes after it.
+    const depth = partitionColumns.length - 1 - partitionColumns.indexOf(target.name);
+    const pattern = quoteLiteral(`${escapeRegex(target.name)}=([^/\\\\]+)[/\\\\](?:[^/\\\\]+[/\\\\]){${depth}}[^/\\\\]+$`);
     const key = `regexp_extract(${quoteIdent(FILE_COLUMN)}, ${pattern}, 1)`;
     return `${keyToValue(key, target.type)} AS ${name}`;
   }

@@ -15,7 +15,7 @@ import { sha256Handle } from './hash.ts';
 import type { FileDigest } from './hash.ts';
 import type { ColumnSchema, InputRef, Manifest, ManifestFile, PartitionEntry, VersionSummary } from './manifest.ts';
 import { applySchemaPolicy, diffSchema, type SchemaPolicy } from './schema-evolution.ts';
-import { applyChanges, ensureDir, errnoCode, fsyncDir, listDir, SNAPSHOT_EVERY, TableLog, type LogEntry } from './table-log.ts';
+import { applyChanges, ensureDir, errnoCode, fsyncDir, hivePath, listDir, SNAPSHOT_EVERY, TableLog, type LogEntry } from './table-log.ts';
 import { SnapshotThread } from './snapshot-thread.ts';
 import { migrateLegacyTable } from './legacy.ts';
 
@@ -92,10 +92,10 @@ export class TableStore {
   stagingPath(runId: string, asset: string, partition: string): string {
     assertRunId(runId);
     assertAsset(asset);
-    assertPartitionKey(asset, partition, true);
+    for (const part of partition.split('|')) assertPartitionKey(asset, part, partition === '');
     const dir = join(this.stagingDir, runId, asset);
     mkdirSync(dir, { recursive: true });
-    return join(dir, `${partition === '' ? '_' : partition}.${randomUUID()}.parquet`);
+    return join(dir, `${partition === '' ? '_' : partition.replaceAll('|', '+')}.${randomUUID()}.parquet`);
   }
 
   /** Move a staged file into the table and publish a new version in which it replaces its partition. */
@@ -437,7 +437,7 @@ export class TableStore {
       await handle.close();
     }
     const name = `part-${digest.sha256}.parquet`;
-    const path = request.partitionColumn === null ? name : `${request.partitionColumn}=${request.partition}/${name}`;
+    const path = request.partitionColumn === null ? name : `${hivePath(request.partitionColumn, request.partition)}/${name}`;
     const absolute = join(this.dataDir(request.asset), ...path.split('/'));
     await ensureDir(dirname(absolute));
     const existing = await stat(absolute).catch((error: unknown) => {
@@ -577,7 +577,7 @@ function assertPartitioning(request: CommitRequest): void {
       { asset, partition },
     );
   }
-  assertName(partitionColumn, 'partition column');
+  for (const column of partitionColumn.split('/')) assertName(column, 'partition column');
   if (partition === '') {
     throw new SluiceError(
       'INVALID_PARTITION',
@@ -585,7 +585,11 @@ function assertPartitioning(request: CommitRequest): void {
       { asset, partition, column: partitionColumn },
     );
   }
-  assertPartitionKey(asset, partition);
+  const parts = partition.split('|');
+  if (parts.length !== partitionColumn.split('/').length) {
+    throw new SluiceError('INVALID_PARTITION', `asset "${asset}" is partitioned by ${partitionColumn.split('/').join(' and ')}, so its key has ${partitionColumn.split('/').length} part(s) separated by |; got ${JSON.stringify(partition)}`, { asset, partition });
+  }
+  for (const part of parts) assertPartitionKey(asset, part);
 }
 
 function assertSameLayout(previous: Manifest, partitionColumn: string | null, partition: string): void {
