@@ -18,11 +18,11 @@ import { dailyPartitions, hourlyPartitions, keysBetween, multiPartitions, static
 import { defineProject } from '../src/define/project.ts';
 import { fileSource, type FileSource } from '../src/define/source.ts';
 import { getHistoricalFeatures } from '../src/features/historical.ts';
-import { jobPartitions } from '../src/orchestrate/backfill.ts';
+import { backfill, jobPartitions } from '../src/orchestrate/backfill.ts';
 import { tickPartitions } from '../src/orchestrate/scheduler.ts';
 import { assetStatuses } from '../src/orchestrate/status.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
-import { duck } from './helpers/temp.ts';
+import { duck, runCli } from './helpers/temp.ts';
 
 let dir: string;
 let ws: Workspace | undefined;
@@ -254,6 +254,12 @@ describe('jobs', () => {
     const { partitions } = jobPartitions(w, hourlyJob, '2026-01-01', '2026-01-02');
     expect(partitions).toHaveLength(48);
     expect(partitions[0]).toBe('2026-01-01T00');
+    // A backfill from a day to an hour runs those hours; invoked again, it runs only what did not succeed.
+    const first = await backfill(w, { job: 'hourly', from: '2026-01-01', to: '2026-01-01T05', maxParallel: 2 });
+    expect(first.partitions.map((p) => [p.partition, p.status])).toEqual(keysBetween(hours, '2026-01-01T00', '2026-01-01T05').map((k) => [k, 'success']));
+    const again = await backfill(w, { job: 'hourly', from: '2026-01-01', to: '2026-01-01T05' });
+    expect(new Set(again.partitions.map((p) => p.status))).toEqual(new Set(['done-before']));
+    expect(Object.keys((await w.tables.latest('hourly_spend'))?.partitions ?? {})).toHaveLength(6);
     expect(() => defineProject({ name: 'p', sources: [events], assets: [hourlySpend, dailySpend], jobs: [job('mixed', { assets: ['hourly_spend', 'daily_spend'] })] }))
       .toThrow(/job "mixed" mixes daily and hourly assets/);
   });
@@ -308,4 +314,30 @@ describe('two dimensions: time x static', () => {
     expect(fs.readdirSync(path.join(folder, 'date=2026-01-01'))).toEqual(['region=us']);
     expect(await duck<{ rows: bigint }>(`SELECT count(*) AS rows FROM read_parquet('${folder}/**/*.parquet', hive_partitioning = true)`)).toEqual([{ rows: 9n }]);
   });
+});
+
+describe('from the CLI', () => {
+  it('runs one hour, a day of hours and static keys by --partition, and shows an hour', async () => {
+    writeHourlyEvents(['2026-01-01']);
+    write('sluice.config.ts', `import { asset, defineProject, fileSource, hourlyPartitions } from 'sluice';
+const hours = hourlyPartitions({ start: '2026-01-01' });
+const events = fileSource('events', { format: 'csv', path: 'data/{date}/{hour}.csv', partitions: hours, columns: { user_id: 'BIGINT', amount: 'BIGINT', ts: 'TIMESTAMP' } });
+const hourly = asset('hourly_spend', { partitions: hours, sql: ({ ref }) => \`SELECT user_id, sum(amount) AS spend FROM \${ref(events)} GROUP BY user_id\` });
+export default defineProject({ name: 'cli_kinds', sources: [events], assets: [hourly] });
+`);
+    const one = await runCli(['run', '--partition', '2026-01-01T05', '--json', '-p', dir]);
+    expect(one.code, one.stderr).toBe(0);
+    expect((JSON.parse(one.stdout) as { steps: { partition: string; status: string }[] }).steps.map((s) => [s.partition, s.status])).toEqual([['2026-01-01T05', 'success']]);
+    const day = await runCli(['run', '--from', '2026-01-01', '--to', '2026-01-01', '--json', '-p', dir]);
+    expect(day.code, day.stderr).toBe(0);
+    const steps = (JSON.parse(day.stdout) as { steps: { partition: string; status: string }[] }).steps;
+    expect(steps).toHaveLength(24);
+    expect(steps.filter((s) => s.status === 'skipped').map((s) => s.partition)).toEqual(['2026-01-01T05']);
+    const shown = await runCli(['show', 'hourly_spend', '--partition', '2026-01-01T05', '--json', '-p', dir]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('2026-01-01T05');
+    const bad = await runCli(['run', '--partition', '2026-01-01T25', '-p', dir]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/"2026-01-01T25" is not a partition key/);
+  }, 60_000);
 });
