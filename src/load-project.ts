@@ -17,7 +17,9 @@ export async function registerHooks(): Promise<void> {
   hooksRegistered = true;
   const { register: registerTsx } = await import('tsx/esm/api');
   registerTsx();
-  register(new URL('./cli/resolve-hook.mjs', import.meta.url), { data: { target: new URL('./index.ts', import.meta.url).href } });
+  // 'sluice' is this very copy: the compiled index when running from dist/, the source one otherwise.
+  const index = new URL(import.meta.url.endsWith('.ts') ? './index.ts' : './index.js', import.meta.url);
+  register(new URL('./cli/resolve-hook.mjs', import.meta.url), { data: { target: index.href } });
 }
 
 function isProject(value: unknown): value is Project {
