@@ -2,8 +2,7 @@
 // without a stack trace unless --debug.
 import type { Command } from 'commander';
 import { errorMessage, SluiceError } from '../errors.ts';
-import { loadProject } from '../load-project.ts';
-import { openWorkspace, type Workspace } from '../workspace.ts';
+import type { Workspace } from '../workspace.ts';
 
 export interface GlobalOptions {
   readonly project: string;
@@ -17,6 +16,8 @@ export function globals(command: Command): GlobalOptions {
 }
 
 export async function withWorkspace<T>(options: GlobalOptions, fn: (ws: Workspace) => Promise<T>): Promise<T> {
+  // Loaded on first use: `sluice --help` and the commands that need no project never pay for them.
+  const [{ loadProject }, { openWorkspace }] = await Promise.all([import('../load-project.ts'), import('../workspace.ts')]);
   const { project, projectDir } = await loadProject(options.project);
   const ws = await openWorkspace(project, projectDir, options.json ? { logFormat: 'json' } : {});
   try {

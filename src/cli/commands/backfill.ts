@@ -1,7 +1,7 @@
 // `sluice backfill <job> --from D1 --to D2`: one run per partition, at most K at once, with a progress bar and an
 // ETA; the same command again continues where it stopped.
 import type { Command } from 'commander';
-import { backfill, type BackfillProgress } from '../../orchestrate/backfill.ts';
+import type { BackfillProgress } from '../../orchestrate/backfill.ts';
 import { SluiceError } from '../../errors.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { formatMs, printJson, renderTable } from '../render.ts';
@@ -55,6 +55,7 @@ export function registerBackfill(program: Command): void {
     .action(async (jobName: string, options: BackfillCliOptions, command: Command) => {
       const g = globals(command);
       if (options.maxParallel === 0) throw new SluiceError('CONFIG_INVALID', '--max-parallel must be at least 1');
+      const { backfill } = await import('../../orchestrate/backfill.ts');
       const summary = await withWorkspace(g, (ws) => backfill(ws, {
         job: jobName, from: options.from ?? '', to: options.to ?? '',
         ...(options.maxParallel === undefined ? {} : { maxParallel: options.maxParallel }),

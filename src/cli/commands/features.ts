@@ -3,18 +3,14 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../define/duration.ts';
 import { SluiceError } from '../../errors.ts';
-import { materialize, isoMicros, parseTimeArg } from '../../features/materialize.ts';
-import { measureSkew } from '../../features/skew.ts';
-import { getHistoricalFeatures } from '../../features/historical.ts';
-import { createFeatureClient } from '../../features/online-read.ts';
 import path from 'node:path';
-import { openOnlineStore } from '../../store/online/open-online-store.ts';
 import type { OnlineStore } from '../../store/online/online-store.ts';
 import type { Workspace } from '../../workspace.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { printJson, renderTable } from '../render.ts';
 
 export async function withOnlineStore<T>(ws: Workspace, fn: (store: OnlineStore) => Promise<T>): Promise<T> {
+  const { openOnlineStore } = await import('../../store/online/open-online-store.ts');
   const store = await openOnlineStore(ws.settings.onlineUrl, { defaultPrefix: `sluice:${ws.project.name}:` });
   try {
     return await fn(store);
@@ -76,6 +72,7 @@ export function registerFeatures(program: Command): void {
       const g = globals(command);
       await withWorkspace(g, async (ws) => {
         const started = performance.now();
+        const { getHistoricalFeatures } = await import('../../features/historical.ts');
         const result = await getHistoricalFeatures(ws, {
           spine: path.resolve(options.spine),
           service: options.service,
@@ -107,6 +104,7 @@ export function registerFeatures(program: Command): void {
       };
       await withWorkspace(g, async (ws) => withOnlineStore(ws, async (store) => {
         const asOf = options.asOf ?? ws.project.settings.servingAsOf;
+        const { createFeatureClient } = await import('../../features/online-read.ts');
         const client = createFeatureClient({ project: ws.project, store, asOf });
         const response = await client.getOnlineFeatures({
           service: options.service,
@@ -140,6 +138,7 @@ export function registerFeatures(program: Command): void {
       if (options.lookback !== undefined && options.incremental !== true) throw new SluiceError('CONFIG_INVALID', '--lookback only applies with --incremental');
       if (options.incremental === true && options.from !== undefined) throw new SluiceError('CONFIG_INVALID', '--incremental and --from exclude each other: incremental runs start where the last one ended');
       await withWorkspace(g, async (ws) => withOnlineStore(ws, async (store) => {
+        const { materialize, isoMicros, parseTimeArg } = await import('../../features/materialize.ts');
         const results = await materialize(ws, store, {
           ...(options.from === undefined ? {} : { fromMicros: parseTimeArg(options.from, '--from') }),
           ...(options.to === undefined ? {} : { toMicros: parseTimeArg(options.to, '--to') }),
@@ -171,6 +170,7 @@ export function registerFeatures(program: Command): void {
     .action(async (options: { service: string; sample: number; threshold: number }, command: Command) => {
       const g = globals(command);
       await withWorkspace(g, async (ws) => withOnlineStore(ws, async (store) => {
+        const { measureSkew } = await import('../../features/skew.ts');
         const report = await measureSkew(ws, store, { service: options.service, sample: options.sample, threshold: options.threshold });
         if (!report.passed) process.exitCode = 1;
         if (g.json) return printJson(report);

@@ -5,9 +5,6 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
-import { generateChurn } from '../../generate/churn.ts';
-import { applyUserUpdates, loadUsersToPostgres } from '../../generate/churn-postgres.ts';
-import { transactions } from '../../generate/transactions.ts';
 import { globals, parseInteger } from '../context.ts';
 import { formatBytes, formatMs, printJson } from '../render.ts';
 
@@ -29,11 +26,14 @@ export function registerGenerate(program: Command): void {
       const g = globals(command);
       if (options.postgresUpdates !== undefined) {
         if (options.postgresUrl === undefined) throw new SluiceError('CONFIG_INVALID', '--postgres-updates needs --postgres-url');
+        const { applyUserUpdates } = await import('../../generate/churn-postgres.ts');
         const changed = await applyUserUpdates(options.postgresUrl, options.postgresTable, { updates: options.postgresUpdates, inserts: options.postgresInserts, seed: options.seed });
         if (g.json) return printJson(changed);
         process.stdout.write(`updated ${changed.updated} and added ${changed.inserted} user(s) in ${options.postgresTable} at ${changed.updatedAt}\n`);
         return undefined;
       }
+      const { loadUsersToPostgres } = await import('../../generate/churn-postgres.ts');
+      const { generateChurn } = await import('../../generate/churn.ts');
       const loaded = options.postgresUrl === undefined ? undefined
         : await loadUsersToPostgres(options.postgresUrl, options.postgresTable, { users: options.users, days: options.days, seed: options.seed, endDate: options.endDate });
       const summary = await generateChurn({ users: options.users, days: options.days, seed: options.seed, out: options.out, endDate: options.endDate });
@@ -64,6 +64,7 @@ export function registerGenerate(program: Command): void {
       const began = Date.now();
       let written = 0;
       let buffer = '';
+      const { transactions } = await import('../../generate/transactions.ts');
       for (const event of transactions({ cards: options.cards, seed: options.seed, startMs, rate: options.rate })) {
         if (written >= limit) break;
         buffer += `${JSON.stringify(event)}\n`;

@@ -1,7 +1,5 @@
 // `sluice inspect <file|glob>`: a thin shell over batch/inspect-file.ts.
 import type { Command } from 'commander';
-import { inspectFiles } from '../../batch/inspect-file.ts';
-import { Engine } from '../../engine/engine.ts';
 import { globals, parseInteger } from '../context.ts';
 import { printJson, renderTable } from '../render.ts';
 
@@ -13,6 +11,7 @@ export function registerInspect(program: Command): void {
     .option('--sample <n>', 'sample rows', parseInteger('--sample'), 5)
     .action(async (file: string, options: { sample: number }, command: Command) => {
       const g = globals(command);
+      const [{ inspectFiles }, { Engine }] = await Promise.all([import('../../batch/inspect-file.ts'), import('../../engine/engine.ts')]);
       const engine = await Engine.open();
       try {
         const result = await inspectFiles(engine, file, { sample: options.sample });

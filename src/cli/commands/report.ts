@@ -1,7 +1,6 @@
 // `sluice report [--out <file>]`: writes the HTML data-quality report (checks over time, latest failures,
 // column profiles) and prints its path.
 import type { Command } from 'commander';
-import { writeReport } from '../../quality/report.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { printJson } from '../render.ts';
 
@@ -15,6 +14,7 @@ export function registerReport(program: Command): void {
     .action(async (options: { out?: string; asset?: string[]; bins: number }, command: Command) => {
       const g = globals(command);
       await withWorkspace(g, async (ws) => {
+        const { writeReport } = await import('../../quality/report.ts');
         const file = await writeReport(ws, { out: options.out, assets: options.asset, bins: options.bins });
         if (g.json) return printJson({ path: file });
         process.stdout.write(`${file}\n`);

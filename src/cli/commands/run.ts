@@ -1,7 +1,5 @@
 // `sluice run [asset...]`: build assets (and what they need) for a partition or a range of partitions.
 import type { Command } from 'commander';
-import { resumeRun } from '../../batch/resume.ts';
-import { runAssets } from '../../batch/runner.ts';
 import { checkRequestedKey, rangeKeys } from '../../define/partitions.ts';
 import { SluiceError } from '../../errors.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
@@ -56,6 +54,7 @@ export function registerRun(program: Command): void {
         ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
         ...(g.json ? {} : { onEvent: progressReporter() }),
       };
+      const [{ resumeRun }, { runAssets }] = await Promise.all([import('../../batch/resume.ts'), import('../../batch/runner.ts')]);
       const summary = await withWorkspace(g, (ws) => options.resume !== undefined ? resumeRun(ws, options.resume, common) : runAssets(ws, {
         ...common,
         assets,

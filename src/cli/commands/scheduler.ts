@@ -1,10 +1,8 @@
 // `sluice scheduler`: the long-running scheduler (cron schedules, sensors, freshness alerts) with optional
 // /metrics and /health; `sluice status`: each asset's latest version, freshness and last checks.
 import type { Command } from 'commander';
-import Fastify from 'fastify';
-import { createPipelineMetrics } from '../../orchestrate/metrics.ts';
-import { Scheduler, type SchedulerEvent } from '../../orchestrate/scheduler.ts';
-import { assetStatuses } from '../../orchestrate/status.ts';
+import type { createPipelineMetrics } from '../../orchestrate/metrics.ts';
+import type { SchedulerEvent } from '../../orchestrate/scheduler.ts';
 import type { Workspace } from '../../workspace.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { formatMs, printJson, renderTable } from '../render.ts';
@@ -39,6 +37,7 @@ function describeEvent(event: SchedulerEvent): string | null {
 }
 
 async function serveMetrics(ws: Workspace, host: string, port: number, scheduler: () => { active: boolean }, metrics: ReturnType<typeof createPipelineMetrics>): Promise<{ url: string; close(): Promise<void> }> {
+  const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
   app.get('/health', () => Promise.resolve({ status: 'ok', project: ws.project.name, scheduler: scheduler().active ? 'active' : 'standby' }));
   app.get('/metrics', async (_request, reply) => {
@@ -60,6 +59,7 @@ export function registerScheduler(program: Command): void {
     .option('--port <port>', 'serve /metrics (Prometheus) and /health on this port (0: any free port)', parseInteger('--port'))
     .action(async (options: SchedulerCliOptions, command: Command) => {
       const g = globals(command);
+      const [{ createPipelineMetrics }, { Scheduler }] = await Promise.all([import('../../orchestrate/metrics.ts'), import('../../orchestrate/scheduler.ts')]);
       await withWorkspace(g, async (ws) => {
         let active = false;
         const metrics = createPipelineMetrics(ws);
@@ -103,6 +103,7 @@ export function registerScheduler(program: Command): void {
     .description('each asset: latest version, freshness against its SLA, and its last check results')
     .action(async (_options: unknown, command: Command) => {
       const g = globals(command);
+      const { assetStatuses } = await import('../../orchestrate/status.ts');
       const statuses = await withWorkspace(g, (ws) => assetStatuses(ws));
       if (g.json) return printJson(statuses);
       const rows = statuses.map((s) => ({

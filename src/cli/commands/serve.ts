@@ -1,9 +1,6 @@
 // `sluice serve`: the HTTP API over the online store until SIGINT or SIGTERM.
 import type { Command } from 'commander';
-import { openJetStream } from '../../connectors/nats.ts';
 import type { EventStream } from '../../define/stream.ts';
-import { startServer } from '../../server/server.ts';
-import { publishToStream } from '../../stream/publish.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { withOnlineStore } from './features.ts';
 
@@ -17,6 +14,7 @@ export function registerServe(program: Command): void {
     .option('--ingest', 'also accept events at POST /v1/events/<stream> and publish them to NATS JetStream (SLUICE_NATS_URL)')
     .action(async (options: { host: string; port: number; asOf?: string; ingest?: boolean }, command: Command) => {
       const g = globals(command);
+      const [{ openJetStream }, { startServer }, { publishToStream }] = await Promise.all([import('../../connectors/nats.ts'), import('../../server/server.ts'), import('../../stream/publish.ts')]);
       await withWorkspace(g, async (ws) => withOnlineStore(ws, async (store) => {
         const fromProject = Object.entries(ws.project.settings.apiKeys ?? {}).map(([key, services]) => `${key}=${services === '*' ? '*' : services.join('|')}`);
         const apiKeys = [ws.settings.apiKeys ?? '', ...fromProject].filter((part) => part.trim() !== '').join(',');

@@ -1,6 +1,5 @@
 // `sluice show <asset>` and `sluice versions <asset>`: a table version's schema, size and preview; its history.
 import type { Command } from 'commander';
-import { listVersions, showTable } from '../../batch/inspect.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { formatBytes, printJson, renderTable } from '../render.ts';
 
@@ -15,6 +14,7 @@ export function registerShow(program: Command): void {
     .action(async (asset: string, options: { partition?: string; version?: number; limit: number }, command: Command) => {
       const g = globals(command);
       await withWorkspace(g, async (ws) => {
+        const { showTable } = await import('../../batch/inspect.ts');
         const view = await showTable(ws, asset, {
           limit: options.limit,
           ...(options.version === undefined ? {} : { version: options.version }),
@@ -44,6 +44,7 @@ export function registerShow(program: Command): void {
     .action(async (asset: string, _options: unknown, command: Command) => {
       const g = globals(command);
       await withWorkspace(g, async (ws) => {
+        const { listVersions } = await import('../../batch/inspect.ts');
         const versions = await listVersions(ws, asset);
         if (g.json) return printJson(versions);
         const rows = versions.map((v) => ({

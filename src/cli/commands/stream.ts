@@ -4,10 +4,8 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import type { Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
-import { openJetStream } from '../../connectors/nats.ts';
-import { publishToStream } from '../../stream/publish.ts';
-import { runStreamJetStream } from '../../stream/run-jetstream.ts';
-import { getEventStream, runStreamLines, type StreamRunSummary } from '../../stream/run.ts';
+import type { runStreamJetStream } from '../../stream/run-jetstream.ts';
+import type { StreamRunSummary } from '../../stream/run.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { printJson } from '../render.ts';
 import { withOnlineStore } from './features.ts';
@@ -28,6 +26,7 @@ export function registerStream(program: Command): void {
     .option('--limit <n>', 'stop after n new events', parseInteger('--limit'))
     .action(async (name: string, options: { input: string; nats?: boolean; partition?: string; idleStop?: number; job?: string; flushEvents: number; flushMs: number; checkpointMs: number; limit?: number }, command: Command) => {
       const g = globals(command);
+      const { getEventStream, runStreamLines } = await import('../../stream/run.ts');
       await withWorkspace(g, async (ws) => withOnlineStore(ws, async (store) => {
         const stream = getEventStream(ws, name);
         if (options.nats === true) {
@@ -59,6 +58,7 @@ export function registerStream(program: Command): void {
     .option('--input <file>', 'NDJSON events from a file, or - for stdin', '-')
     .action(async (name: string, options: { input: string }, command: Command) => {
       const g = globals(command);
+      const [{ getEventStream }, { openJetStream }, { publishToStream }] = await Promise.all([import('../../stream/run.ts'), import('../../connectors/nats.ts'), import('../../stream/publish.ts')]);
       await withWorkspace(g, async (ws) => {
         const stream = getEventStream(ws, name);
         const handle = await openJetStream(ws.settings.natsUrl);
@@ -100,6 +100,7 @@ async function consumeNats(
     if (match === null || Number(match[1]) >= Number(match[2])) throw new SluiceError('CONFIG_INVALID', `--partition must be i/n with 0 <= i < n, e.g. 0/2; got ${JSON.stringify(options.partition)}`);
     partition = { index: Number(match[1]), count: Number(match[2]) };
   }
+  const [{ openJetStream }, { runStreamJetStream }] = await Promise.all([import('../../connectors/nats.ts'), import('../../stream/run-jetstream.ts')]);
   const handle = await openJetStream(url);
   const abort = new AbortController();
   const stop = (): void => abort.abort();

@@ -1,8 +1,6 @@
 // `sluice delete`, `sluice vacuum` and `sluice schema`: thin shells over batch/table-admin.ts.
 import type { Command } from 'commander';
-import { deletePartitions, schemaDiff, schemaHistory, vacuum } from '../../batch/table-admin.ts';
 import { parseDuration } from '../../define/duration.ts';
-import { describeChange } from '../../store/tables/schema-evolution.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { formatBytes, printJson, renderTable } from '../render.ts';
 import { partitionsFrom } from './run.ts';
@@ -28,6 +26,7 @@ export function registerTables(program: Command): void {
       const g = globals(command);
       const keys = [...(options.partition ?? []), ...partitionsFrom({ from: options.from, to: options.to })];
       await withWorkspace(g, async (ws) => {
+        const { deletePartitions } = await import('../../batch/table-admin.ts');
         const result = await deletePartitions(ws, asset, keys);
         if (g.json) return printJson(result);
         process.stdout.write(`deleted ${result.deleted.length} partition(s) of ${asset}: version ${result.version} has ${result.partitions} partition(s), ${result.rowCount.toLocaleString('en-US')} rows (run ${result.runId})\n`);
@@ -46,6 +45,7 @@ export function registerTables(program: Command): void {
     .action(async (assets: string[], options: { keepVersions?: number; olderThan?: number; grace?: number; dryRun?: boolean }, command: Command) => {
       const g = globals(command);
       await withWorkspace(g, async (ws) => {
+        const { vacuum } = await import('../../batch/table-admin.ts');
         const reports = await vacuum(ws, assets, { keepVersions: options.keepVersions, olderThanMs: options.olderThan, graceMs: options.grace, dryRun: options.dryRun });
         if (g.json) return printJson(reports);
         const verb = options.dryRun === true ? 'would remove' : 'removed';
@@ -63,6 +63,7 @@ export function registerTables(program: Command): void {
     .option('--diff <versions...>', 'compare two versions, e.g. --diff 3 7')
     .action(async (asset: string, options: { diff?: string[] }, command: Command) => {
       const g = globals(command);
+      const [{ schemaDiff, schemaHistory }, { describeChange }] = await Promise.all([import('../../batch/table-admin.ts'), import('../../store/tables/schema-evolution.ts')]);
       await withWorkspace(g, async (ws) => {
         if (options.diff !== undefined) {
           const [from, to] = options.diff.map((v) => parseInteger('--diff')(v));

@@ -2,18 +2,11 @@
 // Exit code 0 when every `error` check passes, 1 otherwise; --json prints GX's validation result.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { AD_HOC_RUN_PREFIX } from '../../store/catalog/catalog.ts';
-import { manifestFor, relationFor } from '../../batch/inspect.ts';
-import { newRunId } from '../../batch/runner.ts';
-import { columnOf, describeFailure, severityOf, toCheckRecords } from '../../batch/checks.ts';
-import { Engine } from '../../engine/engine.ts';
 import type { ValidationResult } from '../../quality/types.ts';
-import { loadSuiteFile } from '../../quality/suite-file.ts';
-import { fileRelation, severityFailures, validateRelation } from '../../quality/validate-target.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 import { printJson, renderTable } from '../render.ts';
 
-function render(target: string, result: ValidationResult): string {
+function render(target: string, result: ValidationResult, { columnOf, describeFailure, severityOf }: typeof import('../../batch/checks.ts')): string {
   const rows = result.results.map((r) => ({
     status: r.success ? 'pass' : severityOf(r.expectation_config) === 'warn' ? 'WARN' : 'FAIL',
     expectation: r.expectation_config.type,
@@ -34,6 +27,11 @@ export function registerValidate(program: Command): void {
     .option('--version <n>', 'an asset version (default: the latest)', parseInteger('--version'))
     .action(async (target: string, options: { suite: string; partition?: string; version?: number }, command: Command) => {
       const g = globals(command);
+      // Loaded here, not at start-up: `sluice --help` need not load DuckDB.
+      const [checks, { AD_HOC_RUN_PREFIX }, { manifestFor, relationFor }, { newRunId }, { Engine }, { loadSuiteFile }, { fileRelation, severityFailures, validateRelation }] = await Promise.all([
+        import('../../batch/checks.ts'), import('../../store/catalog/catalog.ts'), import('../../batch/inspect.ts'), import('../../batch/runner.ts'),
+        import('../../engine/engine.ts'), import('../../quality/suite-file.ts'), import('../../quality/validate-target.ts'),
+      ]);
       const suite = await loadSuiteFile(options.suite);
       let result: ValidationResult;
       if (fs.existsSync(target)) {
@@ -48,12 +46,12 @@ export function registerValidate(program: Command): void {
           const { manifest } = await manifestFor(ws, target, options.version);
           const relation = `(${relationFor(ws, manifest, options.partition)})`;
           const validation = await validateRelation(ws.engine, relation, suite);
-          await ws.catalog.recordChecks(toCheckRecords(validation.results, { runId: `${AD_HOC_RUN_PREFIX}${newRunId()}`, stepId: null, target, partition: options.partition ?? '' }));
+          await ws.catalog.recordChecks(checks.toCheckRecords(validation.results, { runId: `${AD_HOC_RUN_PREFIX}${newRunId()}`, stepId: null, target, partition: options.partition ?? '' }));
           return validation;
         });
       }
       if (g.json) printJson(result);
-      else process.stdout.write(render(target, result));
+      else process.stdout.write(render(target, result, checks));
       if (severityFailures(result).errors > 0) process.exitCode = 1;
     });
 }

@@ -1,7 +1,6 @@
 // `sluice worker [--concurrency N]`: run step jobs from the project's queue (SLUICE_QUEUE_URL) until SIGTERM or
 // SIGINT; then finish the running steps (a second signal leaves them to another worker) and exit.
 import type { Command } from 'commander';
-import { startStepWorker } from '../../orchestrate/worker.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
 
 export function registerWorker(program: Command): void {
@@ -12,6 +11,7 @@ export function registerWorker(program: Command): void {
     .action(async (options: { concurrency: number }, command: Command) => {
       const g = globals(command);
       await withWorkspace(g, async (ws) => {
+        const { startStepWorker } = await import('../../orchestrate/worker.ts');
         const worker = await startStepWorker(ws, { concurrency: Math.max(1, options.concurrency) });
         process.stderr.write(`worker ${worker.id} ready: ${worker.queue}, concurrency ${Math.max(1, options.concurrency)}\n`);
         let signals = 0;
