@@ -4,9 +4,8 @@
 // partitions (a list of regions), a source partitioned by a column of one file, the feature store over an
 // hourly table, two dimensions (date x region, nested Hive folders), and what schedules and backfills build for each kind.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { queryTable } from '../src/batch/inspect.ts';
 import { plan } from '../src/batch/plan.ts';
 import { deletePartitions } from '../src/batch/table-admin.ts';
@@ -22,22 +21,11 @@ import { backfill, jobPartitions } from '../src/orchestrate/backfill.ts';
 import { tickPartitions } from '../src/orchestrate/scheduler.ts';
 import { assetStatuses } from '../src/orchestrate/status.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
-import { duck, runCli } from './helpers/temp.ts';
+import { duck, runCli, tempProjectEachTest } from './helpers/temp.ts';
 
 let dir: string;
-let ws: Workspace | undefined;
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-partition-kinds-'));
-});
-afterEach(async () => {
-  try {
-    await ws?.close();
-  } finally {
-    ws = undefined;
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+const opened: Workspace[] = [];
+tempProjectEachTest('sluice-partition-kinds-', {}, (d) => (dir = d), opened);
 
 function write(relative: string, text: string): void {
   fs.mkdirSync(path.dirname(path.join(dir, relative)), { recursive: true });
@@ -46,7 +34,8 @@ function write(relative: string, text: string): void {
 
 async function open(sources: FileSource[], assets: Asset[], extra: Partial<Parameters<typeof defineProject>[0]> = {}): Promise<Workspace> {
   const stateDir = path.join(dir, '.sluice');
-  ws = await openWorkspace(defineProject({ name: 'kinds', sources, assets, ...extra }), dir, { stateDir, catalogUrl: `sqlite:${path.join(stateDir, 'catalog.db')}` });
+  const ws = await openWorkspace(defineProject({ name: 'kinds', sources, assets, ...extra }), dir, { stateDir, catalogUrl: `sqlite:${path.join(stateDir, 'catalog.db')}` });
+  opened.push(ws);
   return ws;
 }
 
@@ -208,6 +197,7 @@ describe('static partitions', () => {
 
     // A key outside the list is refused; a key dropped from the list is reported by status.
     expect(() => plan(w.project, { assets: ['by_region'], partitions: ['mars'] })).toThrow(/its partitions are static: eu, us, apac \(one of eu, us, apac\)/);
+    opened.splice(opened.indexOf(w), 1);
     await w.close();
     const narrowed = staticPartitions(['us', 'apac'], { column: 'region' });
     const sales2 = fileSource('sales', { format: 'csv', path: 'data/sales/{region}.csv', partitions: narrowed, columns: { shop: 'VARCHAR', amount: 'BIGINT' } });

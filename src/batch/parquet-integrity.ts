@@ -105,16 +105,19 @@ const FLOAT_TYPES = new Set(['FLOAT', 'DOUBLE']);
  */
 export async function verifyFooterStatistics(session: Session, file: string, columns: readonly { readonly name: string; readonly type: string }[]): Promise<ParquetDamage | undefined> {
   const checked = columns.filter((c) => EXACT_TYPES.test(c.type) || c.type === 'VARCHAR');
-  const table = quoteIdent(`__integrity_${Math.random().toString(36).slice(2)}`);
+  const name = `__integrity_${Math.random().toString(36).slice(2)}`;
+  const table = quoteIdent(name);
+  // The footer is read once into a temp table; each column's comparison joins it.
+  const metadata = quoteIdent(`${name}_footer`);
   const value = (c: { name: string; type: string }): string => FLOAT_TYPES.has(c.type) ? `${quoteIdent(c.name)}) FILTER (WHERE NOT isnan(${quoteIdent(c.name)})` : quoteIdent(c.name);
   const aggregates = checked.map((c, i) => `min(${value(c)}) AS min_${i}, max(${value(c)}) AS max_${i}, count(*) - count(${quoteIdent(c.name)}) AS nulls_${i}`);
-  const metadata = `parquet_metadata(${quoteLiteral(file)})`;
-  const groups = await session.query<{ row_group_id: bigint; row_group_num_rows: bigint }>(`SELECT DISTINCT row_group_id, row_group_num_rows FROM ${metadata} ORDER BY row_group_id`);
-  await session.run(`CREATE TEMP TABLE ${table} AS
-    SELECT ${rowGroupOf(groups.map((g) => Number(g.row_group_num_rows)))} AS __group, count(*) AS __rows${aggregates.map((a) => `, ${a}`).join('')}
-    FROM read_parquet(${quoteLiteral(file)}, file_row_number = true, hive_partitioning = false)
-    GROUP BY __group`);
   try {
+    await session.run(`CREATE TEMP TABLE ${metadata} AS SELECT * FROM parquet_metadata(${quoteLiteral(file)})`);
+    const groups = await session.query<{ row_group_id: bigint; row_group_num_rows: bigint }>(`SELECT DISTINCT row_group_id, row_group_num_rows FROM ${metadata} ORDER BY row_group_id`);
+    await session.run(`CREATE TEMP TABLE ${table} AS
+      SELECT ${rowGroupOf(groups.map((g) => Number(g.row_group_num_rows)))} AS __group, count(*) AS __rows${aggregates.map((a) => `, ${a}`).join('')}
+      FROM read_parquet(${quoteLiteral(file)}, file_row_number = true, hive_partitioning = false)
+      GROUP BY __group`);
     const [rows] = await session.query<{ row_group: bigint; rows: bigint; footer_rows: bigint }>(
       `SELECT s.__group AS row_group, s.__rows AS rows, m.row_group_num_rows AS footer_rows
        FROM ${table} s JOIN (SELECT DISTINCT row_group_id, row_group_num_rows FROM ${metadata}) m ON m.row_group_id = s.__group
@@ -145,5 +148,6 @@ export async function verifyFooterStatistics(session: Session, file: string, col
     return undefined;
   } finally {
     await session.run(`DROP TABLE IF EXISTS ${table}`);
+    await session.run(`DROP TABLE IF EXISTS ${metadata}`);
   }
 }

@@ -3,7 +3,7 @@
 // the dead-letter store when the source says `badRecords: 'dead-letter'`.
 import fs from 'node:fs';
 import type { FileSource } from '../define/source.ts';
-import { timeRange, type Partitions } from '../define/partitions.ts';
+import { timeRange, timestampLiteral, type Partitions } from '../define/partitions.ts';
 import type { Row, Session } from '../engine/engine.ts';
 import { errorMessage, isTransient, SluiceError } from '../errors.ts';
 import { quoteIdent, quoteList, quoteLiteral } from '../sql/identifiers.ts';
@@ -357,8 +357,7 @@ function partitionFilter(partitions: Partitions, column: string, keys: readonly 
   if (partitions.kind === 'static') return `${quoteIdent(column)}::VARCHAR IN (${keys.map(quoteLiteral).join(', ')})`;
   const first = timeRange(partitions, keys[0] as string);
   const last = timeRange(partitions, keys.at(-1) as string);
-  const at = (ms: number): string => `TIMESTAMP '${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}'`;
-  return `${quoteIdent(column)} >= ${at(first?.start ?? 0)} AND ${quoteIdent(column)} < ${at(last?.end ?? 0)}`;
+  return `${quoteIdent(column)} >= ${timestampLiteral(first?.start ?? 0)} AND ${quoteIdent(column)} < ${timestampLiteral(last?.end ?? 0)}`;
 }
 
 /** Create temp relation `view` holding the source's good records for the window. */

@@ -2,7 +2,7 @@
 // whose `ref` both names a dependency in the SQL and records it, so the graph is never declared twice.
 import { SluiceError } from '../errors.ts';
 import type { ExpectationConfig, Suite } from './checks.ts';
-import { partitionLiteral, partitionValues, timeRange, type Partitions } from './partitions.ts';
+import { partitionLiteral, partitionValues, timeRange, timestampLiteral, type Partitions } from './partitions.ts';
 import type { ExtractSpec } from './extract.ts';
 import type { FileSource } from './source.ts';
 import { parseDuration } from './duration.ts';
@@ -81,7 +81,6 @@ export function partitionContext(asset: { readonly name: string; readonly partit
     if (found === undefined) throw new SluiceError('DEFINITION_INVALID', `asset "${asset.name}" has static partitions, which have no time: its SQL cannot use ${what}`, { asset: asset.name });
     return found;
   };
-  const timestamp = (ms: number): string => `TIMESTAMP '${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}'`;
   return {
     partition: key,
     get partitionDate() {
@@ -97,10 +96,10 @@ export function partitionContext(asset: { readonly name: string; readonly partit
       return Object.fromEntries(partitionValues(partitions, k).map((v) => [v.name, v.literal]));
     },
     get partitionStart() {
-      return timestamp(range('partitionStart').start);
+      return timestampLiteral(range('partitionStart').start);
     },
     get partitionEnd() {
-      return timestamp(range('partitionEnd').end);
+      return timestampLiteral(range('partitionEnd').end);
     },
   };
 }

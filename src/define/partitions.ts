@@ -287,24 +287,21 @@ export function keysBetween(partitions: Partitions, from: string, to: string): s
   return keys;
 }
 
-/** Every key of the definition from its start up to `untilMs` (static: all keys). */
-export function keysUntil(partitions: Partitions, untilMs: number): string[] {
-  if (partitions.kind === 'static') return [...partitions.keys];
-  if (partitions.kind === 'multi') return keysUntil(partitions.time, untilMs).flatMap((time) => partitions.static.keys.map((key) => joinKey(time, key)));
-  const last = partitions.end === undefined ? formatKey(partitions, untilMs) : partitions.end;
-  return startMs(partitions, last) < startMs(partitions, partitions.start) ? [] : keysBetween(partitions, partitions.start, last);
-}
-
 /** The DuckDB type of the partition column. */
 export function partitionColumnType(partitions: TimePartitions | StaticPartitions): 'DATE' | 'TIMESTAMP' | 'VARCHAR' {
   return partitions.kind === 'daily' ? 'DATE' : partitions.kind === 'hourly' ? 'TIMESTAMP' : 'VARCHAR';
+}
+
+/** An instant as a SQL TIMESTAMP literal (UTC, seconds): `TIMESTAMP '2026-01-01 05:00:00'`. */
+export function timestampLiteral(epochMs: number): string {
+  return `TIMESTAMP '${new Date(epochMs).toISOString().slice(0, 19).replace('T', ' ')}'`;
 }
 
 /** The partition column's value for `key`, as a SQL literal: `DATE '2026-01-01'`, `TIMESTAMP '2026-01-01 05:00:00'`, `'eu'`. */
 export function partitionLiteral(partitions: TimePartitions | StaticPartitions, key: string): string {
   checkKey(partitions, key);
   if (partitions.kind === 'daily') return `DATE '${key}'`;
-  if (partitions.kind === 'hourly') return `TIMESTAMP '${key.replace('T', ' ')}:00:00'`;
+  if (partitions.kind === 'hourly') return timestampLiteral(parseHourKey(key));
   return `'${key}'`;
 }
 

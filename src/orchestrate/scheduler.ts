@@ -202,11 +202,12 @@ export class Scheduler {
     const chosen = schedule.catchUp.kind === 'latest' ? due.slice(-1) : due.slice(-schedule.catchUp.max);
     if (due.length > 1) this.#emit({ type: 'missed-ticks', job: job.name, missed: due.length - 1, launched: chosen.length - 1 });
     const launches: Launch[] = [];
+    const partitioning = jobPartitioning(this.#ws, job);
     for (const tick of chosen) {
-      for (const partition of tickPartitions(jobPartitioning(this.#ws, job), tick, schedule.timezone, schedule.partition)) {
+      for (const partition of tickPartitions(partitioning, tick, schedule.timezone, schedule.partition)) {
         if (partition !== '' && !jobHasPartition(this.#ws, job, partition)) continue;
         // A static partition is rebuilt on every tick; a time partition once, whichever tick names it.
-        const runKey = `${this.#ws.project.name}:schedule:${job.name}:${partition === '' ? tick.toISOString() : jobPartitioning(this.#ws, job)?.kind === 'static' ? `${tick.toISOString()}:${partition}` : partition}`;
+        const runKey = `${this.#ws.project.name}:schedule:${job.name}:${partition === '' ? tick.toISOString() : partitioning?.kind === 'static' ? `${tick.toISOString()}:${partition}` : partition}`;
         const launch = await this.#claim({ runKey, partition, reason: `tick ${tick.toISOString()} of ${schedule.cron} (${schedule.timezone})` }, job, 'schedule', { tick: tick.toISOString() });
         if (launch !== null) launches.push(launch);
       }

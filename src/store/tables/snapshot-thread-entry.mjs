@@ -1,12 +1,4 @@
-// Entry of a worker thread: the compiled module beside it (dist/), or the TypeScript source through tsx
-// (src/), as in bin/sluice.mjs.
-import fs from 'node:fs';
+// Entry of the table snapshot thread (see snapshot-thread.ts): compiled or through tsx, as bin/sluice.mjs runs.
+import { importCompiledOrSource } from '../../compiled-or-source.mjs';
 
-const compiled = new URL('./snapshot-thread-worker.js', import.meta.url);
-if (fs.existsSync(compiled)) {
-  await import(compiled.href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import('./snapshot-thread-worker.ts');
-}
+await importCompiledOrSource(new URL('./snapshot-thread-worker', import.meta.url));
