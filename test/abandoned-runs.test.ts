@@ -36,7 +36,7 @@ describe('abandoned runs', () => {
     try {
       for (const run of runs) {
         await catalog.createRun({ id: run.id, project: 'p', startedAt: new Date(now - 10 * RUN_STALE_MS).toISOString(), args: {}, owner: run.owner });
-        await catalog.createStep({ id: `${run.id}-0001`, runId: run.id, asset: 'a', partition: '', status: 'running' });
+        await catalog.createSteps([{ id: `${run.id}-0001`, runId: run.id, asset: 'a', partition: '', status: 'running' }]);
         fs.mkdirSync(path.join(stateDir, 'staging', run.id, 'a'), { recursive: true });
       }
       await catalog.heartbeatRun('stale-remote', now - 2 * RUN_STALE_MS);

@@ -19,8 +19,8 @@ const open: Workspace[] = [];
 const START = '2026-10-01';
 const DAYS = 12;
 
-function writeDay(day: string): void {
-  const d = Number(day.slice(8));
+function writeDay(day: string, extra = 0): void {
+  const d = Number(day.slice(8)) + extra;
   const rows = Array.from({ length: d }, (_, i) => `${i},${day},${(i * 7 + d) % 5}`).join('\n');
   fs.writeFileSync(path.join(dir, 'data', `${day}.csv`), `id,day,amount\n${rows}\n`);
 }
@@ -125,9 +125,14 @@ describe('backfill', () => {
     expect(dry.stdout).toContain('4 of 4 partition(s) would run');
     const result = run(['backfill', 'daily_job', '--from', START, '--to', addDays(START, 3), '--max-parallel', '2']);
     expect(result.stderr).toMatch(/\[#+\.*\] 4\/4 partitions · 0 running · .* · ETA 0ms/);
-    expect(result.stdout).toContain('backfill daily_job:2026-10-01:2026-10-04 success: 4 run, 0 done before, 0 failed');
+    expect(result.stdout).toContain('backfill daily_job:2026-10-01:2026-10-04 success: 4 partition run(s) (4 succeeded, 0 failed), 0 up to date (no run), 0 done before; steps: 4 built, 0 skipped, 0 failed');
     expect(result.status).toBe(0);
     const again = run(['backfill', 'daily_job', '--from', START, '--to', addDays(START, 3)]);
-    expect(again.stdout).toContain('0 run, 4 done before');
+    expect(again.stdout).toContain('0 partition run(s) (0 succeeded, 0 failed), 0 up to date (no run), 4 done before');
+    // --rerun after one day changed: that day's partition runs, the others are up to date and make no run.
+    writeDay(addDays(START, 1), 3);
+    const rerun = run(['backfill', 'daily_job', '--from', START, '--to', addDays(START, 3), '--rerun']);
+    expect(rerun.stdout).toContain('success: 1 partition run(s) (1 succeeded, 0 failed), 3 up to date (no run), 0 done before; steps: 1 built, 3 skipped, 0 failed');
+    expect(rerun.status).toBe(0);
   });
 });

@@ -152,7 +152,7 @@ for (const kind of BACKENDS) {
 
     it('round-trips every step field, numbers and nulls, and keeps fields an update leaves out', async () => {
       await catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args: {} });
-      await catalog.createStep({ id: 's1', runId: 'r1', asset: 'orders', partition: '2026-11-25', status: 'pending' });
+      await catalog.createSteps([{ id: 's1', runId: 'r1', asset: 'orders', partition: '2026-11-25', status: 'pending' }]);
       expect(await catalog.listSteps('r1')).toEqual([
         {
           id: 's1', runId: 'r1', asset: 'orders', partition: '2026-11-25', status: 'pending', attempts: 0, startedAt: null,
@@ -173,8 +173,8 @@ for (const kind of BACKENDS) {
     });
 
     it('lists the steps of one run in creation order', async () => {
-      for (const id of ['c', 'a', 'b']) await catalog.createStep({ id, runId: 'r1', asset: `asset_${id}`, partition: '', status: 'pending' });
-      await catalog.createStep({ id: 'other', runId: 'r2', asset: 'x', partition: '', status: 'pending' });
+      for (const id of ['c', 'a', 'b']) await catalog.createSteps([{ id, runId: 'r1', asset: `asset_${id}`, partition: '', status: 'pending' }]);
+      await catalog.createSteps([{ id: 'other', runId: 'r2', asset: 'x', partition: '', status: 'pending' }]);
       expect((await catalog.listSteps('r1')).map((s) => s.id)).toEqual(['c', 'a', 'b']);
       expect(await catalog.listSteps('r3')).toEqual([]);
     });
@@ -391,7 +391,7 @@ for (const kind of BACKENDS) {
 
     it('keeps its data when closed and opened again', async () => {
       await catalog.createRun({ id: 'r1', project: 'shop', startedAt: at(0), args: { force: true } });
-      await catalog.createStep({ id: 's1', runId: 'r1', asset: 'orders', partition: '', status: 'pending' });
+      await catalog.createSteps([{ id: 's1', runId: 'r1', asset: 'orders', partition: '', status: 'pending' }]);
       await catalog.updateStep('s1', { status: 'success', rowsOut: 42, version: 1 });
       await catalog.recordVersion(version('orders', 1));
       await catalog.recordLineage([edge('r1', 'write', 'orders')]);

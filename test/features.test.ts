@@ -228,17 +228,56 @@ describe.each(stores)('feature store on $name', ({ url }) => {
     const stored = await readAll('profile', [...all.keys()], ['score', 'tier']);
     for (const [u, row] of all) expect(stored.get(u)).toEqual({ ts: row.ts, values: { score: row.score, tier: row.tier } });
 
-    // Rows land late: event times before the latest one read. Plain incremental misses them; a lookback finds them.
+    // Rows land late: event times before the latest one read. They came with a new version of the asset, so
+    // incremental reaches back to the earliest of them (the rows that version changed), no further.
     const mark2 = Math.max(...[...firstRows, ...newRows].map((r) => r.ts).filter((ts) => ts <= to2));
     const lateRows = Array.from({ length: 3 }, (_, i) => ({ user_id: 1000 + i, ts: mark2 - (i + 1) * HOUR, score: 1, tier: 'late' }));
     await build([...firstRows, ...newRows, ...lateRows], makeTxns(6, 5, 50));
-    const atMark = latestProfiles([...firstRows, ...newRows], mark2, mark2).size;
-    const [missed] = await materialize(ws, store, { views: ['profile'], incremental: true, toMicros: (to2 + HOUR) * MICROS });
-    expect(missed?.written).toBe(atMark);
+    const [late] = await materialize(ws, store, { views: ['profile'], incremental: true, toMicros: (to2 + HOUR) * MICROS });
+    expect(late?.fromMicros).toBe((mark2 - 3 * HOUR) * MICROS);
+    expect(late?.rewritten?.sinceVersion).toBe(run2?.assetVersion);
+    expect(late?.written).toBe(latestProfiles([...firstRows, ...newRows, ...lateRows], mark2 - 3 * HOUR, to2 + HOUR).size);
+    expect((await readAll('profile', [1000, 1001, 1002], ['tier'])).get(1000)?.values).toEqual({ tier: 'late' });
+    // Without a new version, a lookback still reads again before the mark.
     const [caught] = await materialize(ws, store, { views: ['profile'], incremental: true, lookbackMs: 4 * HOUR, toMicros: (to2 + HOUR) * MICROS });
+    expect(caught?.rewritten).toBeNull();
     expect(caught?.fromMicros).toBe((mark2 - 4 * HOUR) * MICROS);
     expect(caught?.written).toBe(latestProfiles([...firstRows, ...newRows, ...lateRows], mark2 - 4 * HOUR, to2).size);
     expect((await readAll('profile', [1000, 1001, 1002], ['tier'])).get(1002)?.values).toEqual({ tier: 'late' });
+  });
+
+  it('--incremental also rewrites what a new version of the asset corrected, before the mark (columns and windowed views)', async () => {
+    const profileRows = makeProfiles(21, 10, 80);
+    const txnRows = makeTxns(22, 4, 60);
+    await build(profileRows, txnRows);
+    const to = T0 + 100 * HOUR;
+    await materialize(ws, store, { incremental: true, toMicros: to * MICROS });
+    const mark = Math.max(...profileRows.map((r) => r.ts));
+    // Correct the latest row of a user whose latest value is older than the mark, and the amount of a card's
+    // latest transaction older than the txn mark; same event times, new values.
+    const latest = latestProfiles(profileRows, -Infinity, to);
+    const [user, row] = [...latest].filter(([, r]) => r.ts < mark).sort((a, b) => a[1].ts - b[1].ts)[0] as [number, ProfileRow];
+    const corrected = profileRows.map((r) => (r === row ? { ...r, score: 4242 } : r));
+    const txnMark = Math.max(...txnRows.map((r) => r.ts));
+    const lastPerCard = new Map<number, TxnRow>();
+    for (const r of txnRows) if (r.ts > (lastPerCard.get(r.card_id)?.ts ?? -Infinity)) lastPerCard.set(r.card_id, r);
+    const target = [...lastPerCard.values()].filter((r) => r.ts < txnMark && txnRows.filter((t) => t.card_id === r.card_id && t.ts === r.ts).length === 1)[0] as TxnRow;
+    const fixedTxns = txnRows.map((r) => (r === target ? { ...r, amount: r.amount + 1000 } : r));
+    await build(corrected, fixedTxns);
+    const results = await materialize(ws, store, { incremental: true, toMicros: to * MICROS });
+    const profile = results.find((r) => r.view === 'profile');
+    expect(profile?.fromMicros).toBe(row.ts * MICROS);
+    expect(profile?.rewritten).not.toBeNull();
+    expect((await readAll('profile', [user], ['score'])).get(user)).toEqual({ ts: row.ts, values: { score: 4242 } });
+    const windows = results.find((r) => r.view === 'txn_windows');
+    expect(windows?.fromMicros).toBe(target.ts * MICROS);
+    const expected = windowedAsOfLatest(fixedTxns, -Infinity, to).get(target.card_id);
+    const stored = (await readAll('txn_windows', [target.card_id], ['sum_1h'])).get(target.card_id);
+    expect(stored?.values['sum_1h']).toBeCloseTo(expected?.sum_1h ?? Number.NaN, 6);
+    // Nothing changed since: the next incremental run reaches back no further than its mark.
+    const [again] = await materialize(ws, store, { views: ['profile'], incremental: true, toMicros: to * MICROS });
+    expect(again?.rewritten).toBeNull();
+    expect(again?.fromMicros).toBe(mark * MICROS);
   });
 
   it('--incremental resumes from the data\'s event times: history loaded after a run up to now is picked up', async () => {

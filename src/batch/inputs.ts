@@ -79,12 +79,15 @@ function hashOf(parts: readonly string[]): string {
 /** Which partitions of a table version a reference reads ('all' where the two partitionings do not map). */
 function windowKeys(manifest: Manifest, anchor: string, reference: Reference, consumer: Asset, upstream: Partitions | undefined): { keys: string[]; mapped: boolean } {
   if (manifest.partitionColumn === null) return { keys: [''], mapped: false };
-  const every = { keys: Object.keys(manifest.partitions).sort(), mapped: false };
-  if (consumer.partitions === undefined || anchor === '' || upstream === undefined) return every;
+  const every = (): { keys: string[]; mapped: boolean } => ({ keys: Object.keys(manifest.partitions).sort(), mapped: false });
+  if (consumer.partitions === undefined || anchor === '' || upstream === undefined) return every();
   const wanted = upstreamKeys(consumer.partitions, anchor, upstream, reference.lookback, reference.lookahead);
-  if (wanted === 'all') return every;
+  if (wanted === 'all') return every();
   return { keys: wanted.filter((key) => manifest.partitions[key] !== undefined), mapped: true };
 }
+
+/** A table's current version (the table store's, or a cache of it). */
+export type LatestVersion = (asset: string) => Promise<Manifest | undefined>;
 
 export async function resolveInputs(
   session: Session,
@@ -92,6 +95,7 @@ export async function resolveInputs(
   asset: Asset,
   partition: string,
   references: readonly Reference[],
+  latest: LatestVersion = (name) => env.tables.latest(name),
 ): Promise<ResolvedInput[]> {
   const inputs: ResolvedInput[] = [];
   for (const reference of references) {
@@ -110,7 +114,7 @@ export async function resolveInputs(
       });
       continue;
     }
-    const manifest = await env.tables.latest(dataset.name);
+    const manifest = await latest(dataset.name);
     if (manifest === undefined) {
       throw new SluiceError('VERSION_NOT_FOUND', `asset "${asset.name}" reads "${dataset.name}", which has no version yet: run \`sluice run ${dataset.name}\` first`, { asset: asset.name });
     }

@@ -7,20 +7,39 @@ import type { LineageEdge } from '../store/catalog/catalog.ts';
 import { entryPathInState } from '../store/tables/table-log.ts';
 import type { Workspace } from '../workspace.ts';
 
+/**
+ * Per workspace and asset: every kept version up to this one is known to be in the catalog, so the next call
+ * looks only at the versions after it (a backfill reconciles before each of its runs: its cost must not grow
+ * with the table's history).
+ */
+const reconciledUpTo = new WeakMap<Workspace, Map<string, number>>();
+
 /** Record the versions of `assets` (every asset of the project when omitted) missing from the catalog; returns how many. */
 export async function reconcileVersions(ws: Workspace, assets?: readonly string[]): Promise<number> {
   const names = assets ?? [...ws.project.datasets.values()].filter((d) => d.kind === 'asset').map((d) => d.name);
+  let memo = reconciledUpTo.get(ws);
+  if (memo === undefined) {
+    memo = new Map();
+    reconciledUpTo.set(ws, memo);
+  }
   let recorded = 0;
   for (const asset of names) {
-    const kept = await ws.tables.versions(asset);
-    if (kept.length === 0) continue;
-    const known = new Set((await ws.catalog.listVersions(asset)).map((v) => v.version));
+    const after = memo.get(asset) ?? 0;
+    const latest = (await ws.tables.latest(asset))?.version ?? 0;
+    if (latest <= after) continue;
+    const kept = (await ws.tables.versions(asset)).filter((v) => v > after);
+    const known = new Set((await ws.catalog.listVersions(asset, { after })).map((v) => v.version));
     const missing = kept.filter((v) => !known.has(v));
+    // Versions up to the first one left missing (its run still going) need no second look.
+    let settledUpTo = latest;
     for (const version of missing) {
       const entry = await ws.tables.log(asset).read(version);
       if (entry === undefined) continue;
       // A run still going records its own versions (a backfill's parallel runs commit while others start).
-      if ((await ws.catalog.getRun(entry.runId))?.status === 'running') continue;
+      if ((await ws.catalog.getRun(entry.runId))?.status === 'running') {
+        settledUpTo = Math.min(settledUpTo, version - 1);
+        continue;
+      }
       const steps = await ws.catalog.listSteps(entry.runId).catch((error: unknown) => {
         if (error instanceof SluiceError) return [];
         throw error;
@@ -41,6 +60,7 @@ export async function reconcileVersions(ws: Workspace, assets?: readonly string[
       ws.logger.warn({ asset, version, run: entry.runId }, 'recorded a table version the catalog lacked (its run stopped between publishing and recording it)');
       recorded++;
     }
+    memo.set(asset, Math.max(after, settledUpTo));
   }
   return recorded;
 }

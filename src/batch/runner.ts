@@ -4,13 +4,14 @@
 import { randomBytes } from 'node:crypto';
 import { getAsset } from '../define/project.ts';
 import { errorMessage } from '../errors.ts';
-import type { LineageEdge, StepRecord, StepStatus } from '../store/catalog/catalog.ts';
+import type { LineageEdge, NewStep, StepRecord, StepStatus } from '../store/catalog/catalog.ts';
 import type { Workspace } from '../workspace.ts';
 import { reconcileVersions } from './reconcile.ts';
 import { RUN_HEARTBEAT_MS } from './abandoned.ts';
 import { PROCESS_OWNER } from '../store/owner.ts';
 import { plan, type PlannedStep } from './plan.ts';
 import { withRetry } from './retry.ts';
+import { upToDateSteps } from './up-to-date.ts';
 import type { StepExecutor } from './executor.ts';
 import { CheckFailedError, type StepOutcome } from './step.ts';
 import { sendAlert, type AlertPayload } from '../quality/alerts.ts';
@@ -39,6 +40,8 @@ export interface RunRequest {
 
 export type RunEvent =
   | { readonly type: 'run-start'; readonly runId: string; readonly steps: number }
+  /** Steps found up to date before anything ran (each also gets its `step-end`, status skipped). */
+  | { readonly type: 'up-to-date'; readonly keys: readonly string[] }
   | { readonly type: 'step-start'; readonly key: string; readonly asset: string; readonly partition: string }
   | { readonly type: 'step-retry'; readonly key: string; readonly attempt: number; readonly delayMs: number; readonly error: string }
   | { readonly type: 'step-end'; readonly key: string; readonly asset: string; readonly partition: string; readonly status: StepStatus; readonly rowsOut: number | null; readonly ms: number; readonly error: string | null }
@@ -61,6 +64,11 @@ export interface RunSummary {
   readonly status: 'success' | 'failed';
   readonly steps: readonly StepSummary[];
   readonly ms: number;
+}
+
+/** The read edges of a step's outcome (what it read, at which versions), for the catalog's lineage. */
+function readEdges(runId: string, stepId: string, outcome: StepOutcome): LineageEdge[] {
+  return outcome.reads.map((r) => ({ runId, stepId, direction: 'read', dataset: r.dataset, kind: r.kind, version: r.version, partition: r.partitions.join(','), fingerprint: r.fingerprint }));
 }
 
 export function newRunId(now: Date = new Date()): string {
@@ -89,26 +97,38 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
 async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<typeof plan>, runId: string, started: number): Promise<RunSummary> {
   const emit = request.onEvent ?? (() => undefined);
   const stepIds = new Map(steps.map((s, i) => [s.key, `${runId}-${String(i + 1).padStart(4, '0')}`]));
-  for (const step of steps) {
-    await ws.catalog.createStep({ id: stepIds.get(step.key) ?? '', runId, asset: step.asset, partition: step.partition, status: 'pending' });
-  }
-  emit({ type: 'run-start', runId, steps: steps.length });
-
   const results = new Map<string, StepSummary>();
-  const concurrency = Math.max(1, request.concurrency ?? ws.settings.concurrency);
-  const executor = request.executor ?? ws.executor;
-  const running = new Map<string, Promise<void>>();
-  const waiting = new Map(steps.map((s) => [s.key, s]));
+  // Steps settled before anything runs: a resumed run's completed ones, then every step provably up to date. Each
+  // is recorded with its outcome in the one insert that records the run's steps, its read lineage in one more.
+  const settled = new Map<string, NewStep>();
+  const skippedReads: LineageEdge[] = [];
   for (const step of steps) {
     const earlier = request.reuse?.get(step.key);
     if (earlier === undefined) continue;
     // Its committed output (or confirmed-unchanged one) is what downstream steps read: nothing to do again.
-    waiting.delete(step.key);
-    const id = stepIds.get(step.key) ?? '';
-    results.set(step.key, { id, key: step.key, asset: step.asset, partition: step.partition, status: 'skipped', attempts: 0, ms: 0, outcome: null, error: null });
-    await ws.catalog.updateStep(id, { status: 'skipped', attempts: 0, rowsOut: earlier.rowsOut, version: earlier.version, error: null });
-    emit({ type: 'step-end', key: step.key, asset: step.asset, partition: step.partition, status: 'skipped', rowsOut: earlier.rowsOut, ms: 0, error: null });
+    settled.set(step.key, { id: stepIds.get(step.key) ?? '', runId, asset: step.asset, partition: step.partition, status: 'skipped', attempts: 0, rowsOut: earlier.rowsOut, version: earlier.version, error: null });
   }
+  const upToDate = await upToDateSteps(ws, steps, { force: request.force ?? false, settled: new Set(settled.keys()) });
+  for (const step of steps) {
+    const outcome = upToDate.get(step.key);
+    if (outcome === undefined) continue;
+    const id = stepIds.get(step.key) ?? '';
+    settled.set(step.key, { id, runId, asset: step.asset, partition: step.partition, status: 'skipped', attempts: 0, rowsOut: outcome.rowsOut, version: outcome.version, error: null });
+    skippedReads.push(...readEdges(runId, id, outcome));
+  }
+  await ws.catalog.createSteps(steps.map((step) => settled.get(step.key) ?? { id: stepIds.get(step.key) ?? '', runId, asset: step.asset, partition: step.partition, status: 'pending' }));
+  await ws.catalog.recordLineage(skippedReads);
+  emit({ type: 'run-start', runId, steps: steps.length });
+  if (upToDate.size > 0) emit({ type: 'up-to-date', keys: [...upToDate.keys()] });
+  for (const step of steps) {
+    const record = settled.get(step.key);
+    if (record === undefined) continue;
+    results.set(step.key, { id: record.id, key: step.key, asset: step.asset, partition: step.partition, status: 'skipped', attempts: 0, ms: 0, outcome: upToDate.get(step.key) ?? null, error: null });
+    emit({ type: 'step-end', key: step.key, asset: step.asset, partition: step.partition, status: 'skipped', rowsOut: record.rowsOut ?? null, ms: 0, error: null });
+  }
+
+  const concurrency = Math.max(1, request.concurrency ?? ws.settings.concurrency);
+  const executor = request.executor ?? ws.executor;
 
   const alerts: AlertPayload[] = [];
   const alertFor = (step: PlannedStep, severity: 'error' | 'warn', failures: readonly ExpectationResult[]): AlertPayload => ({
@@ -142,7 +162,7 @@ async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<
         status: value.status, attempts, endedAt: new Date().toISOString(), rowsIn: value.rowsIn, rowsOut: value.rowsOut,
         bytesWritten: value.bytesWritten, badRecords: value.badRecords, version: value.version, error: null,
       });
-      const edges: LineageEdge[] = value.reads.map((r) => ({ runId, stepId: id, direction: 'read', dataset: r.dataset, kind: r.kind, version: r.version, partition: r.partitions.join(','), fingerprint: r.fingerprint }));
+      const edges = readEdges(runId, id, value);
       if (value.committed !== null) {
         edges.push({ runId, stepId: id, direction: 'write', dataset: step.asset, kind: 'asset', version: value.version, partition: step.partition, fingerprint: value.fingerprint });
         const { changed, ...version } = value.committed;
@@ -167,33 +187,69 @@ async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<
     emit({ type: 'step-end', key: step.key, asset: step.asset, partition: step.partition, status: summary.status, rowsOut: summary.outcome?.rowsOut ?? null, ms: summary.ms, error: summary.error });
   };
 
-  const blockedBy = (step: PlannedStep): string | undefined =>
-    step.after.find((key) => { const s = results.get(key)?.status; return s === 'failed' || s === 'upstream_failed'; });
-  const ready = (step: PlannedStep): boolean =>
-    step.after.every((key) => { const s = results.get(key)?.status; return s === 'success' || s === 'skipped'; });
-
-  while (waiting.size > 0 || running.size > 0) {
-    for (const step of [...waiting.values()]) {
-      const blocker = blockedBy(step);
-      if (blocker === undefined) continue;
-      waiting.delete(step.key);
+  // Dependency counting: each step waits for the number of its upstream steps not yet settled; a step that
+  // ends releases its dependents (or, failed, marks them upstream_failed), so scheduling costs O(steps + edges).
+  const dependents = new Map<string, PlannedStep[]>();
+  const unmet = new Map<string, number>();
+  const ready: PlannedStep[] = [];
+  let unsorted = true;
+  const pendingFailures: { step: PlannedStep; blocker: string }[] = [];
+  const release = (key: string): void => {
+    const status = results.get(key)?.status;
+    const ok = status === 'success' || status === 'skipped';
+    for (const dependent of dependents.get(key) ?? []) {
+      if (!unmet.has(dependent.key)) continue;
+      if (!ok) {
+        unmet.delete(dependent.key);
+        pendingFailures.push({ step: dependent, blocker: key });
+        continue;
+      }
+      const left = (unmet.get(dependent.key) ?? 1) - 1;
+      unmet.set(dependent.key, left);
+      if (left === 0) {
+        unmet.delete(dependent.key);
+        ready.push(dependent);
+        unsorted = true;
+      }
+    }
+  };
+  for (const step of steps) {
+    if (results.has(step.key)) continue;
+    unmet.set(step.key, step.after.length);
+    for (const key of step.after) dependents.set(key, [...(dependents.get(key) ?? []), step]);
+  }
+  for (const step of steps) {
+    if (results.has(step.key)) release(step.key);
+    else if (step.after.length === 0) {
+      unmet.delete(step.key);
+      ready.push(step);
+    }
+  }
+  const running = new Map<string, Promise<void>>();
+  // Ready steps start in plan order (dependencies first, then asset order and partition).
+  const order = new Map(steps.map((s, i) => [s.key, i]));
+  while (ready.length > 0 || running.size > 0 || pendingFailures.length > 0) {
+    while (pendingFailures.length > 0) {
+      const { step, blocker } = pendingFailures.shift() as { step: PlannedStep; blocker: string };
       const id = stepIds.get(step.key) ?? '';
       const error = `not run: upstream step ${blocker} failed`;
       results.set(step.key, { id, key: step.key, asset: step.asset, partition: step.partition, status: 'upstream_failed', attempts: 0, ms: 0, outcome: null, error });
       await ws.catalog.updateStep(id, { status: 'upstream_failed', error });
       emit({ type: 'step-end', key: step.key, asset: step.asset, partition: step.partition, status: 'upstream_failed', rowsOut: null, ms: 0, error });
+      release(step.key);
     }
-    for (const step of [...waiting.values()]) {
-      if (running.size >= concurrency) break;
-      if (!ready(step)) continue;
-      waiting.delete(step.key);
-      running.set(step.key, runOne(step).finally(() => running.delete(step.key)));
+    if (unsorted) ready.sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0));
+    unsorted = false;
+    while (ready.length > 0 && running.size < concurrency) {
+      const step = ready.shift() as PlannedStep;
+      running.set(step.key, runOne(step).finally(() => {
+        running.delete(step.key);
+        release(step.key);
+      }));
     }
     if (running.size > 0) await Promise.race(running.values());
-    else if (waiting.size > 0 && [...waiting.values()].every((s) => !ready(s) && blockedBy(s) === undefined)) {
-      throw new Error(`scheduler stalled with ${waiting.size} steps waiting`); // unreachable for an acyclic plan
-    }
   }
+  if (unmet.size > 0) throw new Error(`scheduler stalled with ${unmet.size} steps waiting`); // unreachable for an acyclic plan
 
   const ordered = steps.map((s) => results.get(s.key)).filter((s): s is StepSummary => s !== undefined);
   const status = ordered.every((s) => s.status === 'success' || s.status === 'skipped') ? 'success' : 'failed';

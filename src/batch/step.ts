@@ -7,14 +7,14 @@ import type { Engine } from '../engine/engine.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
 import { canonicalType, widensTo } from '../sql/types.ts';
-import type { ColumnContract } from '../define/asset.ts';
+import type { Asset, ColumnContract } from '../define/asset.ts';
 import { partitionColumns, partitionValues, type Partitions } from '../define/partitions.ts';
 import type { Session } from '../engine/engine.ts';
-import type { InputRef } from '../store/tables/manifest.ts';
+import type { InputRef, Manifest } from '../store/tables/manifest.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
 import type { CommitResult, TableStore } from '../store/tables/table-store.ts';
 import { entryPathInState } from '../store/tables/table-log.ts';
-import { prepareInputs, renderSql, resolveInputs, stepFingerprint } from './inputs.ts';
+import { prepareInputs, renderSql, resolveInputs, stepFingerprint, type LatestVersion, type RenderedSql, type ResolvedInput } from './inputs.ts';
 import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
 import { executeExtract, isExtractAsset } from './extract.ts';
 
@@ -79,18 +79,8 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
   const keyColumns = new Set(asset.partitions === undefined ? [] : partitionColumns(asset.partitions).map((c) => c.name));
   return env.engine.withSession(async (session) => {
     control.signal?.addEventListener('abort', () => session.interrupt(), { once: true });
-    const rendered = renderSql(env.project, asset, partition);
-    const inputs = await resolveInputs(session, env, asset, partition, rendered.references);
-    const fingerprint = stepFingerprint(rendered.sql, partitionColumn, inputs);
-    const reads = inputs.map((i) => i.ref);
-
-    const current = await env.tables.latest(asset.name);
-    if (!force) {
-      const entry = current?.partitions[partition];
-      if (current !== undefined && entry !== undefined && entry.fingerprint === fingerprint) {
-        return { status: 'skipped', version: current.version, rowsIn: 0, rowsOut: entry.rows, bytesWritten: 0, badRecords: 0, reads, fingerprint, file: null, checks: null, committed: null };
-      }
-    }
+    const { rendered, inputs, fingerprint, reads, current, upToDate } = await resolveStep(session, env, asset, partition);
+    if (!force && upToDate !== undefined) return upToDate;
 
     const prepared = await prepareInputs(session, env, asset, partition, inputs);
     const where = `asset "${asset.name}"${partition === '' ? '' : ` partition ${partition}`}`;
@@ -158,6 +148,34 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
     });
     return { status: 'success', rowsIn: prepared.rowsIn, rowsOut, badRecords: prepared.badRecords, reads, fingerprint, checks, ...committedOutcome(asset.name, committed) };
   });
+}
+
+export interface ResolvedStep {
+  readonly rendered: RenderedSql;
+  readonly inputs: readonly ResolvedInput[];
+  readonly fingerprint: string;
+  readonly reads: readonly InputRef[];
+  /** The asset's current version. */
+  readonly current: Manifest | undefined;
+  /** The skipped outcome, when the partition's current entry was built from exactly these inputs. */
+  readonly upToDate: StepOutcome | undefined;
+}
+
+/**
+ * What a step reads and its fingerprint, without running anything; `latest` gives tables' current versions (a
+ * caller deciding many steps at once passes a cache, so each table's version is looked up once).
+ */
+export async function resolveStep(session: Session, env: StepEnv, asset: Asset, partition: string, latest: LatestVersion = (name) => env.tables.latest(name)): Promise<ResolvedStep> {
+  const rendered = renderSql(env.project, asset, partition);
+  const inputs = await resolveInputs(session, env, asset, partition, rendered.references, latest);
+  const fingerprint = stepFingerprint(rendered.sql, asset.partitions?.column ?? null, inputs);
+  const reads = inputs.map((i) => i.ref);
+  const current = await latest(asset.name);
+  const entry = current?.partitions[partition];
+  const upToDate: StepOutcome | undefined = current !== undefined && entry !== undefined && entry.fingerprint === fingerprint
+    ? { status: 'skipped', version: current.version, rowsIn: 0, rowsOut: entry.rows, bytesWritten: 0, badRecords: 0, reads, fingerprint, file: null, checks: null, committed: null }
+    : undefined;
+  return { rendered, inputs, fingerprint, reads, current, upToDate };
 }
 
 /** What a step's outcome says about the version it committed (the catalog records it). */

@@ -11,6 +11,8 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): (
   let done = 0;
   let failed = 0;
   let rows = 0;
+  /** Steps reported at once as up to date: no line of their own. */
+  const quiet = new Set<string>();
   const redraw = (): void => {
     const current = [...running].slice(0, 3).join(', ') + (running.size > 3 ? ` +${running.size - 3}` : '');
     const line = `[${done}/${total}] ${failed > 0 ? `${failed} failed · ` : ''}${rows.toLocaleString('en-US')} rows · ${formatMs(Date.now() - started)} · ${current}`;
@@ -21,6 +23,10 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): (
       case 'run-start':
         total = event.steps;
         if (!tty) stream.write(`run ${event.runId}: ${event.steps} steps\n`);
+        break;
+      case 'up-to-date':
+        for (const key of event.keys) quiet.add(key);
+        if (!tty) stream.write(`skipped         ${event.keys.length} step(s) up to date (inputs and SQL unchanged)\n`);
         break;
       case 'step-start':
         running.add(event.key);
@@ -34,7 +40,7 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): (
         done++;
         rows += event.rowsOut ?? 0;
         if (event.status === 'failed' || event.status === 'upstream_failed') failed++;
-        if (!tty || event.status === 'failed') {
+        if ((!tty && !quiet.has(event.key)) || event.status === 'failed') {
           if (tty) stream.write('\r\x1b[2K');
           const detail = event.error !== null ? ` ${event.error}` : ` rows=${event.rowsOut ?? 0}`;
           stream.write(`${event.status.padEnd(15)} ${event.key} ${formatMs(event.ms)}${detail}\n`);

@@ -2,6 +2,8 @@
 // invoking the same backfill again continues where it stopped (partitions that succeeded are not run again).
 import { runAssets, type RunSummary } from '../batch/runner.ts';
 import { plan } from '../batch/plan.ts';
+import { reconcileVersions } from '../batch/reconcile.ts';
+import { upToDateSteps } from '../batch/up-to-date.ts';
 import type { Job } from '../define/job.ts';
 import { describePartitions, inPartitions, keysBetween, type Partitions } from '../define/partitions.ts';
 import { getAsset, getJob } from '../define/project.ts';
@@ -45,10 +47,15 @@ export interface BackfillProgress {
 
 export interface BackfillPartitionResult {
   readonly partition: string;
-  readonly status: 'success' | 'failed' | 'done-before' | 'planned';
+  /** `up-to-date`: every step of the partition was found unchanged before the backfill started, so no run was made. */
+  readonly status: 'success' | 'failed' | 'done-before' | 'planned' | 'up-to-date';
   readonly runId: string | null;
   readonly ms: number;
+  /** Steps planned for the partition, and of them: built, skipped (unchanged) and failed (or not run because an upstream step failed). */
   readonly steps: number;
+  readonly built: number;
+  readonly skipped: number;
+  readonly failed: number;
   readonly error: string | null;
 }
 
@@ -88,6 +95,23 @@ export function jobPartitions(ws: Workspace, job: Job, from: string, to: string)
   return { partitions, outOfRange };
 }
 
+/**
+ * The partitions (of `partitions`) whose every planned step is up to date now, with their step counts: planned and
+ * decided once for the whole range (batch/up-to-date.ts), not run by run.
+ */
+async function upToDatePartitions(ws: Workspace, job: Job, partitions: readonly string[], force: boolean): Promise<Map<string, number>> {
+  const result = new Map<string, number>();
+  if (force || partitions.length === 0) return result;
+  const whole = plan(ws.project, { assets: job.assets, partitions });
+  await reconcileVersions(ws, [...new Set(whole.map((s) => s.asset))]);
+  const upToDate = await upToDateSteps(ws, whole, { force: false, settled: new Set() });
+  for (const partition of partitions) {
+    const steps = plan(ws.project, { assets: job.assets, partitions: [partition] });
+    if (steps.every((s) => upToDate.has(s.key))) result.set(partition, steps.length);
+  }
+  return result;
+}
+
 export async function backfill(ws: Workspace, options: BackfillOptions): Promise<BackfillSummary> {
   const started = Date.now();
   const job = getJob(ws.project, options.job);
@@ -97,11 +121,14 @@ export async function backfill(ws: Workspace, options: BackfillOptions): Promise
 
   if (options.dryRun === true) {
     const known = new Map((await ws.catalog.listBackfillPartitions(id)).map((p) => [p.partition, p]));
+    const pending = partitions.filter((partition) => known.get(partition)?.status !== 'success' || options.rerunSucceeded === true);
+    const current = await upToDatePartitions(ws, job, pending, options.force === true);
     const results = partitions.map((partition): BackfillPartitionResult => {
       const before = known.get(partition);
       const done = before?.status === 'success' && options.rerunSucceeded !== true;
       const steps = plan(ws.project, { assets: job.assets, partitions: [partition] }).length;
-      return { partition, status: done ? 'done-before' : 'planned', runId: before?.runId ?? null, ms: 0, steps, error: null };
+      const status = done ? 'done-before' : current.has(partition) ? 'up-to-date' : 'planned';
+      return { partition, status, runId: before?.runId ?? null, ms: 0, steps, built: 0, skipped: status === 'up-to-date' ? steps : 0, failed: 0, error: null };
     });
     return { backfillId: id, job: job.name, from: options.from, to: options.to, dryRun: true, partitions: results, outOfRange, status: 'success', ms: Date.now() - started };
   }
@@ -109,12 +136,24 @@ export async function backfill(ws: Workspace, options: BackfillOptions): Promise
   await ws.catalog.openBackfill({ id, job: job.name, from: options.from, to: options.to }, partitions);
   const records = new Map((await ws.catalog.listBackfillPartitions(id)).map((p) => [p.partition, p]));
   const results = new Map<string, BackfillPartitionResult>();
-  const todo: string[] = [];
+  const pending: string[] = [];
   for (const partition of partitions) {
     const record = records.get(partition) as BackfillPartitionRecord;
     if (record.status === 'success' && options.rerunSucceeded !== true) {
-      results.set(partition, { partition, status: 'done-before', runId: record.runId, ms: 0, steps: 0, error: null });
-    } else todo.push(partition);
+      results.set(partition, { partition, status: 'done-before', runId: record.runId, ms: 0, steps: 0, built: 0, skipped: 0, failed: 0, error: null });
+    } else pending.push(partition);
+  }
+  // Partitions whose every step is unchanged need no run: decided for the whole range at once, recorded as succeeded.
+  const current = await upToDatePartitions(ws, job, pending, options.force === true);
+  const todo: string[] = [];
+  for (const partition of pending) {
+    const steps = current.get(partition);
+    if (steps === undefined) {
+      todo.push(partition);
+      continue;
+    }
+    await ws.catalog.updateBackfillPartition(id, partition, { status: 'success', runId: null, error: null });
+    results.set(partition, { partition, status: 'up-to-date', runId: null, ms: 0, steps, built: 0, skipped: steps, failed: 0, error: null });
   }
 
   const running = new Set<string>();
@@ -124,7 +163,7 @@ export async function backfill(ws: Workspace, options: BackfillOptions): Promise
     const elapsedMs = Date.now() - started;
     const remaining = todo.length - doneNow;
     options.onProgress?.({
-      backfillId: id, total: partitions.length, succeeded: [...results.values()].filter((r) => r.status === 'success' || r.status === 'done-before').length,
+      backfillId: id, total: partitions.length, succeeded: [...results.values()].filter((r) => r.status === 'success' || r.status === 'done-before' || r.status === 'up-to-date').length,
       failed, running: [...running], doneNow, remaining, elapsedMs,
       etaMs: doneNow === 0 ? null : Math.round((elapsedMs / doneNow) * remaining),
       finished,
@@ -157,7 +196,9 @@ export async function backfill(ws: Workspace, options: BackfillOptions): Promise
     doneNow++;
     if (status === 'failed') failed++;
     const ms = Date.now() - t0;
-    results.set(partition, { partition, status, runId, ms, steps: summary?.steps.length ?? 0, error });
+    const stepsOf = summary?.steps ?? [];
+    const count = (statuses: readonly string[]): number => stepsOf.filter((step) => statuses.includes(step.status)).length;
+    results.set(partition, { partition, status, runId, ms, steps: stepsOf.length, built: count(['success']), skipped: count(['skipped']), failed: count(['failed', 'upstream_failed']), error });
     report({ partition, status, runId: runId ?? '', ms, error });
   };
 
@@ -171,7 +212,7 @@ export async function backfill(ws: Workspace, options: BackfillOptions): Promise
   const ordered = partitions.map((p) => results.get(p) as BackfillPartitionResult);
   return {
     backfillId: id, job: job.name, from: options.from, to: options.to, dryRun: false, partitions: ordered, outOfRange,
-    status: ordered.every((r) => r.status === 'success' || r.status === 'done-before') ? 'success' : 'failed',
+    status: ordered.every((r) => r.status === 'success' || r.status === 'done-before' || r.status === 'up-to-date') ? 'success' : 'failed',
     ms: Date.now() - started,
   };
 }

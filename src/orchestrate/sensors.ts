@@ -85,12 +85,11 @@ export async function evaluateSensor(ws: Workspace, sensor: Sensor, job: Job, cu
       return evaluateFiles(ws, trigger.glob, job, cursor, nowMs, key);
     case 'asset-updated': {
       await reconcileVersions(ws, [trigger.asset]);
-      const versions = await ws.catalog.listVersions(trigger.asset);
-      const latest = versions[0]?.version ?? 0;
       // First evaluation: start from the current version; history does not launch runs.
-      if (cursor === undefined) return { requests: [], cursor: String(latest) };
+      if (cursor === undefined) return { requests: [], cursor: String((await ws.catalog.listVersions(trigger.asset, { limit: 1 }))[0]?.version ?? 0) };
       const seen = Number(cursor);
-      const fresh = versions.filter((v) => v.version > seen);
+      const fresh = await ws.catalog.listVersions(trigger.asset, { after: seen });
+      const latest = fresh[0]?.version ?? seen;
       if (fresh.length === 0) return { requests: [], cursor: null };
       if (!isPartitioned(ws, job)) {
         return { requests: [{ runKey: key(`${trigger.asset}@v${latest}`), partition: '', reason: `asset ${trigger.asset} has new version ${latest}` }], cursor: String(latest) };
@@ -111,7 +110,7 @@ export async function evaluateSensor(ws: Workspace, sensor: Sensor, job: Job, cu
     }
     case 'freshness': {
       await reconcileVersions(ws, [trigger.asset]);
-      const latest = (await ws.catalog.listVersions(trigger.asset))[0];
+      const latest = (await ws.catalog.listVersions(trigger.asset, { limit: 1 }))[0];
       const since = latest === undefined ? null : Date.parse(latest.createdAt);
       const lag = since === null ? Number.POSITIVE_INFINITY : nowMs - since;
       if (lag <= trigger.maxLagMs) return { requests: [], cursor: null };

@@ -28,7 +28,7 @@ export async function assetStatuses(ws: Workspace, nowMs: number = Date.now()): 
   for (const name of ws.project.order) {
     const dataset = ws.project.datasets.get(name);
     if (dataset === undefined || dataset.kind !== 'asset') continue;
-    const latest = (await ws.catalog.listVersions(name))[0];
+    const latest = (await ws.catalog.listVersions(name, { limit: 1 }))[0];
     const lagMs = latest === undefined ? null : Math.max(0, nowMs - Date.parse(latest.createdAt));
     const maxLagMs = dataset.freshness?.maxLagMs ?? null;
     const freshness: FreshnessState = maxLagMs === null ? 'no-sla' : lagMs === null ? 'never-built' : lagMs > maxLagMs ? 'stale' : 'fresh';

@@ -64,13 +64,15 @@ export function registerBackfill(program: Command): void {
       }));
       if (g.json) printJson(summary);
       else if (summary.dryRun) {
-        process.stdout.write(`${renderTable(summary.partitions.map((p) => ({ partition: p.partition, action: p.status === 'done-before' ? 'done (skip)' : 'run', steps: p.steps, previous_run: p.runId ?? '' })), ['partition', 'action', 'steps', 'previous_run'])}\n`);
+        process.stdout.write(`${renderTable(summary.partitions.map((p) => ({ partition: p.partition, action: p.status === 'done-before' ? 'done (skip)' : p.status === 'up-to-date' ? 'up to date (skip)' : 'run', steps: p.steps, previous_run: p.runId ?? '' })), ['partition', 'action', 'steps', 'previous_run'])}\n`);
         const toRun = summary.partitions.filter((p) => p.status === 'planned').length;
-        process.stdout.write(`\nbackfill ${summary.backfillId}: dry run, ${toRun} of ${summary.partitions.length} partition(s) would run${summary.outOfRange.length > 0 ? `; ${summary.outOfRange.length} outside the assets' partitions` : ''}\n`);
+        const current = summary.partitions.filter((p) => p.status === 'up-to-date').length;
+        process.stdout.write(`\nbackfill ${summary.backfillId}: dry run, ${toRun} of ${summary.partitions.length} partition(s) would run${current > 0 ? `, ${current} up to date` : ''}${summary.outOfRange.length > 0 ? `; ${summary.outOfRange.length} outside the assets' partitions` : ''}\n`);
       } else {
         const count = (status: string): number => summary.partitions.filter((p) => p.status === status).length;
         for (const p of summary.partitions.filter((r) => r.status === 'failed')) process.stdout.write(`failed ${p.partition} (run ${p.runId ?? '-'}): ${p.error ?? ''}\n`);
-        process.stdout.write(`backfill ${summary.backfillId} ${summary.status}: ${count('success')} run, ${count('done-before')} done before, ${count('failed')} failed, in ${formatMs(summary.ms)}\n`);
+        const steps = (field: 'built' | 'skipped' | 'failed'): number => summary.partitions.reduce((n, p) => n + p[field], 0);
+        process.stdout.write(`backfill ${summary.backfillId} ${summary.status}: ${count('success') + count('failed')} partition run(s) (${count('success')} succeeded, ${count('failed')} failed), ${count('up-to-date')} up to date (no run), ${count('done-before')} done before; steps: ${steps('built')} built, ${steps('skipped')} skipped, ${steps('failed')} failed; in ${formatMs(summary.ms)}\n`);
         if (summary.status !== 'success') process.stdout.write(`run the same command again to retry the failed partitions\n`);
       }
       if (summary.status !== 'success') process.exitCode = 1;

@@ -69,6 +69,14 @@ export interface LineageEdge {
   readonly fingerprint: string | null;
 }
 
+/** A step as it is first recorded; a step decided before it runs (skipped) carries its outcome. */
+export interface NewStep extends Omit<StepUpdate, 'startedAt' | 'endedAt' | 'rowsIn' | 'bytesWritten' | 'badRecords'> {
+  readonly id: string;
+  readonly runId: string;
+  readonly asset: string;
+  readonly partition: string;
+}
+
 export interface StepUpdate {
   readonly status: StepStatus;
   readonly attempts?: number;
@@ -138,6 +146,8 @@ export interface MaterializationRecord {
    * one (null: no row yet): where `--incremental` resumes, so history loaded after a run is picked up.
    */
   readonly resumeMicros: number | null;
+  /** The version of the view's asset this materialisation read (null: recorded before versions were kept). */
+  readonly assetVersion: number | null;
   readonly rowsWritten: number;
   readonly rowsStale: number;
   readonly startedAt: string;
@@ -245,14 +255,15 @@ export interface Catalog {
   /** Newest first. */
   listRuns(filter?: RunFilter): Promise<RunRecord[]>;
 
-  createStep(step: { id: string; runId: string; asset: string; partition: string; status: StepStatus }): Promise<void>;
+  /** Record steps in one transaction, in order: pending ones, or ones already settled (a skipped step's rows and version). */
+  createSteps(steps: readonly NewStep[]): Promise<void>;
   updateStep(id: string, update: StepUpdate): Promise<void>;
   /** Steps of a run, in creation order. */
   listSteps(runId: string): Promise<StepRecord[]>;
 
   recordVersion(version: VersionRecord): Promise<void>;
-  /** Newest first. */
-  listVersions(asset: string): Promise<VersionRecord[]>;
+  /** Newest first; `after` keeps the versions above it, `limit` the newest few. */
+  listVersions(asset: string, filter?: { readonly after?: number; readonly limit?: number }): Promise<VersionRecord[]>;
 
   recordLineage(edges: readonly LineageEdge[]): Promise<void>;
   /** Edges of a run (both directions), or of every run that wrote or read a dataset. */

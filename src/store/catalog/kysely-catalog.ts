@@ -26,15 +26,15 @@ import type {
   RunRecord,
   RunStatus,
   StepRecord,
-  StepStatus,
+  NewStep,
   StepUpdate,
   VersionRecord,
 } from './catalog.ts';
 import { AD_HOC_RUN_PREFIX } from './catalog.ts';
 import type { CheckResultsTable, Database, LineageTable, RunKeysTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
 
-/** Rows per lineage insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
-const LINEAGE_BATCH_ROWS = 500;
+/** Rows per step or lineage insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const BATCH_ROWS = 500;
 /** Rows per check-result insert: 14 parameters each, so 7,000 per statement, under both limits. */
 const CHECK_BATCH_ROWS = 500;
 /** Keys per stream key-state upsert or delete (one JSON array each): short enough to let other work run between. */
@@ -120,17 +120,25 @@ export class KyselyCatalog implements Catalog {
     return rows.map(toRunRecord);
   }
 
-  async createStep(step: { id: string; runId: string; asset: string; partition: string; status: StepStatus }): Promise<void> {
-    const row: Insertable<StepsTable> = {
+  async createSteps(steps: readonly NewStep[]): Promise<void> {
+    if (steps.length === 0) return;
+    const rows = steps.map((step): Insertable<StepsTable> => ({
       id: step.id,
       run_id: step.runId,
       asset: step.asset,
       partition_key: step.partition,
       status: step.status,
-      attempts: 0,
-    };
-    await this.#execute(`create step ${step.id}`, { run: step.runId, step: step.id, asset: step.asset }, (db) =>
-      db.insertInto('steps').values(row).execute(),
+      attempts: step.attempts ?? 0,
+      rows_out: step.rowsOut ?? null,
+      version: step.version ?? null,
+      error: step.error ?? null,
+    }));
+    const first = steps[0];
+    const where = steps.length === 1 ? `create step ${first?.id ?? ''}` : `create ${steps.length} steps`;
+    await this.#execute(where, { run: first?.runId, step: first?.id, asset: first?.asset }, (db) =>
+      db.transaction().execute(async (trx) => {
+        for (let start = 0; start < rows.length; start += BATCH_ROWS) await trx.insertInto('steps').values(rows.slice(start, start + BATCH_ROWS)).execute();
+      }),
     );
   }
 
@@ -173,10 +181,13 @@ export class KyselyCatalog implements Catalog {
     if (result.numInsertedOrUpdatedRows === 0n) await this.#assertSameVersion(version);
   }
 
-  async listVersions(asset: string): Promise<VersionRecord[]> {
-    const rows = await this.#execute(`list versions of ${asset}`, { asset }, (db) =>
-      db.selectFrom('table_versions').selectAll().where('asset', '=', asset).orderBy('version', 'desc').execute(),
-    );
+  async listVersions(asset: string, filter: { readonly after?: number; readonly limit?: number } = {}): Promise<VersionRecord[]> {
+    const rows = await this.#execute(`list versions of ${asset}`, { asset }, (db) => {
+      let query = db.selectFrom('table_versions').selectAll().where('asset', '=', asset).orderBy('version', 'desc');
+      if (filter.after !== undefined) query = query.where('version', '>', filter.after);
+      if (filter.limit !== undefined) query = query.limit(filter.limit);
+      return query.execute();
+    });
     return rows.map(toVersionRecord);
   }
 
@@ -185,8 +196,8 @@ export class KyselyCatalog implements Catalog {
     const rows = edges.map(toLineageRow);
     await this.#execute('record lineage', { run: edges[0]?.runId }, (db) =>
       db.transaction().execute(async (trx) => {
-        for (let start = 0; start < rows.length; start += LINEAGE_BATCH_ROWS) {
-          await trx.insertInto('lineage').values(rows.slice(start, start + LINEAGE_BATCH_ROWS)).execute();
+        for (let start = 0; start < rows.length; start += BATCH_ROWS) {
+          await trx.insertInto('lineage').values(rows.slice(start, start + BATCH_ROWS)).execute();
         }
       }),
     );
@@ -242,6 +253,7 @@ export class KyselyCatalog implements Catalog {
         from_micros: record.fromMicros,
         to_micros: record.toMicros,
         resume_micros: record.resumeMicros,
+        asset_version: record.assetVersion,
         rows_written: record.rowsWritten,
         rows_stale: record.rowsStale,
         started_at: record.startedAt,
@@ -262,6 +274,7 @@ export class KyselyCatalog implements Catalog {
       fromMicros: toNullableNumber(row.from_micros),
       toMicros: Number(row.to_micros),
       resumeMicros: toNullableNumber(row.resume_micros),
+      assetVersion: toNullableNumber(row.asset_version),
       rowsWritten: Number(row.rows_written),
       rowsStale: Number(row.rows_stale),
       startedAt: row.started_at,

@@ -22,6 +22,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 7, up: addLeaseOwners },
   { version: 8, up: addMaterializationMarks },
   { version: 9, up: addRunOwners },
+  { version: 10, up: addMaterializedVersions },
 ];
 
 export interface MigrateOptions {
@@ -244,6 +245,11 @@ async function addLeaseOwners(db: Kysely<Database>): Promise<void> {
 /** Where incremental materialisation resumes: the latest event time a run has seen, not its wall-clock end. */
 async function addMaterializationMarks(db: Kysely<Database>): Promise<void> {
   await db.schema.alterTable('materializations').addColumn('resume_micros', 'bigint').execute();
+}
+
+/** Which version of its asset a materialisation read, so `--incremental` also rewrites partitions changed since. */
+async function addMaterializedVersions(db: Kysely<Database>): Promise<void> {
+  await db.schema.alterTable('materializations').addColumn('asset_version', 'bigint').execute();
 }
 
 /** Who runs a run and when it last said so: a run whose process is gone is marked abandoned. */

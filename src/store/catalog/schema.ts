@@ -102,6 +102,7 @@ export interface MaterializationsTable {
   from_micros: NullableInt64;
   to_micros: Int64;
   resume_micros: NullableInt64;
+  asset_version: NullableInt64;
   rows_written: Int64;
   rows_stale: Int64;
   started_at: string;
