@@ -219,14 +219,25 @@ function formatKey(partitions: TimePartitions, epochMs: number): string {
   return partitions.kind === 'daily' ? formatDateKey(epochMs) : formatHourKey(epochMs);
 }
 
+/** The first and last partition's start of a time definition, epoch ms (parsed once per definition: plans ask often). */
+const boundsCache = new WeakMap<TimePartitions, { readonly first: number; readonly last: number }>();
+function boundsMs(partitions: TimePartitions): { readonly first: number; readonly last: number } {
+  let bounds = boundsCache.get(partitions);
+  if (bounds === undefined) {
+    bounds = { first: startMs(partitions, partitions.start), last: partitions.end === undefined ? Number.POSITIVE_INFINITY : startMs(partitions, partitions.end) };
+    boundsCache.set(partitions, bounds);
+  }
+  return bounds;
+}
+
 /** Whether a key belongs to the partition set (well-formed, and within start and end, or listed). */
 export function inPartitions(partitions: Partitions, key: string): boolean {
   if (!isKeyOf(partitions, key)) return false;
   if (partitions.kind === 'static') return true;
   if (partitions.kind === 'multi') return inPartitions(partitions.time, (splitKey(key) as { time: string }).time);
   const t = startMs(partitions, key);
-  if (t < startMs(partitions, partitions.start)) return false;
-  return partitions.end === undefined || t <= startMs(partitions, partitions.end);
+  const { first, last } = boundsMs(partitions);
+  return t >= first && t <= last;
 }
 
 /** Check that `key` is a well-formed key of `partitions`, with a message naming the expected form. */
@@ -321,11 +332,11 @@ export function upstreamKeys(downstream: Partitions, key: string, upstream: Part
   const from = startMs(downstream, first);
   const until = startMs(downstream, last) + grainMs(downstream);
   const grain = grainMs(upstream);
+  const { first: lowest, last: highest } = boundsMs(upstream);
   const keys: string[] = [];
-  // Upstream partitions overlapping [from, until): from the one containing `from`.
+  // Upstream partitions overlapping [from, until): from the one containing `from`, within the upstream's range.
   for (let t = Math.floor(from / grain) * grain; t < until; t += grain) {
-    const upstreamKey = formatKey(upstream, t);
-    if (inPartitions(upstream, upstreamKey)) keys.push(upstreamKey);
+    if (t >= lowest && t <= highest) keys.push(formatKey(upstream, t));
   }
   return keys;
 }
