@@ -50,7 +50,8 @@ export function stagedRelation(stagedFile: string, partitions: Partitions | unde
 export async function checkContext(project: Project, tables: TableStore, asset: Asset, partition: string, current: Manifest | undefined, catalog?: Catalog): Promise<QualityContext> {
   let previous: string | undefined;
   if (current !== undefined) {
-    if (partition === '') previous = `(${tableRelation(tables, current, [''])})`;
+    // Unpartitioned, or a dynamic asset's whole table (every key it wrote).
+    if (partition === '') previous = `(${tableRelation(tables, current, Object.keys(current.partitions).sort())})`;
     else {
       // The previous partition of a time partitioning (none for static keys), when it was built.
       const before = asset.partitions === undefined ? undefined : previousKey(asset.partitions, partition);

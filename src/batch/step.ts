@@ -1,5 +1,6 @@
 // One step: one partition of one asset. Resolve its inputs, skip it when its fingerprint is unchanged,
 // otherwise run its SQL in DuckDB, write sorted zstd Parquet to staging and commit a new table version.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Project } from '../define/project.ts';
 import { getAsset } from '../define/project.ts';
@@ -8,11 +9,11 @@ import { errorMessage, SluiceError } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
 import { canonicalType, widensTo } from '../sql/types.ts';
 import type { Asset, ColumnContract } from '../define/asset.ts';
-import { partitionColumns, partitionValues, type Partitions } from '../define/partitions.ts';
+import { isStaticKey, partitionColumns, partitionValues, type Partitions } from '../define/partitions.ts';
 import type { Session } from '../engine/engine.ts';
 import type { InputRef, Manifest } from '../store/tables/manifest.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
-import type { CommitResult, TableStore } from '../store/tables/table-store.ts';
+import type { CommitResult, MultiCommitResult, TableStore } from '../store/tables/table-store.ts';
 import { entryPathInState } from '../store/tables/table-log.ts';
 import { prepareInputs, renderSql, resolveInputs, stepFingerprint, type LatestVersion, type RenderedSql, type ResolvedInput } from './inputs.ts';
 import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
@@ -93,6 +94,9 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
       throw sqlError(error);
     }
     const contract = typeof asset.schema === 'object' ? asset.schema.columns : undefined;
+    if (asset.partitionBy !== undefined) {
+      return buildDynamic(session, env, run, asset, asset.partitionBy, { sql: rendered.sql, output, contract, current, fingerprint, reads, rowsIn: prepared.rowsIn, badRecords: prepared.badRecords }, control, sqlError);
+    }
     if (contract !== undefined) checkContractColumns(asset.name, partition, keyColumns, output, contract);
     const staged = env.tables.stagingPath(runId, asset.name, partition);
     // The partition value lives in the folder name (Hive style), not in the file: the SQL may return that
@@ -171,19 +175,32 @@ export async function resolveStep(session: Session, env: StepEnv, asset: Asset, 
   const fingerprint = stepFingerprint(rendered.sql, asset.partitions?.column ?? null, inputs);
   const reads = inputs.map((i) => i.ref);
   const current = await latest(asset.name);
-  const entry = current?.partitions[partition];
-  const upToDate: StepOutcome | undefined = current !== undefined && entry !== undefined && entry.fingerprint === fingerprint
-    ? { status: 'skipped', version: current.version, rowsIn: 0, rowsOut: entry.rows, bytesWritten: 0, badRecords: 0, reads, fingerprint, file: null, checks: null, committed: null }
+  const built = current === undefined ? undefined : builtWith(asset, current, partition);
+  const upToDate: StepOutcome | undefined = current !== undefined && built !== undefined && built.fingerprint === fingerprint
+    ? { status: 'skipped', version: current.version, rowsIn: 0, rowsOut: built.rows, bytesWritten: 0, badRecords: 0, reads, fingerprint, file: null, checks: null, committed: null }
     : undefined;
   return { rendered, inputs, fingerprint, reads, current, upToDate };
 }
 
+/**
+ * The fingerprint a step's partition was last built with, and its rows; undefined when it was not built. A dynamic
+ * asset's one step built every key: they all carry its fingerprint, or it must run again.
+ */
+export function builtWith(asset: Asset, current: Manifest, partition: string): { fingerprint: string; rows: number } | undefined {
+  if (asset.partitionBy === undefined) return current.partitions[partition];
+  const entries = Object.values(current.partitions);
+  const fingerprint = entries[0]?.fingerprint;
+  if (fingerprint === undefined || entries.some((e) => e.fingerprint !== fingerprint)) return undefined;
+  return { fingerprint, rows: entries.reduce((sum, e) => sum + e.rows, 0) };
+}
+
 /** What a step's outcome says about the version it committed (the catalog records it). */
-export function committedOutcome(assetName: string, committed: CommitResult): Pick<StepOutcome, 'version' | 'bytesWritten' | 'file' | 'committed'> {
+export function committedOutcome(assetName: string, committed: CommitResult | MultiCommitResult): Pick<StepOutcome, 'version' | 'bytesWritten' | 'file' | 'committed'> {
+  const files = 'files' in committed ? committed.files : [committed.file];
   return {
     version: committed.manifest.version,
-    bytesWritten: committed.file.bytes,
-    file: committed.file.path,
+    bytesWritten: files.reduce((sum, f) => sum + f.bytes, 0),
+    file: files[0]?.path ?? null,
     committed: {
       createdAt: committed.manifest.createdAt,
       changed: committed.manifest.changed,
@@ -192,6 +209,101 @@ export function committedOutcome(assetName: string, committed: CommitResult): Pi
       manifestPath: entryPathInState(assetName, committed.manifest.version),
     },
   };
+}
+
+/** Keys one dynamic step may write: beyond this the column is almost surely not a partition key. */
+const MAX_DYNAMIC_KEYS = 10_000;
+const INTEGER_KEY_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT']);
+
+interface DynamicBuild {
+  readonly sql: string;
+  readonly output: readonly { name: string; type: string }[];
+  readonly contract: Readonly<Record<string, ColumnContract>> | undefined;
+  readonly current: Manifest | undefined;
+  readonly fingerprint: string;
+  readonly reads: readonly InputRef[];
+  readonly rowsIn: number;
+  readonly badRecords: number;
+}
+
+/**
+ * A dynamic asset's step (`partitionBy: 'region'`): the output is computed once into a temp table, split by the
+ * column's values (the keys found), checked as a whole, and published as one version that puts every key found
+ * and removes the keys no longer in the output. Each key's file is sorted, so an unchanged key keeps its bytes.
+ */
+async function buildDynamic(
+  session: Session, env: StepEnv, run: StepRun, asset: Asset, column: string, build: DynamicBuild, control: StepControl,
+  sqlError: (error: unknown) => SluiceError,
+): Promise<StepOutcome> {
+  const where = `asset "${asset.name}"`;
+  const found = build.output.find((c) => c.name === column);
+  if (found === undefined) {
+    throw new SluiceError('DEFINITION_INVALID', `${where}: partitionBy "${column}" is not a column of its SQL's output (${build.output.map((c) => c.name).join(', ')}); return it, or change partitionBy`, { asset: asset.name, column });
+  }
+  const keyType = canonicalType(found.type);
+  if (keyType !== 'VARCHAR' && !INTEGER_KEY_TYPES.has(keyType)) {
+    throw new SluiceError('DEFINITION_INVALID', `${where}: partitionBy column "${column}" is ${found.type}; a dynamic partition key must be text or an integer (it names a folder): cast it, e.g. CAST(${column} AS VARCHAR) AS ${column}`, { asset: asset.name, column });
+  }
+  if (build.contract !== undefined) checkContractColumns(asset.name, '', new Set([column]), build.output, build.contract);
+  checkPartitionColumn(asset.name, '', undefined, build.output);
+  const temp = `__sluice_dynamic_${randomBytes(6).toString('hex')}`;
+  const staged: { key: string; stagedFile: string; rows: number }[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const file of staged) await fs.rm(file.stagedFile, { force: true });
+  };
+  try {
+    const columns = build.output.filter((c) => c.name !== column).map((c) => {
+      const declared = build.contract?.[c.name];
+      return declared === undefined ? quoteIdent(c.name) : `CAST(${quoteIdent(c.name)} AS ${declared.type}) AS ${quoteIdent(c.name)}`;
+    });
+    try {
+      await session.run(`CREATE TEMP TABLE ${quoteIdent(temp)} AS SELECT ${[...columns, quoteIdent(column)].join(', ')} FROM (${build.sql})`);
+    } catch (error) {
+      throw sqlError(error);
+    }
+    const keys = await session.query<{ key: string | null; n: bigint }>(`SELECT CAST(${quoteIdent(column)} AS VARCHAR) AS key, count(*) AS n FROM ${quoteIdent(temp)} GROUP BY ALL ORDER BY key NULLS FIRST`);
+    const nulls = keys.find((k) => k.key === null);
+    if (nulls !== undefined) {
+      throw new SluiceError('SOURCE_SCHEMA', `${where}: ${nulls.n} row(s) have NULL in its partitionBy column "${column}", and every row needs a partition key; fill it (coalesce(${column}, 'unknown') AS ${column}) or filter those rows out`, { asset: asset.name, column });
+    }
+    const bad = keys.filter((k) => !isStaticKey(k.key as string));
+    if (bad.length > 0) {
+      throw new SluiceError('SOURCE_SCHEMA', `${where}: partitionBy column "${column}" has ${bad.length} value(s) that cannot be partition keys (${bad.slice(0, 5).map((k) => JSON.stringify(k.key)).join(', ')}${bad.length > 5 ? ', …' : ''}): a key names a folder, so it must be letters, digits, _, - and . (not starting with .), at most 128 characters; map them in the SQL, e.g. regexp_replace(${column}, '[^A-Za-z0-9_.-]', '_', 'g') AS ${column}`, { asset: asset.name, column });
+    }
+    if (keys.length > MAX_DYNAMIC_KEYS) {
+      throw new SluiceError('SOURCE_SCHEMA', `${where}: partitionBy column "${column}" has ${keys.length} distinct values, more than ${MAX_DYNAMIC_KEYS}: a partition per value would make ${keys.length} folders; partition by a coarser column`, { asset: asset.name, column });
+    }
+    const rowsOut = keys.reduce((sum, k) => sum + Number(k.n), 0);
+    const before = build.current === undefined ? 0 : Object.values(build.current.partitions).reduce((sum, e) => sum + e.rows, 0);
+    if (rowsOut === 0 && before > 0 && asset.allowEmpty !== true) {
+      throw new SluiceError('EMPTY_DATA', `${where}: its output has no rows, where version ${build.current?.version ?? 0} has ${before}; nothing was published. Check its inputs, or set allowEmpty: true on the asset if an empty table is right`, { asset: asset.name });
+    }
+    let fileColumns: { name: string; type: string }[] = [];
+    for (const { key, n } of keys) {
+      const stagedFile = env.tables.stagingPath(run.runId, asset.name, key as string);
+      staged.push({ key: key as string, stagedFile, rows: Number(n) });
+      await session.run(`COPY (SELECT * EXCLUDE (${quoteIdent(column)}) FROM ${quoteIdent(temp)} WHERE CAST(${quoteIdent(column)} AS VARCHAR) = ${quoteLiteral(key as string)} ORDER BY ALL) TO ${quoteLiteral(stagedFile)} (FORMAT parquet, COMPRESSION zstd)`);
+      if (fileColumns.length === 0) fileColumns = await session.describe(`SELECT * FROM read_parquet(${quoteLiteral(stagedFile)}, hive_partitioning = false)`);
+    }
+    if (fileColumns.length === 0) fileColumns = (await session.describe(`SELECT * EXCLUDE (${quoteIdent(column)}) FROM ${quoteIdent(temp)}`)).map((c) => ({ name: c.name, type: c.type }));
+    const schema = [...fileColumns, { name: column, type: keyType }];
+    const checks = await runChecks(session, env, asset, '', `(SELECT * FROM ${quoteIdent(temp)})`, schema.map((c) => c.name), run, build.current);
+    if (checks !== null && checks.blocking.length > 0) {
+      const quarantined = checks.quarantineFile === null ? '' : `; ${checks.quarantinedRows} failing row(s) in ${checks.quarantineFile}`;
+      throw new CheckFailedError(`${where}: ${checks.blocking.length} error check(s) failed, nothing was published: ${checks.blocking.map(describeFailure).join('; ')}${quarantined}`, { asset: asset.name, partition: '' }, checks);
+    }
+    await control.beforeCommit?.();
+    const committed = await env.tables.commitPartitions({
+      asset: asset.name, partitionColumn: column, runId: run.runId, fingerprint: build.fingerprint, inputs: build.reads,
+      partitions: staged.map((p) => ({ ...p, schema })), removeOthers: true,
+      schemaPolicy: asset.schema === 'strict' ? 'strict' : 'evolve', allowSchemaChange: run.allowSchemaChange === true,
+    });
+    staged.length = 0;
+    return { status: 'success', rowsIn: build.rowsIn, rowsOut, badRecords: build.badRecords, reads: build.reads, fingerprint: build.fingerprint, checks, ...committedOutcome(asset.name, committed) };
+  } finally {
+    await cleanup();
+    await session.run(`DROP TABLE IF EXISTS ${quoteIdent(temp)}`).catch(() => undefined);
+  }
 }
 
 /** Text of the error a partition-column guard raises inside DuckDB; the step turns it into COLUMN_CONFLICT. */

@@ -8,7 +8,7 @@ import { getAsset } from '../define/project.ts';
 import type { Manifest } from '../store/tables/manifest.ts';
 import { isExtractAsset } from './extract.ts';
 import type { PlannedStep } from './plan.ts';
-import { resolveStep, type StepEnv, type StepOutcome } from './step.ts';
+import { builtWith, resolveStep, type StepEnv, type StepOutcome } from './step.ts';
 
 export interface UpToDateRequest {
   /** `--force`: the selected steps are rebuilt, whatever their fingerprint. */
@@ -37,7 +37,8 @@ export async function upToDateSteps(env: StepEnv, steps: readonly PlannedStep[],
       if (isExtractAsset(asset)) continue;
       try {
         // Never built: nothing to compare with (and its SQL is not rendered twice).
-        if ((await latest(asset.name))?.partitions[step.partition] === undefined) continue;
+        const current = await latest(asset.name);
+        if (current === undefined || builtWith(asset, current, step.partition) === undefined) continue;
         const { upToDate } = await resolveStep(session, env, asset, step.partition, latest);
         if (upToDate !== undefined) skipped.set(step.key, upToDate);
       } catch {

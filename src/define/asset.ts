@@ -128,6 +128,11 @@ export interface Asset<N extends string = string> {
   readonly schema?: AssetSchema | undefined;
   /** Publish a partition with no rows where the previous version had some (default: refused). */
   readonly allowEmpty?: boolean | undefined;
+  /**
+   * Dynamic partitions: the table is split by this output column, one partition per value found in the data
+   * (keys discovered by each run; keys no longer in the output are removed). One step builds every key.
+   */
+  readonly partitionBy?: string | undefined;
 }
 
 export interface AssetOptions {
@@ -143,6 +148,8 @@ export interface AssetOptions {
   readonly schema?: 'evolve' | 'strict' | { readonly columns: Readonly<Record<string, string | { readonly type: string; readonly nullable?: boolean }>> };
   /** Publish a partition with no rows where the previous version had some (default false: refused). */
   readonly allowEmpty?: boolean;
+  /** Dynamic partitions: one partition per value of this output column (`partitionBy: 'region'`), found in the data by each run. */
+  readonly partitionBy?: string;
 }
 
 const TEMPLATE = /\{\{\s*(?:ref\(\s*(['"])([^'"]+)\1\s*(?:,\s*lookback\s*=\s*(\d+))?\s*(?:,\s*lookahead\s*=\s*(\d+))?\s*\)|(partition_date|partition_value|partition_start|partition_end))\s*\}\}/g;
@@ -176,7 +183,21 @@ export function asset<const N extends string>(name: N, options: AssetOptions): A
     freshness: options.freshness === undefined ? undefined : Object.freeze({ maxLag: options.freshness.maxLag, maxLagMs: parseDuration(options.freshness.maxLag, `asset "${name}" freshness.maxLag`) }),
     ...(options.schema === undefined ? {} : { schema: schemaOf(options.schema) }),
     ...(options.allowEmpty === undefined ? {} : { allowEmpty: options.allowEmpty }),
+    ...(options.partitionBy === undefined ? {} : { partitionBy: checkPartitionBy(name, options) }),
   });
+}
+
+const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function checkPartitionBy(name: string, options: AssetOptions): string {
+  const column = options.partitionBy as string;
+  if (!COLUMN_NAME.test(column)) {
+    throw new SluiceError('DEFINITION_INVALID', `asset "${name}": partitionBy ${JSON.stringify(column)} must be a column name (letters, digits, _; not starting with a digit)`, { asset: name, column });
+  }
+  if (options.partitions !== undefined) {
+    throw new SluiceError('DEFINITION_INVALID', `asset "${name}" has both partitions and partitionBy: dynamic partitions cannot yet be combined with declared ones (time x dynamic); drop one of them`, { asset: name, column });
+  }
+  return column;
 }
 
 function schemaOf(schema: NonNullable<AssetOptions['schema']>): AssetSchema {

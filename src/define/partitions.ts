@@ -59,6 +59,11 @@ const DATE_KEY = /^(\d{4})-(\d{2})-(\d{2})$/;
 const HOUR_KEY = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})$/;
 /** Static keys become folder names and SQL strings: letters, digits, `_`, `-` and `.`, not starting with `.`. */
 const STATIC_KEY = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+
+/** Whether a value can be a static or dynamic partition key (it names a folder). */
+export function isStaticKey(key: string): boolean {
+  return STATIC_KEY.test(key);
+}
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 

@@ -123,6 +123,7 @@ const assetSchema = z.object({
   // The extract spec's source is checked on its own (validateExtract) so messages name the source.
   extract: z.object({ source: z.object({ kind: z.literal('extract-source') }).loose(), key: z.array(name), cursor: name.optional() }).strict().optional(),
   allowEmpty: z.boolean().optional(),
+  partitionBy: name.optional(),
   schema: z.union([
     z.literal('evolve'),
     z.literal('strict'),

@@ -2,7 +2,7 @@
 // schema and projected onto the version's table schema (a cast where a column was widened, NULL where a
 // partition lacks a column), so partitions written with columns in another order, or before a column was
 // added, stack correctly. The partition column comes from the partition key: a DATE (daily), a TIMESTAMP
-// (hourly, `2026-01-01T05`) or the key itself (static).
+// (hourly, `2026-01-01T05`), the key itself (static, dynamic text), or the key cast to a dynamic column's integer type.
 import { quoteIdent, quoteList, quoteLiteral } from '../../sql/identifiers.ts';
 import { canonicalType } from '../../sql/types.ts';
 import type { ColumnSchema, Manifest, PartitionEntry } from './manifest.ts';
@@ -60,7 +60,8 @@ function keyToValue(key: string, type: string): string {
   const base = canonicalType(type);
   if (base === 'DATE') return `CAST(${key} AS DATE)`;
   if (base === 'TIMESTAMP') return `strptime(${key}, '%Y-%m-%dT%H')`;
-  return key;
+  // A dynamic partition column keeps its type (an integer key is read back as the integer).
+  return base === 'VARCHAR' ? key : `CAST(${key} AS ${base})`;
 }
 
 function escapeRegex(text: string): string {

@@ -49,6 +49,18 @@ export interface CommitRequest {
   readonly allowSchemaChange?: boolean | undefined;
 }
 
+/** Several partitions of one table in one version: each staged file replaces its partition. */
+export interface MultiCommitRequest extends Omit<CommitRequest, 'partition' | 'stagedFile' | 'schema' | 'rows'> {
+  readonly partitions: readonly { readonly key: string; readonly stagedFile: string; readonly schema: readonly ColumnSchema[]; readonly rows: number }[];
+  /** Remove the table's partitions that are not in `partitions` (the keys a dynamic asset no longer produces). */
+  readonly removeOthers: boolean;
+}
+
+export interface MultiCommitResult {
+  readonly manifest: Manifest;
+  readonly files: readonly ManifestFile[];
+}
+
 export interface CommitResult {
   readonly manifest: Manifest;
   readonly file: ManifestFile;
@@ -100,34 +112,51 @@ export class TableStore {
 
   /** Move a staged file into the table and publish a new version in which it replaces its partition. */
   async commit(request: CommitRequest): Promise<CommitResult> {
+    assertPartitioning(request);
+    const { partition, stagedFile, schema, rows, ...common } = request;
+    const result = await this.commitPartitions({ ...common, partitions: [{ key: partition, stagedFile, schema, rows }], removeOthers: false });
+    return { manifest: result.manifest, file: result.files[0] as ManifestFile };
+  }
+
+  /**
+   * Publish one version that replaces several partitions at once (a dynamic asset's step writes every key it
+   * found) and, with `removeOthers`, removes the table's partitions not among them. Their files share one schema.
+   */
+  async commitPartitions(request: MultiCommitRequest): Promise<MultiCommitResult> {
     const { asset } = request;
     assertAsset(asset);
-    assertPartitioning(request);
+    for (const part of request.partitions) assertPartitioning({ asset, partition: part.key, partitionColumn: request.partitionColumn });
+    const schema = request.partitions[0]?.schema ?? [];
     const previous = await this.latest(asset);
-    if (previous !== undefined) assertSameLayout(previous, request.partitionColumn, request.partition);
+    if (previous !== undefined) assertSameLayout(previous, request.partitionColumn, request.partitions[0]?.key ?? '');
+    const where = request.partitions.length === 1 ? (request.partitions[0]?.key ?? '') : '';
     const decide = (prev: Manifest | undefined): ReturnType<typeof applySchemaPolicy> => applySchemaPolicy(
-      diffSchema(prev?.schema, request.schema), request.schemaPolicy ?? 'evolve', request.allowSchemaChange === true,
-      { asset, partition: request.partition, version: prev?.version ?? null },
+      diffSchema(prev?.schema, schema), request.schemaPolicy ?? 'evolve', request.allowSchemaChange === true,
+      { asset, partition: where, version: prev?.version ?? null },
     );
-    // Refused before the file moves (nothing to clean up), and again against the version actually replaced.
+    // Refused before the files move (nothing to clean up), and again against the version actually replaced.
     decide(previous);
-    const file = await this.#placeDataFile(request);
+    const files: ManifestFile[] = [];
+    for (const part of request.partitions) files.push(await this.#placeDataFile({ asset, partitionColumn: request.partitionColumn, partition: part.key, stagedFile: part.stagedFile, rows: part.rows }));
+    const keys = new Set(request.partitions.map((p) => p.key));
     const manifest = await this.#publish(asset, request.runId, request.partitionColumn, (prev) => {
       const decision = decide(prev);
-      const entry: PartitionEntry = {
-        key: request.partition,
-        files: [file],
-        rows: request.rows,
-        bytes: file.bytes,
+      const committedAt = new Date().toISOString();
+      const put = request.partitions.map((part, i): PartitionEntry => ({
+        key: part.key,
+        files: [files[i] as ManifestFile],
+        rows: part.rows,
+        bytes: (files[i] as ManifestFile).bytes,
         fingerprint: request.fingerprint,
         runId: request.runId,
-        committedAt: new Date().toISOString(),
+        committedAt,
         inputs: request.inputs.map((input) => ({ ...input, partitions: [...input.partitions] })),
-        schema: request.schema.map((c) => ({ name: c.name, type: c.type })),
-      };
-      return { put: [entry], remove: [], schema: decision.schema, schemaChanges: decision.changes };
+        schema: part.schema.map((c) => ({ name: c.name, type: c.type })),
+      }));
+      const remove = request.removeOthers && prev !== undefined ? Object.keys(prev.partitions).filter((key) => !keys.has(key)).sort() : [];
+      return { put, remove, schema: decision.schema, schemaChanges: decision.changes };
     });
-    return { manifest, file };
+    return { manifest, files };
   }
 
   /**
@@ -427,7 +456,7 @@ export class TableStore {
   }
 
   /** Hash and fsync the staged file, then rename it to its content-addressed path (or drop it if that exists). */
-  async #placeDataFile(request: CommitRequest): Promise<ManifestFile> {
+  async #placeDataFile(request: Pick<CommitRequest, 'asset' | 'partitionColumn' | 'partition' | 'stagedFile' | 'rows'>): Promise<ManifestFile> {
     const handle = await open(request.stagedFile, 'r+');
     let digest: FileDigest;
     try {
@@ -567,7 +596,7 @@ export function assertPartitionKey(asset: string, key: string, allowEmpty = fals
   );
 }
 
-function assertPartitioning(request: CommitRequest): void {
+function assertPartitioning(request: Pick<CommitRequest, 'asset' | 'partition' | 'partitionColumn'>): void {
   const { asset, partition, partitionColumn } = request;
   if (partitionColumn === null) {
     if (partition === '') return;
