@@ -230,7 +230,7 @@ describe('Parquet sources', () => {
   );
 
   it.each([
-    ['a missing column', `SELECT i::BIGINT AS id FROM range(3) t(i)`, 'amount', /has no column "amount" \(declared DOUBLE\)/],
+    ['a missing column', `SELECT i::BIGINT AS id FROM range(3) t(i)`, 'amount', /column "amount" is missing and not optional: .* has no such column .*amount: \{ type: 'DOUBLE', optional: true \}/],
     ['VARCHAR where BIGINT is declared', `SELECT 'u' || i AS id, i * 1.5 AS amount FROM range(3) t(i)`, 'id', /column "id" in file .* is VARCHAR, but the source declares BIGINT/],
   ])('%s fails with SOURCE_SCHEMA naming source, file and column', async (_kind, sql, column, pattern) => {
     await writeParquet(`data/date=${DAY}/a.parquet`, EVENTS_SQL);
@@ -462,7 +462,7 @@ describe('CSV sources', () => {
     const csv = writeText('data/payments.csv', 'id,note\n1,a\n');
     const source = payments({ badRecords: 'dead-letter' });
     const w = await open([source], pipeline(source, false));
-    await expectFailedRun(w, await run(w), ['source "payments"', csv, 'no column "amount" in its header']);
+    await expectFailedRun(w, await run(w), ['source "payments"', csv, 'column "amount" is missing and not optional']);
     const error = await expectSluiceError(prepare(w, source, null), 'SOURCE_SCHEMA');
     expect(error.context).toMatchObject({ source: 'payments', file: csv, row: 1, column: 'amount' });
   });

@@ -99,10 +99,72 @@ describe('builders and JSON suites', () => {
   });
 
   it('type their arguments', () => {
-    expectTypeOf(ex.columnValuesToBeBetween).parameter(0).toEqualTypeOf<string>();
-    expectTypeOf(ex.columnPairValuesToBeEqual).parameter(1).toEqualTypeOf<string>();
+    // Two call forms (columns positionally, or all in one object), so the parameters are a union of both.
+    expectTypeOf(ex.columnValuesToBeBetween).toBeCallableWith('a', { minValue: 1 });
+    expectTypeOf(ex.columnValuesToBeBetween).toBeCallableWith({ column: 'a', minValue: 1 });
+    expectTypeOf<Parameters<typeof ex.columnPairValuesToBeEqual>[1]>().toEqualTypeOf<string>();
+    // @ts-expect-error a column is a string
+    expectTypeOf(ex.columnPairValuesToBeEqual).toBeCallableWith('a', 2);
     // @ts-expect-error minValue is not a string option of this builder: tsc (part of the test command) fails if this compiles.
     expect(() => ex.tableRowCountToBeBetween({ minValue: 'many' })).toThrow(SluiceError);
+  });
+});
+
+describe('builders with columns: positional or one options object', () => {
+  it('take the columns in an options object, camelCase of their GX names, as well as positionally', () => {
+    const same = (objectForm: ExpectationConfig, positional: ExpectationConfig): void => expect(objectForm).toEqual(positional);
+    same(ex.columnPairValuesAToBeGreaterThanB({ columnA: 'end_date', columnB: 'start_date', orEqual: true }),
+      ex.columnPairValuesAToBeGreaterThanB('end_date', 'start_date', { orEqual: true }));
+    same(ex.columnPairValuesToBeEqual({ columnA: 'a', columnB: 'b', ignoreRowIf: 'either_value_is_missing', severity: 'warn' }),
+      ex.columnPairValuesToBeEqual('a', 'b', { ignoreRowIf: 'either_value_is_missing', severity: 'warn' }));
+    same(ex.columnPairValuesToBeInSet({ columnA: 'a', columnB: 'b', valuePairsSet: [[1, 2]] }), ex.columnPairValuesToBeInSet('a', 'b', { valuePairsSet: [[1, 2]] }));
+    same(ex.compoundColumnsToBeUnique({ columnList: ['id', 'channel'], mostly: 0.9 }), ex.compoundColumnsToBeUnique(['id', 'channel'], { mostly: 0.9 }));
+    same(ex.multicolumnSumToEqual({ columnList: ['a', 'c'], sumTotal: 4 }), ex.multicolumnSumToEqual(['a', 'c'], { sumTotal: 4 }));
+    same(ex.selectColumnValuesToBeUniqueWithinRecord({ columnList: ['a', 'b'] }), ex.selectColumnValuesToBeUniqueWithinRecord(['a', 'b']));
+    // Single-column builders take the same form (one rule for every builder with columns).
+    same(ex.columnValuesToBeBetween({ column: 'amount', minValue: 0 }), ex.columnValuesToBeBetween('amount', { minValue: 0 }));
+    expect(ex.columnPairValuesAToBeGreaterThanB({ columnA: 'end_date', columnB: 'start_date', orEqual: true }).kwargs)
+      .toEqual({ column_A: 'end_date', column_B: 'start_date', or_equal: true });
+    expectTypeOf(ex.columnPairValuesAToBeGreaterThanB).toBeCallableWith({ columnA: 'a', columnB: 'b', orEqual: true });
+    expectTypeOf(ex.multicolumnSumToEqual).toBeCallableWith({ columnList: ['a'], sumTotal: 1 });
+  });
+
+  it('run the same in a suite: the object form checks what the positional form checks', async () => {
+    const [objectForm, positional] = await run(suite('pair', [
+      ex.columnPairValuesAToBeGreaterThanB({ columnA: 'end_date', columnB: 'start_date' }),
+      ex.columnPairValuesAToBeGreaterThanB('end_date', 'start_date'),
+    ]));
+    expect(objectForm?.success).toBe(false);
+    expect(objectForm?.result).toEqual(positional?.result);
+  });
+
+  it('name the signature on a wrong call, for every pair and multi-column builder', () => {
+    const signature = 'expect.columnPairValuesAToBeGreaterThanB(columnA, columnB, options?) or ({ columnA, columnB, ... })';
+    const cases: (() => unknown)[] = [
+      () => ex.columnPairValuesAToBeGreaterThanB({ columnA: 'a', orEqual: true } as never), // columnB missing
+      () => ex.columnPairValuesAToBeGreaterThanB('a', 2 as never),
+      () => ex.columnPairValuesAToBeGreaterThanB({ columnA: 'a', columnB: 'b' } as never, { orEqual: true } as never), // both forms at once
+      () => ex.columnPairValuesAToBeGreaterThanB('a', 'b', { columnA: 'c' } as never),
+      () => ex.columnPairValuesAToBeGreaterThanB({ columA: 'a', columnB: 'b' } as never),
+    ];
+    for (const call of cases) {
+      const e = error(call);
+      expect(e.code).toBe('DEFINITION_INVALID');
+      expect(e.message).toContain(signature);
+      expect(e.context['expectation']).toBe('expect_column_pair_values_a_to_be_greater_than_b');
+    }
+    expect(error(cases[0] as () => unknown).message).toContain('missing required argument "column_B"');
+    expect(error(cases[4] as () => unknown).message).toContain('unknown option "columA" (did you mean "columnA"?)');
+    // A required option shows in the signature.
+    expect(error(() => ex.multicolumnSumToEqual({ columnList: ['a'] } as never)).message)
+      .toContain('expect.multicolumnSumToEqual(columnList, { sumTotal, ... }) or ({ columnList, sumTotal, ... })');
+    const builders = ex as unknown as Record<string, (...args: unknown[]) => unknown>;
+    for (const name of ['columnPairValuesToBeEqual', 'columnPairValuesAToBeGreaterThanB', 'columnPairValuesToBeInSet']) {
+      expect(error(() => builders[name]?.({ columnB: 'b' })).message).toMatch(new RegExp(`expect\\.${name}\\(columnA, columnB, .*\\) or \\(\\{ columnA, columnB, .*\\.\\.\\. \\}\\)`));
+    }
+    for (const name of ['compoundColumnsToBeUnique', 'multicolumnSumToEqual', 'selectColumnValuesToBeUniqueWithinRecord']) {
+      expect(error(() => builders[name]?.('a')).message).toMatch(new RegExp(`expect\\.${name}\\(columnList, .*\\) or \\(\\{ columnList, .*\\.\\.\\. \\}\\)`));
+    }
   });
 });
 

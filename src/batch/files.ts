@@ -104,7 +104,9 @@ export async function resolveSourceFiles(
     }
   }
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ format: source.format, columns: source.columns ?? null, csv: source.csv, badRecords: source.badRecords }));
+  // Column options enter only when set, so sources declared as before keep their fingerprints (no rebuild on upgrade).
+  const evolving = { ...(source.optionalColumns.length > 0 ? { optional: source.optionalColumns } : {}), ...(source.extraColumns === 'ignore' ? {} : { extra: source.extraColumns }) };
+  hash.update(JSON.stringify({ format: source.format, columns: source.columns ?? null, csv: source.csv, badRecords: source.badRecords, ...evolving }));
   let bytes = 0;
   for (const file of files) {
     const stat = await fs.stat(file);

@@ -8,8 +8,8 @@ import type { Row, Session } from '../engine/engine.ts';
 import { errorMessage, isTransient, SluiceError } from '../errors.ts';
 import { quoteIdent, quoteList, quoteLiteral } from '../sql/identifiers.ts';
 import {
-  csvRejectsQuery, csvRelation, ndjsonCheckedRelation, ndjsonRejectsQuery, parquetBadValuesQuery, parquetRelation,
-  type RejectRow,
+  csvRejectsQuery, csvRelation, ndjsonCheckedRelation, ndjsonKeysQuery, ndjsonRecordsRelation, ndjsonRejectsQuery, parquetBadValuesQuery,
+  parquetRelation, type CsvFile, type FileColumns, type RejectRow,
 } from '../sql/source-sql.ts';
 import { type DeadLetterRecord, replaceDeadLetters } from '../store/dead-letter.ts';
 import { csvNulRecords } from './csv-nul.ts';
@@ -74,15 +74,72 @@ async function canonicalType(session: Session, source: FileSource, column: strin
   return type;
 }
 
-// A Parquet file is immutable for a given path, size and mtime: check each (file, declared columns) once per process.
-const checkedParquet = new Set<string>();
+/**
+ * One file's columns against the declared ones, by name: a declared column the file lacks must be optional, an
+ * undeclared one is refused under extraColumns: 'refuse'. `where` says where in the file the column was seen
+ * (a CSV header's line 1, an NDJSON line), `typeOf` the type to suggest when declaring it. Returns the
+ * file's undeclared columns.
+ */
+function checkFileColumns(
+  source: FileSource,
+  file: string,
+  have: readonly string[],
+  where: (column: string) => { readonly text: string; readonly row?: number },
+  typeOf: (column: string) => string,
+): string[] {
+  const declared = source.columns ?? {};
+  const names = new Set(have);
+  for (const [name, type] of Object.entries(declared)) {
+    if (names.has(name) || source.optionalColumns.includes(name)) continue;
+    const row = where(name).row;
+    throw new SluiceError(
+      'SOURCE_SCHEMA',
+      `source "${source.name}": column "${name}" is missing and not optional: ${file} has no such column (it has ${have.join(', ') || 'none'}). ` +
+        `If older files lack it, declare it as ${name}: { type: '${type}', optional: true } (read as NULL there); otherwise fix the file, or remove the column from the source's columns`,
+      { source: source.name, file, column: name, ...(row === undefined ? {} : { row }) },
+    );
+  }
+  const extras = have.filter((name) => !Object.hasOwn(declared, name));
+  const extra = extras[0];
+  if (extra !== undefined && source.extraColumns === 'refuse') {
+    const seen = where(extra);
+    throw new SluiceError(
+      'SOURCE_SCHEMA',
+      `source "${source.name}": column "${extra}" is not declared: ${file} has it${seen.text}${extras.length > 1 ? ` (and ${extras.slice(1).map((c) => `"${c}"`).join(', ')})` : ''}. ` +
+        `Declare it in columns (${extra}: { type: '${typeOf(extra)}', optional: true } if older files lack it), or set extraColumns: 'ignore' (leave it out) or 'keep' on the source`,
+      { source: source.name, file, column: extra, ...(seen.row === undefined ? {} : { row: seen.row }) },
+    );
+  }
+  return extras;
+}
 
-async function checkParquetFiles(session: Session, source: FileSource, files: readonly string[]): Promise<void> {
+/** The columns a read of several files has: declared ones that some file has, and the extras to keep, in first-seen order. */
+function fileColumns(source: FileSource, perFile: readonly { readonly have: readonly string[]; readonly extras: readonly string[] }[]): FileColumns {
+  const present = new Set(perFile.flatMap((f) => f.have));
+  const kept = source.extraColumns === 'keep' ? [...new Set(perFile.flatMap((f) => f.extras))] : [];
+  return { present, kept };
+}
+
+// A Parquet file is immutable for a given path, size and mtime: check each (file, declared columns) once per
+// process, keeping its column names and types.
+const checkedParquet = new Map<string, readonly { readonly name: string; readonly type: string }[]>();
+
+async function checkParquetFiles(session: Session, source: FileSource, files: readonly string[]): Promise<FileColumns> {
   const columns = Object.entries(source.columns ?? {});
+  const perFile: { have: string[]; extras: string[] }[] = [];
+  const checkNames = (file: string, described: readonly { readonly name: string; readonly type: string }[]): void => {
+    const types = new Map(described.map((c) => [c.name, c.type]));
+    const have = described.map((c) => c.name);
+    perFile.push({ have, extras: checkFileColumns(source, file, have, () => ({ text: '' }), (c) => types.get(c) ?? 'VARCHAR') });
+  };
   for (const file of files) {
     const stat = fs.statSync(file);
     const key = `${file}\t${stat.size}\t${stat.mtimeMs}\t${JSON.stringify(columns)}`;
-    if (checkedParquet.has(key)) continue;
+    const known = checkedParquet.get(key);
+    if (known !== undefined) {
+      checkNames(file, known);
+      continue;
+    }
     const unreadable = (error: unknown): SluiceError => new SluiceError(
       'SOURCE_READ',
       `source "${source.name}": cannot read Parquet file ${file}: ${errorMessage(error)}. Replace it with a complete Parquet file, or remove it`,
@@ -96,11 +153,10 @@ async function checkParquetFiles(session: Session, source: FileSource, files: re
       throw unreadable(error);
     }
     const types = new Map(described.map((c) => [c.name, c.type]));
+    checkNames(file, described);
     for (const [name, declared] of columns) {
       const actual = types.get(name);
-      if (actual === undefined) {
-        throw new SluiceError('SOURCE_SCHEMA', `source "${source.name}": file ${file} has no column "${name}" (declared ${declared}); it has ${[...types.keys()].join(', ')}`, { source: source.name, file, column: name });
-      }
+      if (actual === undefined) continue; // optional (checkNames refused it otherwise)
       const type = await canonicalType(session, source, name, declared);
       if (!compatible(actual, type)) {
         throw new SluiceError('SOURCE_SCHEMA', `source "${source.name}": column "${name}" in file ${file} is ${actual}, but the source declares ${declared}; fix the file or the declared type`, { source: source.name, file, column: name });
@@ -140,8 +196,9 @@ async function checkParquetFiles(session: Session, source: FileSource, files: re
         { source: source.name, file, ...(damage.column === '(all)' ? {} : { column: damage.column }) },
       );
     }
-    checkedParquet.add(key);
+    checkedParquet.set(key, described.map((c) => ({ name: c.name, type: c.type })));
   }
+  return fileColumns(source, perFile);
 }
 
 /** The header fields of a CSV file: its first line, split on the delimiter, honouring quotes. */
@@ -169,9 +226,11 @@ function readCsvHeader(file: string, delimiter: string, quote: string): string[]
   }
 }
 
-function checkCsvHeaders(source: FileSource, files: readonly string[]): void {
-  if (source.columns === undefined || !source.csv.header) return;
-  const declared = Object.keys(source.columns);
+/** Each CSV file with its header, checked against the declared columns by name (any order). */
+function checkCsvHeaders(source: FileSource, files: readonly string[]): { files: CsvFile[]; columns: FileColumns } {
+  if (source.columns === undefined || !source.csv.header) return { files: files.map((file) => ({ file })), columns: { present: new Set(), kept: [] } };
+  const perFile: { have: string[]; extras: string[] }[] = [];
+  const read: CsvFile[] = [];
   for (const file of files) {
     let header: string[];
     try {
@@ -179,14 +238,15 @@ function checkCsvHeaders(source: FileSource, files: readonly string[]): void {
     } catch (error) {
       throw new SluiceError('SOURCE_READ', `source "${source.name}": cannot read CSV file ${file}: ${errorMessage(error)}`, { source: source.name, file }, { cause: error });
     }
-    const missing = declared.filter((name) => !header.includes(name));
-    if (missing.length > 0) {
-      throw new SluiceError('SOURCE_SCHEMA', `source "${source.name}": file ${file} has no column "${missing[0]}" in its header (line 1: ${header.join(',')})`, { source: source.name, file, row: 1, column: missing[0] });
+    const twice = header.find((name, i) => header.indexOf(name) !== i);
+    if (twice !== undefined) {
+      throw new SluiceError('SOURCE_SCHEMA', `source "${source.name}": ${file} has the column "${twice}" twice in its header (line 1: ${header.join(source.csv.delimiter)}), so it cannot be read by name; rename one in the file`, { source: source.name, file, row: 1, column: twice });
     }
-    if (header.join('\u0000') !== declared.join('\u0000')) {
-      throw new SluiceError('SOURCE_SCHEMA', `source "${source.name}": the header of ${file} is ${header.join(',')}, but the declared columns are ${declared.join(',')} in that order`, { source: source.name, file, row: 1 });
-    }
+    const extras = checkFileColumns(source, file, header, () => ({ text: ` (header, line 1: ${header.join(source.csv.delimiter)})`, row: 1 }), () => 'VARCHAR');
+    perFile.push({ have: header, extras });
+    read.push({ file, header });
   }
+  return { files: read, columns: fileColumns(source, perFile) };
 }
 
 // How far from DuckDB's byte offset a rejected CSV record may start (observed: a byte or two either way).
@@ -360,6 +420,28 @@ function partitionFilter(partitions: Partitions, column: string, keys: readonly 
   return `${quoteIdent(column)} >= ${timestampLiteral(first?.start ?? 0)} AND ${quoteIdent(column)} < ${timestampLiteral(last?.end ?? 0)}`;
 }
 
+/**
+ * The keys of each NDJSON file's records against the declared columns: a declared key that no record of a file
+ * has is missing (unless optional; a record without a key that others have reads NULL, as JSON means);
+ * undeclared keys follow extraColumns. Files without a single JSON object are left to the bad-record handling.
+ * Returns the extra keys to keep.
+ */
+async function checkNdjsonKeys(session: Session, source: FileSource, checked: string): Promise<string[]> {
+  const rows = await session.query<{ file: string; key: string; line: bigint }>(ndjsonKeysQuery(checked));
+  const byFile = new Map<string, { key: string; line: number }[]>();
+  for (const row of rows) byFile.set(row.file, [...(byFile.get(row.file) ?? []), { key: row.key, line: Number(row.line) }]);
+  const perFile = [...byFile].map(([file, keys]) => {
+    const have = keys.map((k) => k.key);
+    const lineOf = (column: string): number | undefined => keys.find((k) => k.key === column)?.line;
+    const extras = checkFileColumns(source, file, have, (column) => {
+      const line = lineOf(column);
+      return line === undefined ? { text: '' } : { text: ` (line ${line})`, row: line };
+    }, () => 'VARCHAR');
+    return { have, extras };
+  });
+  return [...fileColumns(source, perFile).kept];
+}
+
 /** Create temp relation `view` holding the source's good records for the window. */
 export async function prepareSource(
   session: Session,
@@ -393,17 +475,18 @@ export async function prepareSource(
   };
 
   if (source.format === 'parquet') {
-    await checkParquetFiles(session, source, resolved.files);
-    await wrap('reading Parquet', () => session.run(`CREATE OR REPLACE TEMP VIEW ${target} AS ${parquetRelation(source, resolved.files)}`));
+    const columns = await checkParquetFiles(session, source, resolved.files);
+    await wrap('reading Parquet', () => session.run(`CREATE OR REPLACE TEMP VIEW ${target} AS ${parquetRelation(source, resolved.files, columns)}`));
     const [meta] = await session.query<{ n: bigint | null }>(`SELECT sum(num_rows)::BIGINT AS n FROM parquet_file_metadata(${quoteList(resolved.files)})`);
     return { ...resolved, rows: Number(meta?.n ?? 0n), badRecords: 0, deadLetterFiles: [] };
   }
 
   if (source.format === 'csv') {
-    checkCsvHeaders(source, resolved.files);
+    const checked = checkCsvHeaders(source, resolved.files);
     const rejects = { table: `__rejects_${view}`, scan: `__scans_${view}` };
-    await wrap('reading CSV', () => session.run(`CREATE OR REPLACE TEMP TABLE ${target} AS ${csvRelation(source, resolved.files, rejects)}`));
-    const dialect = { ...source.csv, columns: source.columns === undefined ? undefined : Object.keys(source.columns) };
+    await wrap('reading CSV', () => session.run(`CREATE OR REPLACE TEMP TABLE ${target} AS ${csvRelation(source, checked.files, rejects, source.extraColumns === 'keep' ? 'keep' : 'ignore')}`));
+    // Column names in file order: the header's (declared columns are found by name), or the declared ones without a header.
+    const dialect = { ...source.csv, columns: source.columns === undefined || source.csv.header ? undefined : Object.keys(source.columns) };
     const nulRecords = resolved.files.flatMap((file) => csvNulRecords(file, dialect));
     const nulRows = nulRecords.length === 0 ? 0 : await dropNulRows(session, target);
     const bad = await handleRejects(session, paths.stateDir, source, resolved.files, csvRejectsQuery(rejects, resolved.files), true, { records: nulRecords, rows: nulRows });
@@ -412,9 +495,9 @@ export async function prepareSource(
 
   const checked = `__checked_${view}`;
   await wrap('reading NDJSON', () => session.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(checked)} AS ${ndjsonCheckedRelation(source, resolved.files)}`));
+  const kept = source.columns === undefined ? [] : await checkNdjsonKeys(session, source, checked);
   const bad = await handleRejects(session, paths.stateDir, source, resolved.files, ndjsonRejectsQuery(checked), false);
-  const columns = source.columns === undefined ? 'record' : Object.keys(source.columns).map(quoteIdent).join(', ');
-  await session.run(`CREATE OR REPLACE TEMP VIEW ${target} AS SELECT ${columns} FROM ${quoteIdent(checked)} WHERE __reason IS NULL`);
+  await session.run(`CREATE OR REPLACE TEMP VIEW ${target} AS ${ndjsonRecordsRelation(source, checked, kept)}`);
   return { ...resolved, rows: await countRows(target), badRecords: bad.count, deadLetterFiles: bad.deadLetterFiles };
 }
 

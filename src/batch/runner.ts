@@ -158,6 +158,7 @@ async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<
         emit({ type: 'step-retry', key: step.key, attempt, delayMs, error: errorMessage(error) });
       });
       summary = { id, key: step.key, asset: step.asset, partition: step.partition, status: value.status, attempts, ms: Date.now() - t0, outcome: value, error: null };
+      for (const warning of value.warnings ?? []) ws.logger.warn({ asset: step.asset, partition: step.partition, column: warning.column }, warning.message);
       await ws.catalog.updateStep(id, {
         status: value.status, attempts, endedAt: new Date().toISOString(), rowsIn: value.rowsIn, rowsOut: value.rowsOut,
         bytesWritten: value.bytesWritten, badRecords: value.badRecords, version: value.version, error: null,

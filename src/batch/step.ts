@@ -18,6 +18,7 @@ import { entryPathInState } from '../store/tables/table-log.ts';
 import { prepareInputs, renderSql, resolveInputs, stepFingerprint, type LatestVersion, type RenderedSql, type ResolvedInput } from './inputs.ts';
 import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
 import { executeExtract, isExtractAsset } from './extract.ts';
+import { chooseOutputTypes, needsRange, type TypeWarning } from './output-types.ts';
 
 export interface StepEnv {
   readonly project: Project;
@@ -41,6 +42,8 @@ export interface StepOutcome {
   readonly file: string | null;
   /** Checks run on the output before it was published; null when the asset has none (or was skipped). */
   readonly checks: CheckOutcome | null;
+  /** What the step wrote differently from what its SQL returns, losing precision (see output-types.ts); logged by the runner. */
+  readonly warnings?: readonly TypeWarning[];
   /** The version this step published (null when skipped): what the catalog records about it. */
   readonly committed: { readonly createdAt: string; readonly changed: readonly string[]; readonly rowCount: number; readonly bytes: number; readonly manifestPath: string } | null;
 }
@@ -105,12 +108,36 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
     const guard = checkPartitionColumn(asset.name, partition, asset.partitions, output);
     const columns = output.filter((c) => !keyColumns.has(c.name)).map((c) => {
       const declared = contract?.[c.name];
-      return declared === undefined ? quoteIdent(c.name) : `CAST(${quoteIdent(c.name)} AS ${declared.type}) AS ${quoteIdent(c.name)}`;
+      return declared === undefined
+        ? { name: c.name, type: c.type, select: quoteIdent(c.name) }
+        : { name: c.name, type: canonicalType(declared.type), select: `CAST(${quoteIdent(c.name)} AS ${declared.type}) AS ${quoteIdent(c.name)}` };
     });
-    const copy = `COPY (SELECT ${columns.join(', ')} FROM (${rendered.sql}) ${guard} ORDER BY ALL) TO ${quoteLiteral(staged)} (FORMAT parquet, COMPRESSION zstd)`;
+    // Types Parquet cannot hold (HUGEINT from sum() of integers) are cast to one that holds their values, chosen
+    // from their range: then the output is computed once into a temp table, aggregated, and written from there.
+    const ranged = needsRange(columns);
+    const temp = quoteIdent(`${RESERVED_PREFIX}_output`);
     let rowsOut: number;
     let fileColumns;
+    let warnings: readonly TypeWarning[] = [];
     try {
+      let from = `(${rendered.sql}) ${guard}`;
+      let selects = columns.map((c) => c.select);
+      if (ranged) {
+        await session.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS SELECT ${selects.join(', ')} FROM ${from}`);
+        from = temp;
+        selects = columns.map((c) => quoteIdent(c.name));
+      }
+      const types = await chooseOutputTypes(session, from, columns, current?.schema, where);
+      warnings = types.warnings;
+      // Casts apply to the output's columns: over the SQL directly, its contract casts come first, in a subquery.
+      const wrapped = !ranged && types.casts.size > 0;
+      const source = wrapped ? `(SELECT ${selects.join(', ')} FROM ${from})` : from;
+      const written = columns.map((c, i) => {
+        const cast = types.casts.get(c.name);
+        if (cast !== undefined) return `CAST(${quoteIdent(c.name)} AS ${cast}) AS ${quoteIdent(c.name)}`;
+        return wrapped ? quoteIdent(c.name) : selects[i] ?? quoteIdent(c.name);
+      });
+      const copy = `COPY (SELECT ${written.join(', ')} FROM ${source} ORDER BY ALL) TO ${quoteLiteral(staged)} (FORMAT parquet, COMPRESSION zstd)`;
       const result = await session.query<{ Count: bigint }>(copy);
       rowsOut = Number(result[0]?.Count ?? 0n);
       fileColumns = await session.describe(`SELECT * FROM read_parquet(${quoteLiteral(staged)}, hive_partitioning = false)`);
@@ -123,6 +150,8 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
         throw new SluiceError('COLUMN_CONFLICT', `${where}: its SQL returns a column "${clash}" whose values are not the partition's own value ${partition}, but "${clash}" is the partition column sluice adds (from the folder name) when the table is read, so the data's values would be lost. Rename the data's column (e.g. SELECT * EXCLUDE (${clash}), ${clash} AS event_${clash}), or name the partition column otherwise: dailyPartitions({ ..., column: 'day' })`, { asset: asset.name, partition, column: clash });
       }
       throw sqlError(error);
+    } finally {
+      if (ranged) await session.run(`DROP TABLE IF EXISTS ${temp}`);
     }
     const before = current?.partitions[partition];
     if (rowsOut === 0 && before !== undefined && before.rows > 0 && asset.allowEmpty !== true) {
@@ -150,7 +179,7 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
       asset: asset.name, partition, partitionColumn, stagedFile: staged, schema, rows: rowsOut, runId, fingerprint, inputs: reads,
       schemaPolicy: asset.schema === 'strict' ? 'strict' : 'evolve', allowSchemaChange: run.allowSchemaChange === true,
     });
-    return { status: 'success', rowsIn: prepared.rowsIn, rowsOut, badRecords: prepared.badRecords, reads, fingerprint, checks, ...committedOutcome(asset.name, committed) };
+    return { status: 'success', rowsIn: prepared.rowsIn, rowsOut, badRecords: prepared.badRecords, reads, fingerprint, checks, warnings, ...committedOutcome(asset.name, committed) };
   });
 }
 

@@ -580,7 +580,13 @@ export interface BuilderOptions {
 }
 type Options<T extends ExpectationType> = Camel<Omit<KwargsInput<T>, Positional<T>[number] | (typeof COMMON_KEYS)[number]>> & BuilderOptions;
 type OptionsArg<O> = object extends O ? [options?: O] : [options: O];
-export type Builder<T extends ExpectationType> = (...args: [...PositionalArgs<T, Positional<T>>, ...OptionsArg<Options<T>>]) => ExpectationConfig;
+type PositionalBuilder<T extends ExpectationType> = (...args: [...PositionalArgs<T, Positional<T>>, ...OptionsArg<Options<T>>]) => ExpectationConfig;
+/** The columns given by name with the other options: `{ columnA, columnB, orEqual }`. */
+type ObjectForm<T extends ExpectationType> = Camel<Pick<KwargsInput<T>, Positional<T>[number] & keyof KwargsInput<T>>> & Options<T>;
+// The positional signature comes last, so Parameters<> (and editors' first hint) read it as before.
+export type Builder<T extends ExpectationType> = Positional<T> extends readonly []
+  ? PositionalBuilder<T>
+  : ((options: ObjectForm<T>) => ExpectationConfig) & PositionalBuilder<T>;
 type BuilderName<T extends string> = T extends `expect_${infer R}` ? SnakeToCamel<R> : T extends `${infer R}_expectation` ? SnakeToCamel<R> : never;
 export type Builders = { readonly [T in ExpectationType as BuilderName<T>]: Builder<T> };
 
@@ -588,27 +594,63 @@ function snakeToCamel(name: string): string {
   return name.replace(/_+([^_])/g, (_, c: string) => c.toUpperCase()).replace(/_+$/, '');
 }
 
+function isOptionsObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * How a builder is called, for its errors: `expect.columnPairValuesAToBeGreaterThanB(columnA, columnB, options?)
+ * or ({ columnA, columnB, ... })`; required options are named (`{ sumTotal, ... }`). Undefined without columns.
+ */
+function builderSignature(type: ExpectationType, builderName: string): string | undefined {
+  const positional = DEFINITIONS[type].positional.map(snakeToCamel);
+  if (positional.length === 0) return undefined;
+  const shape = DEFINITIONS[type].schema.shape as Readonly<Record<string, z.ZodType>>;
+  const required = Object.keys(shape)
+    .filter((k) => !(DEFINITIONS[type].positional as readonly string[]).includes(k) && !shape[k]?.safeParse(undefined).success)
+    .map(snakeToCamel);
+  const options = required.length === 0 ? 'options?' : `{ ${required.join(', ')}, ... }`;
+  return `expect.${builderName}(${[...positional, options].join(', ')}) or ({ ${[...positional, ...required].join(', ')}, ... })`;
+}
+
 function makeBuilder(type: ExpectationType): (...args: unknown[]) => ExpectationConfig {
   const positional: readonly string[] = DEFINITIONS[type].positional;
   const byCamel = new Map(expectationArguments(type).filter((k) => !(COMMON_KEYS as readonly string[]).includes(k)).map((k) => [snakeToCamel(k), k]));
   const builderName = snakeToCamel(type.replace(/^expect_/, '').replace(/_expectation$/, ''));
+  const signature = builderSignature(type, builderName);
+  const required = new Set(Object.entries(DEFINITIONS[type].schema.shape as Readonly<Record<string, z.ZodType>>)
+    .filter(([, schema]) => !schema.safeParse(undefined).success).map(([key]) => key));
+  const invalid = (message: string, argument: string | undefined): SluiceError =>
+    new SluiceError('DEFINITION_INVALID', `expect.${builderName}: ${message}${signature === undefined ? '' : `; call it as ${signature}`}`, { expectation: type, argument });
   return (...args: unknown[]) => {
+    // One options object in place of the columns: `{ columnA, columnB, ...options }`.
+    const objectForm = positional.length > 0 && isOptionsObject(args[0]);
+    if (objectForm && args.length > 1) {
+      throw invalid('give the columns either positionally or in the options object, not both', undefined);
+    }
     const kwargs: Record<string, unknown> = {};
-    positional.forEach((key, i) => { kwargs[key] = args[i]; });
-    const options = (args[positional.length] ?? {}) as Record<string, unknown>;
+    if (!objectForm) positional.forEach((key, i) => { kwargs[key] = args[i]; });
+    const options = ((objectForm ? args[0] : args[positional.length]) ?? {}) as Record<string, unknown>;
     const meta: Record<string, unknown> = { ...(options['meta'] as Record<string, unknown> | undefined) };
     for (const [key, value] of Object.entries(options)) {
       if (value === undefined || key === 'meta') continue;
       if (key === 'severity') { meta['severity'] = value; continue; }
       if (key === 'resultFormat') { kwargs['result_format'] = value; continue; }
       const snake = byCamel.get(key);
-      if (snake === undefined || positional.includes(snake)) {
-        const valid = [...[...byCamel.keys()].filter((k) => !positional.includes(byCamel.get(k) ?? '')), 'severity', 'meta', 'resultFormat'];
-        throw new SluiceError('DEFINITION_INVALID', `expect.${builderName}: unknown option "${key}"${suggest(key, valid)}; its options: ${valid.join(', ')}`, { expectation: type, argument: key });
+      if (snake === undefined || (!objectForm && positional.includes(snake))) {
+        const valid = [...[...byCamel.keys()].filter((k) => objectForm || !positional.includes(byCamel.get(k) ?? '')), 'severity', 'meta', 'resultFormat'];
+        throw invalid(`unknown option "${key}"${suggest(key, valid)}; its options: ${valid.join(', ')}`, key);
       }
       kwargs[snake] = value;
     }
-    return validateExpectation({ type, kwargs, meta }, `expect.${builderName}`).config;
+    try {
+      return validateExpectation({ type, kwargs, meta }, `expect.${builderName}`).config;
+    } catch (error) {
+      // A wrong or missing column (or required option) is a wrong call: say how to call the builder.
+      const argument = error instanceof SluiceError ? error.context['argument'] : undefined;
+      if (signature === undefined || typeof argument !== 'string' || !(positional.includes(argument) || (required.has(argument) && kwargs[argument] === undefined))) throw error;
+      throw new SluiceError('DEFINITION_INVALID', `${(error as SluiceError).message}; call it as ${signature}`, (error as SluiceError).context, { cause: error });
+    }
   };
 }
 

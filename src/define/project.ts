@@ -95,6 +95,8 @@ const sourceSchema = z.object({
   path: z.string().min(1, 'a path or glob'),
   partitions: partitionsSchema.optional(),
   columns: z.record(name, columnType).optional(),
+  optionalColumns: z.array(name),
+  extraColumns: z.enum(['ignore', 'keep', 'refuse']),
   badRecords: z.enum(['fail', 'dead-letter']),
   csv: z.object({ delimiter: z.string().length(1), header: z.boolean(), quote: z.string().max(1) }).strict(),
   description: z.string().optional(),
@@ -199,6 +201,9 @@ function validateSource(source: FileSource): void {
   if (!parsed.success) throw invalid(`source ${JSON.stringify(source.name)}`, parsed.error);
   if (isTemplated(source) && source.partitions === undefined) {
     throw new SluiceError('DEFINITION_INVALID', `source "${source.name}": its path contains {date}; add partitions: dailyPartitions({ start: 'YYYY-MM-DD' })`, { source: source.name });
+  }
+  if (source.format === 'csv' && !source.csv.header && source.optionalColumns.length > 0) {
+    throw new SluiceError('DEFINITION_INVALID', `source "${source.name}": optional column "${source.optionalColumns[0]}" needs a header to be found by name, but csv.header is false (columns are then read by position); make it required, or read files with a header`, { source: source.name, column: source.optionalColumns[0] });
   }
   if (source.partitionBy !== undefined) {
     if (source.partitions === undefined) throw new SluiceError('DEFINITION_INVALID', `source "${source.name}" has partitionBy but no partitions: add partitions (e.g. dailyPartitions({ start: 'YYYY-MM-DD' }))`, { source: source.name });

@@ -4,6 +4,14 @@ import { firstKey, splitKey, type Partitions } from './partitions.ts';
 
 export type FileFormat = 'parquet' | 'csv' | 'ndjson';
 export type BadRecordPolicy = 'fail' | 'dead-letter';
+/** What an undeclared column of a file does: left out (default), kept as the file has it, or refused. */
+export type ExtraColumnPolicy = 'ignore' | 'keep' | 'refuse';
+
+/** A declared column: its DuckDB type, and whether a file may lack it (read as NULL of that type). */
+export interface SourceColumnOptions {
+  readonly type: string;
+  readonly optional?: boolean;
+}
 
 export interface CsvOptions {
   readonly delimiter: string;
@@ -20,8 +28,12 @@ export interface FileSource<N extends string = string> {
   readonly path: string;
   /** Present when the path is `{date}`-templated: which dates exist. */
   readonly partitions: Partitions | undefined;
-  /** Declared columns and DuckDB types; values are cast and checked against them. */
+  /** Declared columns and DuckDB types, found in each file by name; values are cast and checked against them. */
   readonly columns: Readonly<Record<string, string>> | undefined;
+  /** Declared columns a file may lack: read as NULL of their type there. */
+  readonly optionalColumns: readonly string[];
+  /** With declared columns: what a file's undeclared column does (default 'ignore'). */
+  readonly extraColumns: ExtraColumnPolicy;
   /** `fail` (default): a bad record stops the step. `dead-letter`: it is set aside with its reason. */
   readonly badRecords: BadRecordPolicy;
   readonly csv: CsvOptions;
@@ -38,7 +50,17 @@ export interface FileSourceOptions {
   readonly format: FileFormat;
   readonly path: string;
   readonly partitions?: Partitions;
-  readonly columns?: Record<string, string>;
+  /**
+   * Columns by name: `{ id: 'BIGINT', humidity: { type: 'DOUBLE', optional: true } }`. Each file must have every
+   * column that is not optional, in any order; an optional one reads as NULL where a file lacks it.
+   */
+  readonly columns?: Readonly<Record<string, string | SourceColumnOptions>>;
+  /**
+   * With declared columns, what a file's undeclared column does: 'ignore' (default: left out, as a reader of
+   * the declared columns expects), 'keep' (read as the file has it: Parquet's type, text in CSV and NDJSON;
+   * NULL in files without it), or 'refuse' (the step fails, naming the column and file).
+   */
+  readonly extraColumns?: ExtraColumnPolicy;
   readonly badRecords?: BadRecordPolicy;
   readonly csv?: Partial<CsvOptions>;
   readonly description?: string;
@@ -67,7 +89,10 @@ export function fileSource<const N extends string>(name: N, options: FileSourceO
     format: options.format,
     path: options.path,
     partitions: options.partitions,
-    columns: options.columns === undefined ? undefined : Object.freeze({ ...options.columns }),
+    columns: options.columns === undefined ? undefined
+      : Object.freeze(Object.fromEntries(Object.entries(options.columns).map(([column, spec]) => [column, typeof spec === 'string' ? spec : spec.type]))),
+    optionalColumns: Object.freeze(Object.entries(options.columns ?? {}).filter(([, spec]) => typeof spec === 'object' && spec.optional === true).map(([column]) => column)),
+    extraColumns: options.extraColumns ?? 'ignore',
     badRecords: options.badRecords ?? 'fail',
     csv: Object.freeze({ delimiter: ',', header: true, quote: '"', ...options.csv }),
     description: options.description,

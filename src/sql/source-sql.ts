@@ -22,15 +22,31 @@ export function isIntegerType(type: string): boolean {
   return INTEGER_TYPES.has(type.trim().toUpperCase());
 }
 
-function columnsStruct(columns: Readonly<Record<string, string>>): string {
-  return `{${Object.entries(columns).map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`).join(', ')}}`;
+function columnsStruct(columns: readonly (readonly [string, string])[]): string {
+  return `{${columns.map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`).join(', ')}}`;
 }
 
-/** A Parquet source: columns cast to their declared types (checked beforehand against each file's schema). */
-export function parquetRelation(source: FileSource, files: readonly string[]): string {
-  if (source.columns === undefined) return `SELECT * FROM read_parquet(${quoteList(files)}, union_by_name = true, hive_partitioning = false)`;
-  const select = Object.entries(source.columns).map(([name, type]) => `CAST(${quoteIdent(name)} AS ${type}) AS ${quoteIdent(name)}`);
-  return `SELECT ${select.join(', ')} FROM read_parquet(${quoteList(files)}, union_by_name = true, hive_partitioning = false)`;
+/** Which columns the files being read have (checked beforehand against the declared ones). */
+export interface FileColumns {
+  /** Declared columns that some file has; the others (optional ones) are NULL of their type. */
+  readonly present: ReadonlySet<string>;
+  /** Undeclared columns to keep (extraColumns: 'keep'), in first-seen order. */
+  readonly kept: readonly string[];
+}
+
+/** The declared columns, each cast to its type, or NULL of its type where no file has it; then the kept extras. */
+function declaredSelect(source: FileSource, columns: FileColumns): string[] {
+  return [
+    ...Object.entries(source.columns ?? {}).map(([name, type]) => `CAST(${columns.present.has(name) ? quoteIdent(name) : 'NULL'} AS ${type}) AS ${quoteIdent(name)}`),
+    ...columns.kept.map(quoteIdent),
+  ];
+}
+
+/** A Parquet source: declared columns by name, cast to their declared types (checked beforehand against each file's schema). */
+export function parquetRelation(source: FileSource, files: readonly string[], columns: FileColumns): string {
+  const read = `read_parquet(${quoteList(files)}, union_by_name = true, hive_partitioning = false)`;
+  if (source.columns === undefined) return `SELECT * FROM ${read}`;
+  return `SELECT ${declaredSelect(source, columns).join(', ')} FROM ${read}`;
 }
 
 /**
@@ -52,26 +68,40 @@ export interface CsvRejectTables {
   readonly scan: string;
 }
 
+/** One CSV file to read, with its header's fields when the source has declared columns and a header. */
+export interface CsvFile {
+  readonly file: string;
+  readonly header?: readonly string[] | undefined;
+}
+
 /**
  * A CSV read that keeps rejected lines in rejects tables instead of failing at the first one: one read_csv
  * per file, each with its own pair of rejects tables (`<table>_<i>`, `<scan>_<i>`), stacked by name. One
  * read over several files would be faster to plan, but DuckDB's parallel multi-file reader can give two
  * files the same `file_id` in its rejects tables, which then attributes every rejected line to every file.
  * With declared columns the dialect is fully given, so DuckDB's sniffer is off: a sniffer fails the whole
- * file on one bad line (an unterminated quote), where the reader sets that line aside.
+ * file on one bad line (an unterminated quote), where the reader sets that line aside. With a header, each
+ * file's columns are given in its own header's order (declared ones typed, others as text), so columns are
+ * matched by name, never by position; a declared column a file lacks is NULL of its type.
  */
-export function csvRelation(source: FileSource, files: readonly string[], rejects: CsvRejectTables): string {
+export function csvRelation(source: FileSource, files: readonly CsvFile[], rejects: CsvRejectTables, keep: 'ignore' | 'keep'): string {
   const options = [
     `header = ${source.csv.header}`,
     `delim = ${quoteLiteral(source.csv.delimiter)}`,
     `quote = ${quoteLiteral(source.csv.quote)}`,
     'store_rejects = true',
   ];
-  if (source.columns !== undefined) {
-    options.push('auto_detect = false', `escape = ${quoteLiteral(source.csv.quote)}`, `columns = ${columnsStruct(source.columns)}`);
-  }
+  const declared = source.columns;
+  if (declared !== undefined) options.push('auto_detect = false', `escape = ${quoteLiteral(source.csv.quote)}`);
   return files
-    .map((file, i) => `SELECT * FROM read_csv(${quoteLiteral(file)}, ${[...options, `rejects_table = ${quoteLiteral(`${rejects.table}_${i}`)}`, `rejects_scan = ${quoteLiteral(`${rejects.scan}_${i}`)}`].join(', ')})`)
+    .map(({ file, header }, i) => {
+      const own = [...options, `rejects_table = ${quoteLiteral(`${rejects.table}_${i}`)}`, `rejects_scan = ${quoteLiteral(`${rejects.scan}_${i}`)}`];
+      if (declared === undefined) return `SELECT * FROM read_csv(${quoteLiteral(file)}, ${own.join(', ')})`;
+      if (header === undefined) return `SELECT * FROM read_csv(${quoteLiteral(file)}, ${[...own, `columns = ${columnsStruct(Object.entries(declared))}`].join(', ')})`;
+      const struct = columnsStruct(header.map((name) => [name, declared[name] ?? 'VARCHAR'] as const));
+      const select = declaredSelect(source, { present: new Set(header), kept: keep === 'keep' ? header.filter((name) => !Object.hasOwn(declared, name)) : [] });
+      return `SELECT ${select.join(', ')} FROM read_csv(${quoteLiteral(file)}, ${[...own, `columns = ${struct}`].join(', ')})`;
+    })
     .join(' UNION ALL BY NAME ');
 }
 
@@ -126,7 +156,21 @@ export function ndjsonCheckedRelation(source: FileSource, files: readonly string
         ELSE nullif(concat_ws('; ', ${reasons.join(', ')}), '') END`;
   const column = columns.length === 0 ? 'NULL::VARCHAR' : `CASE WHEN __object THEN nullif(concat_ws(', ', ${failing.join(', ')}), '') END`;
   const selected = columns.length === 0 ? 'CASE WHEN __valid THEN __line::JSON END AS record' : columns.map(([name]) => quoteIdent(name)).join(', ');
-  return `SELECT __file, __line_no, __line, ${reason} AS __reason, ${column} AS __column, ${selected} FROM (${cast})`;
+  return `SELECT __file, __line_no, __line, __object, ${reason} AS __reason, ${column} AS __column, ${selected} FROM (${cast})`;
+}
+
+/** Per file of a relation built by ndjsonCheckedRelation, each key its JSON objects have and the first line with it. */
+export function ndjsonKeysQuery(checked: string): string {
+  return `SELECT __file AS file, __key AS key, min(__line_no)::BIGINT AS line
+    FROM (SELECT __file, __line_no, unnest(json_keys(__line)) AS __key FROM ${quoteIdent(checked)} WHERE __object)
+    GROUP BY ALL ORDER BY file, line, key`;
+}
+
+/** The good records of a relation built by ndjsonCheckedRelation: the declared columns, then `kept` keys as text. */
+export function ndjsonRecordsRelation(source: FileSource, checked: string, kept: readonly string[]): string {
+  const columns = source.columns === undefined ? ['record']
+    : [...Object.keys(source.columns).map(quoteIdent), ...kept.map((key) => `json_extract_string(__line, [${quoteLiteral(key)}])[1] AS ${quoteIdent(key)}`)];
+  return `SELECT ${columns.join(', ')} FROM ${quoteIdent(checked)} WHERE __reason IS NULL`;
 }
 
 /** The rejects of a relation built by ndjsonCheckedRelation (see RejectRow); line numbers are exact. */

@@ -96,5 +96,13 @@ export function widensTo(from: string, to: string): boolean {
     const [pa, sa, pb, sb] = [da[1], da[2], db[1], db[2]].map(Number) as [number, number, number, number];
     return sb >= sa && pb - sb >= pa - sa;
   }
+  // An integer fits a DECIMAL with as many digits before the point (BIGINT partitions of a DECIMAL(38,0) table).
+  const digits = INTEGER_DIGITS[a];
+  if (digits !== undefined && db !== null) return Number(db[1]) - Number(db[2]) >= digits;
   return WIDER[a]?.includes(b) ?? false;
 }
+
+/** Decimal digits of each integer type's largest value. */
+const INTEGER_DIGITS: Readonly<Record<string, number>> = {
+  TINYINT: 3, SMALLINT: 5, INTEGER: 10, BIGINT: 19, HUGEINT: 39, UTINYINT: 3, USMALLINT: 5, UINTEGER: 10, UBIGINT: 20, UHUGEINT: 39,
+};
