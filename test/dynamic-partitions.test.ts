@@ -119,6 +119,11 @@ describe('dynamic partitions', () => {
     expect(Object.keys((await ws.tables.latest('by_year'))?.partitions ?? {})).toEqual(['2026']);
     const [typed] = await queryTable(ws, 'by_year', (t) => `SELECT typeof(year) AS type, sum(amount)::INT AS total FROM ${t} GROUP BY ALL`);
     expect(typed).toEqual({ type: 'INTEGER', total: first.reduce((s, r) => s + r.amount, 0) });
+    // A sum of integers (HUGEINT in DuckDB) is written as BIGINT in each key's file, as in a plain step.
+    const sums = asset('sums', { partitionBy: 'shop', sql: ({ ref }) => `SELECT shop, sum(amount) AS total FROM ${ref(sales)} GROUP BY shop` });
+    const ws2 = await open([sums]);
+    expect((await runAssets(ws2)).status).toBe('success');
+    expect((await ws2.tables.latest('sums'))?.schema).toEqual([{ name: 'total', type: 'BIGINT' }, { name: 'shop', type: 'VARCHAR' }]);
     // The latest sale of shop "a" at or before 2026-01-02 11:00 is the one of 2026-01-02 10:00.
     const [idRow] = await duck<{ id: bigint }>(`SELECT hash('a') % 1000 AS id`);
     const training = await getHistoricalFeatures(ws, { spine: { sql: `SELECT ${String(idRow?.id)}::BIGINT AS shop_id, TIMESTAMP '2026-01-02 11:00:00' AS event_timestamp` }, service: 'shops' });

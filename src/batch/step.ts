@@ -307,14 +307,21 @@ async function buildDynamic(
     if (rowsOut === 0 && before > 0 && asset.allowEmpty !== true) {
       throw new SluiceError('EMPTY_DATA', `${where}: its output has no rows, where version ${build.current?.version ?? 0} has ${before}; nothing was published. Check its inputs, or set allowEmpty: true on the asset if an empty table is right`, { asset: asset.name });
     }
+    // Types Parquet cannot hold (HUGEINT from sum()) are cast as a plain step casts them (output-types.ts).
+    const dataColumns = (await session.describe(`SELECT * EXCLUDE (${quoteIdent(column)}) FROM ${quoteIdent(temp)}`)).map((c) => ({ name: c.name, type: c.type }));
+    const types = await chooseOutputTypes(session, quoteIdent(temp), dataColumns, build.current?.schema, where);
+    const written = dataColumns.map((c) => {
+      const cast = types.casts.get(c.name);
+      return cast === undefined ? quoteIdent(c.name) : `CAST(${quoteIdent(c.name)} AS ${cast}) AS ${quoteIdent(c.name)}`;
+    }).join(', ');
     let fileColumns: { name: string; type: string }[] = [];
     for (const { key, n } of keys) {
       const stagedFile = env.tables.stagingPath(run.runId, asset.name, key as string);
       staged.push({ key: key as string, stagedFile, rows: Number(n) });
-      await session.run(`COPY (SELECT * EXCLUDE (${quoteIdent(column)}) FROM ${quoteIdent(temp)} WHERE CAST(${quoteIdent(column)} AS VARCHAR) = ${quoteLiteral(key as string)} ORDER BY ALL) TO ${quoteLiteral(stagedFile)} (FORMAT parquet, COMPRESSION zstd)`);
+      await session.run(`COPY (SELECT ${written} FROM ${quoteIdent(temp)} WHERE CAST(${quoteIdent(column)} AS VARCHAR) = ${quoteLiteral(key as string)} ORDER BY ALL) TO ${quoteLiteral(stagedFile)} (FORMAT parquet, COMPRESSION zstd)`);
       if (fileColumns.length === 0) fileColumns = await session.describe(`SELECT * FROM read_parquet(${quoteLiteral(stagedFile)}, hive_partitioning = false)`);
     }
-    if (fileColumns.length === 0) fileColumns = (await session.describe(`SELECT * EXCLUDE (${quoteIdent(column)}) FROM ${quoteIdent(temp)}`)).map((c) => ({ name: c.name, type: c.type }));
+    if (fileColumns.length === 0) fileColumns = dataColumns.map((c) => ({ name: c.name, type: types.casts.get(c.name) ?? c.type }));
     const schema = [...fileColumns, { name: column, type: keyType }];
     const checks = await runChecks(session, env, asset, '', `(SELECT * FROM ${quoteIdent(temp)})`, schema.map((c) => c.name), run, build.current);
     if (checks !== null && checks.blocking.length > 0) {
@@ -328,7 +335,7 @@ async function buildDynamic(
       schemaPolicy: asset.schema === 'strict' ? 'strict' : 'evolve', allowSchemaChange: run.allowSchemaChange === true,
     });
     staged.length = 0;
-    return { status: 'success', rowsIn: build.rowsIn, rowsOut, badRecords: build.badRecords, reads: build.reads, fingerprint: build.fingerprint, checks, ...committedOutcome(asset.name, committed) };
+    return { status: 'success', rowsIn: build.rowsIn, rowsOut, badRecords: build.badRecords, reads: build.reads, fingerprint: build.fingerprint, checks, warnings: types.warnings, ...committedOutcome(asset.name, committed) };
   } finally {
     await cleanup();
     await session.run(`DROP TABLE IF EXISTS ${quoteIdent(temp)}`).catch(() => undefined);
