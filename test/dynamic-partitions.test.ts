@@ -9,7 +9,7 @@ import { queryTable } from '../src/batch/inspect.ts';
 import { runAssets } from '../src/batch/runner.ts';
 import { asset, type Asset } from '../src/define/asset.ts';
 import { entity, featureService, featureView } from '../src/define/features.ts';
-import { dailyPartitions } from '../src/define/partitions.ts';
+import { dailyPartitions, staticPartitions } from '../src/define/partitions.ts';
 import { defineProject } from '../src/define/project.ts';
 import { fileSource } from '../src/define/source.ts';
 import { getHistoricalFeatures } from '../src/features/historical.ts';
@@ -147,7 +147,61 @@ describe('dynamic partitions', () => {
     expect(run.steps.find((s) => s.asset === 'nulls')?.error).toMatch(/2 row\(s\) have NULL in its partitionBy column "region".*coalesce/);
     expect(run.steps.find((s) => s.asset === 'missing')?.error).toContain('partitionBy "country" is not a column of its SQL\'s output (region, shop)');
 
-    expect(() => asset('both', { partitionBy: 'region', partitions: dailyPartitions({ start: '2026-01-01' }), sql: 'SELECT 1 AS region' })).toThrow(/both partitions and partitionBy/);
+    expect(() => asset('both', { partitionBy: 'region', partitions: staticPartitions(['a', 'b']), sql: 'SELECT 1 AS region' })).toThrow(/dynamic keys combine with daily or hourly partitions only/);
+    expect(() => asset('same', { partitionBy: 'date', partitions: dailyPartitions({ start: '2026-01-01' }), sql: 'SELECT 1 AS date' })).toThrow(/also its time partition column/);
     await expectSluiceError(Promise.resolve().then(() => asset('odd', { partitionBy: 'my region', sql: 'SELECT 1' })), 'DEFINITION_INVALID');
+  });
+
+  it('time x dynamic: each day writes the keys it finds as <day>|<value>, removes only its own, and daily readers read every key of their window', async () => {
+    const days = ['2026-01-01', '2026-01-02', '2026-01-03'];
+    const perDay: Record<string, Sale[]> = {
+      '2026-01-01': [{ region: 'eu', shop: 'a', amount: 1, ts: '2026-01-01 10:00:00' }, { region: 'us', shop: 'b', amount: 2, ts: '2026-01-01 11:00:00' }],
+      '2026-01-02': [{ region: 'eu', shop: 'a', amount: 4, ts: '2026-01-02 10:00:00' }, { region: 'apac', shop: 'c', amount: 8, ts: '2026-01-02 12:00:00' }],
+      '2026-01-03': [{ region: 'us', shop: 'b', amount: 16, ts: '2026-01-03 09:00:00' }],
+    };
+    const writeDay = (day: string, rows: readonly Sale[]): void => {
+      fs.mkdirSync(path.join(dir, 'data', 'days'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'data', 'days', `${day}.csv`), `region,shop,amount,ts\n${rows.map((r) => `${r.region},${r.shop},${r.amount},${r.ts}`).join('\n')}\n`);
+    };
+    for (const day of days) writeDay(day, perDay[day] ?? []);
+    const partitions = dailyPartitions({ start: '2026-01-01' });
+    const daily = fileSource('daily_sales', { format: 'csv', path: 'data/days/{date}.csv', partitions, columns: { region: 'VARCHAR', shop: 'VARCHAR', amount: 'BIGINT', ts: 'TIMESTAMP' } });
+    const byRegion = asset('by_region', { partitions, partitionBy: 'region', sql: ({ ref }) => `SELECT region, sum(amount) AS total, count(*) AS n FROM ${ref(daily)} GROUP BY region` });
+    const twoDays = asset('two_days', { partitions, sql: ({ ref }) => `SELECT region, sum(total) AS total FROM ${ref(byRegion, { lookback: 1 })} GROUP BY region` });
+    const stateDir = path.join(dir, '.sluice');
+    const ws = await openWorkspace(defineProject({ name: 'time_dynamic', sources: [daily], assets: [byRegion, twoDays] }), dir, { stateDir, catalogUrl: `sqlite:${path.join(stateDir, 'catalog.db')}` });
+    opened.push(ws);
+    expect((await runAssets(ws, { partitions: days })).status).toBe('success');
+    const v1 = await ws.tables.latest('by_region');
+    expect(v1?.partitionColumn).toBe('date/region');
+    expect(Object.keys(v1?.partitions ?? {}).sort()).toEqual(['2026-01-01|eu', '2026-01-01|us', '2026-01-02|apac', '2026-01-02|eu', '2026-01-03|us']);
+    const folder = path.join(stateDir, 'tables', 'by_region');
+    expect(fs.readdirSync(path.join(folder, 'date=2026-01-02')).sort()).toEqual(['region=apac', 'region=eu']);
+    const expectedRows = (data: Record<string, Sale[]>): { day: string; region: string; total: number }[] => Object.entries(data)
+      .flatMap(([day, rows]) => [...new Set(rows.map((r) => r.region))].map((region) => ({ day, region, total: rows.filter((r) => r.region === region).reduce((sum, r) => sum + r.amount, 0) })))
+      .sort((a, b) => a.day.localeCompare(b.day) || a.region.localeCompare(b.region));
+    const read = async (): Promise<unknown[]> => queryTable(ws, 'by_region', (t) => `SELECT strftime(date, '%Y-%m-%d') AS day, region, total::INT AS total FROM ${t} ORDER BY day, region`);
+    expect(await read()).toEqual(expectedRows(perDay));
+    const plain = await duck(`SELECT strftime(date, '%Y-%m-%d') AS day, region, total::INT AS total FROM read_parquet('${folder}/**/*.parquet', hive_partitioning = true) ORDER BY day, region`);
+    expect(plain).toEqual(expectedRows(perDay));
+    // The daily reader of day 3 reads every key of days 2 and 3.
+    expect(await queryTable(ws, 'two_days', (t) => `SELECT region, total::INT AS total FROM ${t} WHERE date = DATE '2026-01-03' ORDER BY region`)).toEqual([
+      { region: 'apac', total: 8 }, { region: 'eu', total: 4 }, { region: 'us', total: 16 },
+    ]);
+    expect((await runAssets(ws, { partitions: days })).steps.every((s) => s.status === 'skipped')).toBe(true);
+
+    // Day 2 loses apac and gains us: only day 2's keys change, and day 3's window follows.
+    const changedDay: Sale[] = [{ region: 'eu', shop: 'a', amount: 4, ts: '2026-01-02 10:00:00' }, { region: 'us', shop: 'b', amount: 32, ts: '2026-01-02 13:00:00' }];
+    writeDay('2026-01-02', changedDay);
+    const rerun = await runAssets(ws, { partitions: days });
+    expect(rerun.steps.filter((s) => s.status === 'success').map((s) => s.key).sort()).toEqual(['by_region@2026-01-02', 'two_days@2026-01-02', 'two_days@2026-01-03']);
+    const v2 = await ws.tables.latest('by_region');
+    expect(Object.keys(v2?.partitions ?? {}).sort()).toEqual(['2026-01-01|eu', '2026-01-01|us', '2026-01-02|eu', '2026-01-02|us', '2026-01-03|us']);
+    expect(v2?.partitions['2026-01-01|eu']?.files).toEqual(v1?.partitions['2026-01-01|eu']?.files);
+    expect(await read()).toEqual(expectedRows({ ...perDay, '2026-01-02': changedDay }));
+    expect(fs.readdirSync(path.join(folder, 'date=2026-01-02')).sort()).toEqual(['region=eu', 'region=us']);
+    expect(await queryTable(ws, 'two_days', (t) => `SELECT region, total::INT AS total FROM ${t} WHERE date = DATE '2026-01-03' ORDER BY region`)).toEqual([
+      { region: 'eu', total: 4 }, { region: 'us', total: 48 },
+    ]);
   });
 });

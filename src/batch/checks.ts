@@ -55,7 +55,9 @@ export async function checkContext(project: Project, tables: TableStore, asset: 
     else {
       // The previous partition of a time partitioning (none for static keys), when it was built.
       const before = asset.partitions === undefined ? undefined : previousKey(asset.partitions, partition);
-      if (before !== undefined && current.partitions[before] !== undefined) previous = `(${tableRelation(tables, current, [before])})`;
+      // A time x dynamic table: the previous time's keys, all of them.
+      const keys = before === undefined ? [] : asset.partitionBy === undefined ? [before] : Object.keys(current.partitions).filter((key) => key.startsWith(`${before}|`)).sort();
+      if (keys.length > 0 && keys.every((key) => current.partitions[key] !== undefined)) previous = `(${tableRelation(tables, current, keys)})`;
     }
   }
   const others = new Map<string, string>();

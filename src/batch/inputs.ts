@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { partitionContext, type Dataset, type RefOptions, type SqlContext } from '../define/asset.ts';
 import type { Asset } from '../define/asset.ts';
-import { upstreamKeys, type Partitions } from '../define/partitions.ts';
+import { splitKey, upstreamKeys } from '../define/partitions.ts';
 import type { Project } from '../define/project.ts';
 import { suggest } from '../define/project.ts';
 import type { Session } from '../engine/engine.ts';
@@ -77,13 +77,30 @@ function hashOf(parts: readonly string[]): string {
 }
 
 /** Which partitions of a table version a reference reads ('all' where the two partitionings do not map). */
-function windowKeys(manifest: Manifest, anchor: string, reference: Reference, consumer: Asset, upstream: Partitions | undefined): { keys: string[]; mapped: boolean } {
+function windowKeys(manifest: Manifest, anchor: string, reference: Reference, consumer: Asset, upstream: Asset): { keys: string[]; mapped: boolean } {
   if (manifest.partitionColumn === null) return { keys: [''], mapped: false };
   const every = (): { keys: string[]; mapped: boolean } => ({ keys: Object.keys(manifest.partitions).sort(), mapped: false });
-  if (consumer.partitions === undefined || anchor === '' || upstream === undefined) return every();
-  const wanted = upstreamKeys(consumer.partitions, anchor, upstream, reference.lookback, reference.lookahead);
+  if (consumer.partitions === undefined || anchor === '' || upstream.partitions === undefined) return every();
+  const wanted = upstreamKeys(consumer.partitions, anchor, upstream.partitions, reference.lookback, reference.lookahead);
   if (wanted === 'all') return every();
+  // A time x dynamic upstream: each time key stands for the keys `<time>|<value>` the table has.
+  if (upstream.partitionBy !== undefined) return { keys: wanted.flatMap((time) => keysByTime(manifest).get(time) ?? []), mapped: true };
   return { keys: wanted.filter((key) => manifest.partitions[key] !== undefined), mapped: true };
+}
+
+/** A time x dynamic table's keys grouped by their time part, once per manifest. */
+const byTime = new WeakMap<Manifest, Map<string, string[]>>();
+function keysByTime(manifest: Manifest): Map<string, string[]> {
+  let groups = byTime.get(manifest);
+  if (groups === undefined) {
+    groups = new Map();
+    for (const key of Object.keys(manifest.partitions).sort()) {
+      const time = splitKey(key)?.time ?? key;
+      groups.set(time, [...(groups.get(time) ?? []), key]);
+    }
+    byTime.set(manifest, groups);
+  }
+  return groups;
 }
 
 /** A table's current version (the table store's, or a cache of it). */
@@ -118,7 +135,7 @@ export async function resolveInputs(
     if (manifest === undefined) {
       throw new SluiceError('VERSION_NOT_FOUND', `asset "${asset.name}" reads "${dataset.name}", which has no version yet: run \`sluice run ${dataset.name}\` first`, { asset: asset.name });
     }
-    const { keys, mapped } = windowKeys(manifest, partition, reference, asset, dataset.partitions);
+    const { keys, mapped } = windowKeys(manifest, partition, reference, asset, dataset);
     if (mapped && keys.length === 0 && reference.lookback === 0 && reference.lookahead === 0) {
       throw new SluiceError('VERSION_NOT_FOUND', `asset "${asset.name}" partition ${partition} reads "${dataset.name}" for the same ${asset.partitions?.kind === 'static' ? 'key' : 'time'}, which has not been built: run \`sluice run ${dataset.name}\` for it first`, { asset: asset.name, partition });
     }

@@ -9,7 +9,7 @@ import { errorMessage, SluiceError } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
 import { canonicalType, widensTo } from '../sql/types.ts';
 import type { Asset, ColumnContract } from '../define/asset.ts';
-import { isStaticKey, partitionColumns, partitionValues, type Partitions } from '../define/partitions.ts';
+import { isStaticKey, joinKey, KEY_SEPARATOR, partitionColumns, partitionValues, type Partitions } from '../define/partitions.ts';
 import type { Session } from '../engine/engine.ts';
 import type { InputRef, Manifest } from '../store/tables/manifest.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
@@ -98,7 +98,7 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
     }
     const contract = typeof asset.schema === 'object' ? asset.schema.columns : undefined;
     if (asset.partitionBy !== undefined) {
-      return buildDynamic(session, env, run, asset, asset.partitionBy, { sql: rendered.sql, output, contract, current, fingerprint, reads, rowsIn: prepared.rowsIn, badRecords: prepared.badRecords }, control, sqlError);
+      return buildDynamic(session, env, run, asset, asset.partitionBy, partition, { sql: rendered.sql, output, contract, current, fingerprint, reads, rowsIn: prepared.rowsIn, badRecords: prepared.badRecords }, control, sqlError);
     }
     if (contract !== undefined) checkContractColumns(asset.name, partition, keyColumns, output, contract);
     const staged = env.tables.stagingPath(runId, asset.name, partition);
@@ -217,7 +217,8 @@ export async function resolveStep(session: Session, env: StepEnv, asset: Asset, 
  */
 export function builtWith(asset: Asset, current: Manifest, partition: string): { fingerprint: string; rows: number } | undefined {
   if (asset.partitionBy === undefined) return current.partitions[partition];
-  const entries = Object.values(current.partitions);
+  const scope = partition === '' ? '' : `${partition}${KEY_SEPARATOR}`;
+  const entries = Object.values(current.partitions).filter((e) => e.key.startsWith(scope));
   const fingerprint = entries[0]?.fingerprint;
   if (fingerprint === undefined || entries.some((e) => e.fingerprint !== fingerprint)) return undefined;
   return { fingerprint, rows: entries.reduce((sum, e) => sum + e.rows, 0) };
@@ -259,12 +260,16 @@ interface DynamicBuild {
  * A dynamic asset's step (`partitionBy: 'region'`): the output is computed once into a temp table, split by the
  * column's values (the keys found), checked as a whole, and published as one version that puts every key found
  * and removes the keys no longer in the output. Each key's file is sorted, so an unchanged key keeps its bytes.
+ * With time partitions as well (time x dynamic), a step is one time key `D` and writes the keys `D|<value>`,
+ * removing only the keys of its own time.
  */
 async function buildDynamic(
-  session: Session, env: StepEnv, run: StepRun, asset: Asset, column: string, build: DynamicBuild, control: StepControl,
+  session: Session, env: StepEnv, run: StepRun, asset: Asset, column: string, partition: string, build: DynamicBuild, control: StepControl,
   sqlError: (error: unknown) => SluiceError,
 ): Promise<StepOutcome> {
-  const where = `asset "${asset.name}"`;
+  const where = `asset "${asset.name}"${partition === '' ? '' : ` partition ${partition}`}`;
+  const time = asset.partitions;
+  const timeColumns = time === undefined ? [] : partitionColumns(time);
   const found = build.output.find((c) => c.name === column);
   if (found === undefined) {
     throw new SluiceError('DEFINITION_INVALID', `${where}: partitionBy "${column}" is not a column of its SQL's output (${build.output.map((c) => c.name).join(', ')}); return it, or change partitionBy`, { asset: asset.name, column });
@@ -273,21 +278,29 @@ async function buildDynamic(
   if (keyType !== 'VARCHAR' && !INTEGER_KEY_TYPES.has(keyType)) {
     throw new SluiceError('DEFINITION_INVALID', `${where}: partitionBy column "${column}" is ${found.type}; a dynamic partition key must be text or an integer (it names a folder): cast it, e.g. CAST(${column} AS VARCHAR) AS ${column}`, { asset: asset.name, column });
   }
-  if (build.contract !== undefined) checkContractColumns(asset.name, '', new Set([column]), build.output, build.contract);
-  checkPartitionColumn(asset.name, '', undefined, build.output);
+  const keyColumns = new Set([column, ...timeColumns.map((c) => c.name)]);
+  if (build.contract !== undefined) checkContractColumns(asset.name, partition, keyColumns, build.output, build.contract);
+  const guard = checkPartitionColumn(asset.name, partition, time, build.output);
+  /** A table key: the value, or `<time>|<value>`. */
+  const fullKey = (value: string): string => (time === undefined ? value : joinKey(partition, value));
+  const scope = time === undefined ? '' : `${partition}${KEY_SEPARATOR}`;
   const temp = `__sluice_dynamic_${randomBytes(6).toString('hex')}`;
   const staged: { key: string; stagedFile: string; rows: number }[] = [];
   const cleanup = async (): Promise<void> => {
     for (const file of staged) await fs.rm(file.stagedFile, { force: true });
   };
   try {
-    const columns = build.output.filter((c) => c.name !== column).map((c) => {
+    const columns = build.output.filter((c) => !keyColumns.has(c.name)).map((c) => {
       const declared = build.contract?.[c.name];
       return declared === undefined ? quoteIdent(c.name) : `CAST(${quoteIdent(c.name)} AS ${declared.type}) AS ${quoteIdent(c.name)}`;
     });
     try {
-      await session.run(`CREATE TEMP TABLE ${quoteIdent(temp)} AS SELECT ${[...columns, quoteIdent(column)].join(', ')} FROM (${build.sql})`);
+      await session.run(`CREATE TEMP TABLE ${quoteIdent(temp)} AS SELECT ${[...columns, quoteIdent(column)].join(', ')} FROM (${build.sql}) ${guard}`);
     } catch (error) {
+      if (errorMessage(error).includes(PARTITION_GUARD)) {
+        const clash = timeColumns.find((c) => build.output.some((o) => o.name === c.name))?.name ?? '';
+        throw new SluiceError('COLUMN_CONFLICT', `${where}: its SQL returns a column "${clash}" whose values are not the partition's own value ${partition}, but "${clash}" is the partition column sluice adds; rename the data's column`, { asset: asset.name, partition, column: clash });
+      }
       throw sqlError(error);
     }
     const keys = await session.query<{ key: string | null; n: bigint }>(`SELECT CAST(${quoteIdent(column)} AS VARCHAR) AS key, count(*) AS n FROM ${quoteIdent(temp)} GROUP BY ALL ORDER BY key NULLS FIRST`);
@@ -303,9 +316,9 @@ async function buildDynamic(
       throw new SluiceError('SOURCE_SCHEMA', `${where}: partitionBy column "${column}" has ${keys.length} distinct values, more than ${MAX_DYNAMIC_KEYS}: a partition per value would make ${keys.length} folders; partition by a coarser column`, { asset: asset.name, column });
     }
     const rowsOut = keys.reduce((sum, k) => sum + Number(k.n), 0);
-    const before = build.current === undefined ? 0 : Object.values(build.current.partitions).reduce((sum, e) => sum + e.rows, 0);
+    const before = build.current === undefined ? 0 : Object.values(build.current.partitions).filter((e) => e.key.startsWith(scope)).reduce((sum, e) => sum + e.rows, 0);
     if (rowsOut === 0 && before > 0 && asset.allowEmpty !== true) {
-      throw new SluiceError('EMPTY_DATA', `${where}: its output has no rows, where version ${build.current?.version ?? 0} has ${before}; nothing was published. Check its inputs, or set allowEmpty: true on the asset if an empty table is right`, { asset: asset.name });
+      throw new SluiceError('EMPTY_DATA', `${where}: its output has no rows, where version ${build.current?.version ?? 0} has ${before}; nothing was published. Check its inputs, or set allowEmpty: true on the asset if an empty ${time === undefined ? 'table' : 'partition'} is right`, { asset: asset.name, partition });
     }
     // Types Parquet cannot hold (HUGEINT from sum()) are cast as a plain step casts them (output-types.ts).
     const dataColumns = (await session.describe(`SELECT * EXCLUDE (${quoteIdent(column)}) FROM ${quoteIdent(temp)}`)).map((c) => ({ name: c.name, type: c.type }));
@@ -316,22 +329,23 @@ async function buildDynamic(
     }).join(', ');
     let fileColumns: { name: string; type: string }[] = [];
     for (const { key, n } of keys) {
-      const stagedFile = env.tables.stagingPath(run.runId, asset.name, key as string);
-      staged.push({ key: key as string, stagedFile, rows: Number(n) });
+      const stagedFile = env.tables.stagingPath(run.runId, asset.name, fullKey(key as string));
+      staged.push({ key: fullKey(key as string), stagedFile, rows: Number(n) });
       await session.run(`COPY (SELECT ${written} FROM ${quoteIdent(temp)} WHERE CAST(${quoteIdent(column)} AS VARCHAR) = ${quoteLiteral(key as string)} ORDER BY ALL) TO ${quoteLiteral(stagedFile)} (FORMAT parquet, COMPRESSION zstd)`);
       if (fileColumns.length === 0) fileColumns = await session.describe(`SELECT * FROM read_parquet(${quoteLiteral(stagedFile)}, hive_partitioning = false)`);
     }
     if (fileColumns.length === 0) fileColumns = dataColumns.map((c) => ({ name: c.name, type: types.casts.get(c.name) ?? c.type }));
-    const schema = [...fileColumns, { name: column, type: keyType }];
-    const checks = await runChecks(session, env, asset, '', `(SELECT * FROM ${quoteIdent(temp)})`, schema.map((c) => c.name), run, build.current);
+    const schema = [...fileColumns, ...timeColumns, { name: column, type: keyType }];
+    const timeValues = time === undefined ? '' : partitionValues(time, partition).map((v) => `, ${v.literal} AS ${quoteIdent(v.name)}`).join('');
+    const checks = await runChecks(session, env, asset, partition, `(SELECT *${timeValues} FROM ${quoteIdent(temp)})`, schema.map((c) => c.name), run, build.current);
     if (checks !== null && checks.blocking.length > 0) {
       const quarantined = checks.quarantineFile === null ? '' : `; ${checks.quarantinedRows} failing row(s) in ${checks.quarantineFile}`;
-      throw new CheckFailedError(`${where}: ${checks.blocking.length} error check(s) failed, nothing was published: ${checks.blocking.map(describeFailure).join('; ')}${quarantined}`, { asset: asset.name, partition: '' }, checks);
+      throw new CheckFailedError(`${where}: ${checks.blocking.length} error check(s) failed, nothing was published: ${checks.blocking.map(describeFailure).join('; ')}${quarantined}`, { asset: asset.name, partition }, checks);
     }
     await control.beforeCommit?.();
     const committed = await env.tables.commitPartitions({
-      asset: asset.name, partitionColumn: column, runId: run.runId, fingerprint: build.fingerprint, inputs: build.reads,
-      partitions: staged.map((p) => ({ ...p, schema })), removeOthers: true,
+      asset: asset.name, partitionColumn: dynamicPartitionColumn(asset) ?? column, runId: run.runId, fingerprint: build.fingerprint, inputs: build.reads,
+      partitions: staged.map((p) => ({ ...p, schema })), removeWithin: scope,
       schemaPolicy: asset.schema === 'strict' ? 'strict' : 'evolve', allowSchemaChange: run.allowSchemaChange === true,
     });
     staged.length = 0;
@@ -340,6 +354,12 @@ async function buildDynamic(
     await cleanup();
     await session.run(`DROP TABLE IF EXISTS ${quoteIdent(temp)}`).catch(() => undefined);
   }
+}
+
+/** The table's partition column(s) of a dynamic asset: `region`, or `date/region` with time partitions. */
+export function dynamicPartitionColumn(asset: Asset): string | undefined {
+  if (asset.partitionBy === undefined) return undefined;
+  return asset.partitions === undefined ? asset.partitionBy : `${asset.partitions.column}/${asset.partitionBy}`;
 }
 
 /** Text of the error a partition-column guard raises inside DuckDB; the step turns it into COLUMN_CONFLICT. */

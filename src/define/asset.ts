@@ -194,8 +194,12 @@ function checkPartitionBy(name: string, options: AssetOptions): string {
   if (!COLUMN_NAME.test(column)) {
     throw new SluiceError('DEFINITION_INVALID', `asset "${name}": partitionBy ${JSON.stringify(column)} must be a column name (letters, digits, _; not starting with a digit)`, { asset: name, column });
   }
-  if (options.partitions !== undefined) {
-    throw new SluiceError('DEFINITION_INVALID', `asset "${name}" has both partitions and partitionBy: dynamic partitions cannot yet be combined with declared ones (time x dynamic); drop one of them`, { asset: name, column });
+  const partitions = options.partitions;
+  if (partitions !== undefined && partitions.kind !== 'daily' && partitions.kind !== 'hourly') {
+    throw new SluiceError('DEFINITION_INVALID', `asset "${name}" has ${partitions.kind} partitions and partitionBy: dynamic keys combine with daily or hourly partitions only (time x dynamic); drop one of them`, { asset: name, column });
+  }
+  if (partitions !== undefined && partitions.column === column) {
+    throw new SluiceError('DEFINITION_INVALID', `asset "${name}": partitionBy "${column}" is also its time partition column; name one of them otherwise`, { asset: name, column });
   }
   return column;
 }

@@ -52,8 +52,11 @@ export interface CommitRequest {
 /** Several partitions of one table in one version: each staged file replaces its partition. */
 export interface MultiCommitRequest extends Omit<CommitRequest, 'partition' | 'stagedFile' | 'schema' | 'rows'> {
   readonly partitions: readonly { readonly key: string; readonly stagedFile: string; readonly schema: readonly ColumnSchema[]; readonly rows: number }[];
-  /** Remove the table's partitions that are not in `partitions` (the keys a dynamic asset no longer produces). */
-  readonly removeOthers: boolean;
+  /**
+   * Remove the table's partitions starting with this prefix that are not in `partitions` (the keys a dynamic
+   * asset no longer produces: '' for every key, `2026-01-01|` for one day's); null removes nothing.
+   */
+  readonly removeWithin: string | null;
 }
 
 export interface MultiCommitResult {
@@ -114,13 +117,13 @@ export class TableStore {
   async commit(request: CommitRequest): Promise<CommitResult> {
     assertPartitioning(request);
     const { partition, stagedFile, schema, rows, ...common } = request;
-    const result = await this.commitPartitions({ ...common, partitions: [{ key: partition, stagedFile, schema, rows }], removeOthers: false });
+    const result = await this.commitPartitions({ ...common, partitions: [{ key: partition, stagedFile, schema, rows }], removeWithin: null });
     return { manifest: result.manifest, file: result.files[0] as ManifestFile };
   }
 
   /**
    * Publish one version that replaces several partitions at once (a dynamic asset's step writes every key it
-   * found) and, with `removeOthers`, removes the table's partitions not among them. Their files share one schema.
+   * found) and, with `removeWithin`, removes the table's partitions of that scope not among them. Their files share one schema.
    */
   async commitPartitions(request: MultiCommitRequest): Promise<MultiCommitResult> {
     const { asset } = request;
@@ -153,7 +156,8 @@ export class TableStore {
         inputs: request.inputs.map((input) => ({ ...input, partitions: [...input.partitions] })),
         schema: part.schema.map((c) => ({ name: c.name, type: c.type })),
       }));
-      const remove = request.removeOthers && prev !== undefined ? Object.keys(prev.partitions).filter((key) => !keys.has(key)).sort() : [];
+      const within = request.removeWithin;
+      const remove = within !== null && prev !== undefined ? Object.keys(prev.partitions).filter((key) => key.startsWith(within) && !keys.has(key)).sort() : [];
       return { put, remove, schema: decision.schema, schemaChanges: decision.changes };
     });
     return { manifest, files };
