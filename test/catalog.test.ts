@@ -297,6 +297,45 @@ for (const kind of BACKENDS) {
       expect(await catalog.listChecks({ target: 'missing' })).toEqual([]);
     });
 
+    it('summarises the latest outcome of every partition: blocked by check or by error, warnings, ignoring skips and ad-hoc checks', async () => {
+      const day = (n: number): string => `2026-11-${String(n).padStart(2, '0')}`;
+      const build = async (runId: string, n: number, status: 'success' | 'failed' | 'skipped' | 'upstream_failed', failing: { index: number; severity: 'error' | 'warn'; column: string }[] = [], error: string | null = null): Promise<void> => {
+        const id = `${runId}-${n}`;
+        await catalog.createStep({ id, runId, asset: 'daily', partition: day(n), status: 'pending' });
+        await catalog.updateStep(id, { status, error });
+        if (status === 'skipped' || status === 'upstream_failed' || error !== null) return;
+        await catalog.recordChecks([0, 1, 2].map((index) => {
+          const fail = failing.find((f) => f.index === index);
+          return check(runId, 'daily', index, n, { stepId: id, partition: day(n), success: fail === undefined, severity: fail?.severity ?? 'error', column: fail?.column ?? `c${index}`, expectationType: index === 2 ? 'expect_column_values_to_be_unique' : 'expect_column_values_to_not_be_null' });
+        }));
+      };
+      for (const runId of ['r1', 'r2', 'r3']) await catalog.createRun({ id: runId, project: 'p', startedAt: at(0), args: {} });
+      for (let n = 1; n <= 20; n++) await build('r1', n, 'success');
+      // Run 2: twelve days fail one check, one day another, one fails before its checks, one only warns.
+      for (let n = 1; n <= 12; n++) await build('r2', n, 'failed', [{ index: 0, severity: 'error', column: 'c0' }, ...(n === 3 ? [{ index: 2, severity: 'warn' as const, column: 'c2' }] : [])]);
+      await build('r2', 13, 'failed', [{ index: 1, severity: 'error', column: 'c1' }]);
+      await build('r2', 14, 'failed', [], 'SOURCE_MISSING: no file matches data/2026-11-14.csv');
+      await build('r2', 15, 'success', [{ index: 2, severity: 'warn', column: 'c2' }]);
+      await build('r2', 16, 'skipped');
+      await build('r2', 17, 'upstream_failed');
+      // Run 3 fixes the first day; an ad-hoc validation failing everything counts for nothing.
+      await build('r3', 1, 'success');
+      await catalog.recordChecks([check('validate-x', 'daily', 0, 30, { stepId: null, partition: day(18), success: false })]);
+
+      const [daily, other] = await catalog.partitionOutcomes(['daily', 'other'], { sampleKeys: 3 });
+      expect(daily).toMatchObject({ asset: 'daily', attempted: 20, blocked: 13, warned: 2 });
+      expect(daily?.blockedKeys).toEqual([...Array.from({ length: 12 }, (_, i) => day(i + 2)), day(14)].sort());
+      expect(daily?.failingChecks.map((g) => [g.severity, g.column, g.partitions, g.keys])).toEqual([
+        ['error', 'c0', 11, [day(2), day(3), day(4)]],
+        ['error', 'c1', 1, [day(13)]],
+        ['warn', 'c2', 2, [day(3), day(15)]],
+      ]);
+      expect(daily?.otherFailures).toEqual({ partitions: 1, keys: [day(14)], firstError: 'SOURCE_MISSING: no file matches data/2026-11-14.csv' });
+      // 19 partitions with three checks each (day 14 recorded none): 14 failing results.
+      expect(daily?.checks).toMatchObject({ passed: 19 * 3 - 14, failed: 14, lastAt: at(20) });
+      expect(other).toMatchObject({ asset: 'other', attempted: 0, blocked: 0, blockedKeys: [], failingChecks: [], otherFailures: null, checks: { passed: 0, failed: 0, lastAt: null } });
+    });
+
     it('records a check batch larger than one insert statement', async () => {
       const checks = Array.from({ length: 1234 }, (_, i) => check('big', 'wide', i, 1, { column: `c${i}` }));
       await catalog.recordChecks(checks);

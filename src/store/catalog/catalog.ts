@@ -119,6 +119,39 @@ export interface CheckFilter {
   readonly limit?: number;
 }
 
+/** Failing checks of one severity, expectation and column, over the latest outcomes of an asset's partitions. */
+export interface CheckGroup {
+  readonly severity: 'error' | 'warn';
+  readonly expectationType: string;
+  readonly column: string | null;
+  /** Partitions whose latest build failed this check. */
+  readonly partitions: number;
+  /** The first of them, in key order (at most the sample size asked for). */
+  readonly keys: readonly string[];
+}
+
+/**
+ * The latest outcome of every partition of an asset: each partition's latest build attempt (its newest step that
+ * succeeded or failed; skipped and upstream-failed steps attempted nothing) and that step's check results.
+ */
+export interface PartitionOutcomes {
+  readonly asset: string;
+  /** Partitions with at least one build attempt. */
+  readonly attempted: number;
+  /** Partitions whose latest attempt failed, so it published nothing: by a failed `error` check or another error. */
+  readonly blocked: number;
+  /** Every blocked partition, in key order. */
+  readonly blockedKeys: readonly string[];
+  /** Partitions whose latest attempt failed a `warn` check. */
+  readonly warned: number;
+  /** Failing checks of the latest attempts, `error` groups first, then `warn`. */
+  readonly failingChecks: readonly CheckGroup[];
+  /** Blocked partitions whose latest attempt failed without a failed `error` check (a source or SQL error, ...). */
+  readonly otherFailures: { readonly partitions: number; readonly keys: readonly string[]; readonly firstError: string } | null;
+  /** Check results of every partition's latest attempt. */
+  readonly checks: { readonly passed: number; readonly failed: number; readonly lastAt: string | null };
+}
+
 export interface RunFilter {
   readonly limit?: number;
   readonly status?: RunStatus;
@@ -261,6 +294,8 @@ export interface Catalog {
   recordChecks(checks: readonly CheckRecord[]): Promise<void>;
   /** Newest first (by createdAt, then index). */
   listChecks(filter: CheckFilter): Promise<CheckRecord[]>;
+  /** Per asset (in the order given), the latest outcome of every partition; at most `sampleKeys` keys per list (default 5). */
+  partitionOutcomes(assets: readonly string[], options?: { sampleKeys?: number }): Promise<PartitionOutcomes[]>;
 
   recordMaterialization(record: MaterializationRecord): Promise<void>;
   /** The materialisation of a view into a store that reached furthest, if any. */

@@ -11,6 +11,7 @@ import type {
   CheckRecord,
   LineageEdge,
   MaterializationRecord,
+  PartitionOutcomes,
   StreamCheckpoint,
   StreamCheckpointSave,
   StreamStateEntry,
@@ -31,6 +32,7 @@ import type {
   VersionRecord,
 } from './catalog.ts';
 import { AD_HOC_RUN_PREFIX } from './catalog.ts';
+import { queryPartitionOutcomes } from './partition-outcomes.ts';
 import type { CheckResultsTable, Database, LineageTable, RunKeysTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
 
 /** Rows per lineage insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -232,6 +234,10 @@ export class KyselyCatalog implements Catalog {
       return query.execute();
     });
     return rows.map(toCheckRecord);
+  }
+
+  async partitionOutcomes(assets: readonly string[], options: { sampleKeys?: number } = {}): Promise<PartitionOutcomes[]> {
+    return this.#execute('summarise the latest outcome of every partition', {}, (db) => queryPartitionOutcomes(db, assets, options.sampleKeys ?? 5));
   }
 
   async recordMaterialization(record: MaterializationRecord): Promise<void> {
