@@ -152,6 +152,47 @@ export interface PartitionOutcomes {
   readonly checks: { readonly passed: number; readonly failed: number; readonly lastAt: string | null };
 }
 
+/** What a report reads of a target's check history: a range, and how many rows of each detail list it shows. */
+export interface CheckHistoryFilter {
+  readonly target: string;
+  /** Only results recorded at or after this ISO-8601 instant (default: all). */
+  readonly since?: string | undefined;
+  /** Most recent entries (a run, or a backfill counted once) listed, and failing ones listed. */
+  readonly entries: number;
+  /** Failed results of the latest entry returned. */
+  readonly failures: number;
+}
+
+/** The check results of one run, or of every run of one backfill (its runs carry `args.backfill`). */
+export interface CheckHistoryEntry {
+  readonly kind: 'run' | 'backfill';
+  /** The run id, or the backfill id (`<job>:<from>:<to>`). */
+  readonly id: string;
+  readonly runs: number;
+  readonly firstCheckedAt: string;
+  readonly checkedAt: string;
+  readonly partitions: number;
+  readonly passed: number;
+  readonly failed: number;
+  /** Failed results of severity `error`; the rest of `failed` are warnings. */
+  readonly failedErrors: number;
+  /** Partitions with a failed `error` check in some run of the entry (blocked when that run built them). */
+  readonly blockedPartitions: number;
+  /** Partitions with a failed `warn` check. */
+  readonly warnedPartitions: number;
+}
+
+/** A target's check history in a range, aggregated in the catalog: totals over every result, capped lists beside them. */
+export interface CheckHistory {
+  readonly totals: { readonly results: number; readonly passed: number; readonly failed: number; readonly failedErrors: number; readonly runs: number; readonly entries: number; readonly failingEntries: number };
+  /** The most recent entries, oldest first (at most `entries`; `totals.entries` in all). */
+  readonly entries: readonly CheckHistoryEntry[];
+  /** The most recent entries with a failed result, oldest first (at most `entries`; `totals.failingEntries` in all). */
+  readonly failingEntries: readonly CheckHistoryEntry[];
+  /** Failed results of the latest entry by partition and suite position (at most `failures`; its `failed` in all). */
+  readonly latestFailures: readonly CheckRecord[];
+}
+
 export interface RunFilter {
   readonly limit?: number;
   readonly status?: RunStatus;
@@ -294,6 +335,8 @@ export interface Catalog {
   recordChecks(checks: readonly CheckRecord[]): Promise<void>;
   /** Newest first (by createdAt, then index). */
   listChecks(filter: CheckFilter): Promise<CheckRecord[]>;
+  /** Every pipeline check result of a target in a range, aggregated per run and per backfill. */
+  checkHistory(filter: CheckHistoryFilter): Promise<CheckHistory>;
   /** Per asset (in the order given), the latest outcome of every partition; at most `sampleKeys` keys per list (default 5). */
   partitionOutcomes(assets: readonly string[], options?: { sampleKeys?: number }): Promise<PartitionOutcomes[]>;
 

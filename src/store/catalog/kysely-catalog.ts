@@ -8,6 +8,8 @@ import type { ErrorContext } from '../../errors.ts';
 import type {
   Catalog,
   CheckFilter,
+  CheckHistory,
+  CheckHistoryFilter,
   CheckRecord,
   LineageEdge,
   MaterializationRecord,
@@ -32,6 +34,7 @@ import type {
   VersionRecord,
 } from './catalog.ts';
 import { AD_HOC_RUN_PREFIX } from './catalog.ts';
+import { queryCheckHistory } from './check-history.ts';
 import { queryPartitionOutcomes } from './partition-outcomes.ts';
 import type { CheckResultsTable, Database, LineageTable, RunKeysTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
 
@@ -234,6 +237,11 @@ export class KyselyCatalog implements Catalog {
       return query.execute();
     });
     return rows.map(toCheckRecord);
+  }
+
+  async checkHistory(filter: CheckHistoryFilter): Promise<CheckHistory> {
+    const rows = await this.#execute(`read the check history of ${filter.target}`, { asset: filter.target }, (db) => queryCheckHistory(db, this.dialect, filter));
+    return { ...rows, latestFailures: rows.latestFailures.map(toCheckRecord) };
   }
 
   async partitionOutcomes(assets: readonly string[], options: { sampleKeys?: number } = {}): Promise<PartitionOutcomes[]> {
