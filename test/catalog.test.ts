@@ -297,6 +297,73 @@ for (const kind of BACKENDS) {
       expect(await catalog.listChecks({ target: 'missing' })).toEqual([]);
     });
 
+    it('summarises the latest outcome of every partition: blocked by check or by error, warnings, ignoring skips and ad-hoc checks', async () => {
+      const day = (n: number): string => `2026-11-${String(n).padStart(2, '0')}`;
+      const build = async (runId: string, n: number, status: 'success' | 'failed' | 'skipped' | 'upstream_failed', failing: { index: number; severity: 'error' | 'warn'; column: string }[] = [], error: string | null = null): Promise<void> => {
+        const id = `${runId}-${n}`;
+        await catalog.createSteps([{ id, runId, asset: 'daily', partition: day(n), status: 'pending' }]);
+        await catalog.updateStep(id, { status, error });
+        if (status === 'skipped' || status === 'upstream_failed' || error !== null) return;
+        await catalog.recordChecks([0, 1, 2].map((index) => {
+          const fail = failing.find((f) => f.index === index);
+          return check(runId, 'daily', index, n, { stepId: id, partition: day(n), success: fail === undefined, severity: fail?.severity ?? 'error', column: fail?.column ?? `c${index}`, expectationType: index === 2 ? 'expect_column_values_to_be_unique' : 'expect_column_values_to_not_be_null' });
+        }));
+      };
+      for (const runId of ['r1', 'r2', 'r3']) await catalog.createRun({ id: runId, project: 'p', startedAt: at(0), args: {} });
+      for (let n = 1; n <= 20; n++) await build('r1', n, 'success');
+      // Run 2: twelve days fail one check, one day another, one fails before its checks, one only warns.
+      for (let n = 1; n <= 12; n++) await build('r2', n, 'failed', [{ index: 0, severity: 'error', column: 'c0' }, ...(n === 3 ? [{ index: 2, severity: 'warn' as const, column: 'c2' }] : [])]);
+      await build('r2', 13, 'failed', [{ index: 1, severity: 'error', column: 'c1' }]);
+      await build('r2', 14, 'failed', [], 'SOURCE_MISSING: no file matches data/2026-11-14.csv');
+      await build('r2', 15, 'success', [{ index: 2, severity: 'warn', column: 'c2' }]);
+      await build('r2', 16, 'skipped');
+      await build('r2', 17, 'upstream_failed');
+      // Run 3 fixes the first day; an ad-hoc validation failing everything counts for nothing.
+      await build('r3', 1, 'success');
+      await catalog.recordChecks([check('validate-x', 'daily', 0, 30, { stepId: null, partition: day(18), success: false })]);
+
+      const [daily, other] = await catalog.partitionOutcomes(['daily', 'other'], { sampleKeys: 3 });
+      expect(daily).toMatchObject({ asset: 'daily', attempted: 20, blocked: 13, warned: 2 });
+      expect(daily?.blockedKeys).toEqual([...Array.from({ length: 12 }, (_, i) => day(i + 2)), day(14)].sort());
+      expect(daily?.failingChecks.map((g) => [g.severity, g.column, g.partitions, g.keys])).toEqual([
+        ['error', 'c0', 11, [day(2), day(3), day(4)]],
+        ['error', 'c1', 1, [day(13)]],
+        ['warn', 'c2', 2, [day(3), day(15)]],
+      ]);
+      expect(daily?.otherFailures).toEqual({ partitions: 1, keys: [day(14)], firstError: 'SOURCE_MISSING: no file matches data/2026-11-14.csv' });
+      // 19 partitions with three checks each (day 14 recorded none): 14 failing results.
+      expect(daily?.checks).toMatchObject({ passed: 19 * 3 - 14, failed: 14, lastAt: at(20) });
+      expect(other).toMatchObject({ asset: 'other', attempted: 0, blocked: 0, blockedKeys: [], failingChecks: [], otherFailures: null, checks: { passed: 0, failed: 0, lastAt: null } });
+    });
+
+    it('aggregates a check history per run and per backfill, in a range, with capped lists', async () => {
+      for (const [id, minute] of [['b1', 1], ['b2', 2], ['b3', 3]] as const) await catalog.createRun({ id, project: 'p', startedAt: at(minute), args: { command: 'backfill', backfill: 'job:2026-11-01:2026-11-03' } });
+      await catalog.createRun({ id: 'solo', project: 'p', startedAt: at(10), args: { assets: ['orders'] } });
+      const day = (n: number): string => `2026-11-0${n}`;
+      await catalog.recordChecks([check('b1', 'orders', 0, 1, { partition: day(1) }), check('b1', 'orders', 1, 1, { partition: day(1), success: false })]);
+      await catalog.recordChecks([check('b2', 'orders', 0, 2, { partition: day(2), success: false, severity: 'warn' }), check('b2', 'orders', 1, 2, { partition: day(2) })]);
+      await catalog.recordChecks([check('b3', 'orders', 0, 3, { partition: day(3) }), check('b3', 'orders', 1, 3, { partition: day(3) })]);
+      await catalog.recordChecks([2, 1].flatMap((n) => [0, 1].map((i) => check('solo', 'orders', i, 10, { partition: day(n), success: i === 0 }))));
+      await catalog.recordChecks([check('validate-x', 'orders', 0, 20, { success: false }), check('other', 'customers', 0, 20, { success: false })]);
+
+      const all = await catalog.checkHistory({ target: 'orders', entries: 10, failures: 10 });
+      expect(all.totals).toEqual({ results: 10, passed: 6, failed: 4, failedErrors: 3, runs: 4, entries: 2, failingEntries: 2 });
+      expect(all.entries).toEqual([
+        { kind: 'backfill', id: 'job:2026-11-01:2026-11-03', runs: 3, firstCheckedAt: at(1), checkedAt: at(3), partitions: 3, passed: 4, failed: 2, failedErrors: 1, blockedPartitions: 1, warnedPartitions: 1 },
+        { kind: 'run', id: 'solo', runs: 1, firstCheckedAt: at(10), checkedAt: at(10), partitions: 2, passed: 2, failed: 2, failedErrors: 2, blockedPartitions: 2, warnedPartitions: 0 },
+      ]);
+      expect(all.failingEntries).toEqual(all.entries);
+      expect(all.latestFailures.map((r) => [r.runId, r.partition, r.index])).toEqual([['solo', day(1), 1], ['solo', day(2), 1]]);
+
+      const recent = await catalog.checkHistory({ target: 'orders', since: at(2), entries: 1, failures: 1 });
+      expect(recent.totals).toMatchObject({ results: 8, runs: 3, entries: 2 });
+      expect(recent.entries.map((e) => [e.id, e.runs, e.partitions])).toEqual([['solo', 1, 2]]);
+      expect(recent.latestFailures.map((r) => r.partition)).toEqual([day(1)]);
+      expect(await catalog.checkHistory({ target: 'nothing', entries: 5, failures: 5 })).toEqual({
+        totals: { results: 0, passed: 0, failed: 0, failedErrors: 0, runs: 0, entries: 0, failingEntries: 0 }, entries: [], failingEntries: [], latestFailures: [],
+      });
+    });
+
     it('records a check batch larger than one insert statement', async () => {
       const checks = Array.from({ length: 1234 }, (_, i) => check('big', 'wide', i, 1, { column: `c${i}` }));
       await catalog.recordChecks(checks);

@@ -120,9 +120,11 @@ describe('report', () => {
     expect(daily?.latest).toMatchObject({ partitionColumn: 'date', partitions: 2, firstPartition: '2026-11-24', lastPartition: '2026-11-25' });
     expect(daily?.profiles?.find((p) => p.name === 'date')).toMatchObject({ kind: 'temporal', nullCount: 0 });
     expect(never).toMatchObject({ latest: null, profiles: null, runs: [], profileError: null });
-    // A history cut by the limit leaves out the run it cut short.
-    const limited = await buildReport(opened, { assets: ['clean_orders'], checkLimit: 3 });
+    expect(clean?.history).toMatchObject({ since: null, results: 6, passed: 5, failed: 1, runCount: 3, entryCount: 3, failingEntryCount: 1 });
+    // Fewer runs listed: the totals still count every result in the range.
+    const limited = await buildReport(opened, { assets: ['clean_orders'], maxRuns: 1 });
     expect(limited.assets[0]?.runs.map((r) => r.runId)).toEqual(['run-3']);
+    expect(limited.assets[0]?.history).toMatchObject({ results: 6, entryCount: 3, runLimit: 1 });
     // The input is plain data: it survives JSON, and rendering it is a pure function.
     expect(renderReport(JSON.parse(JSON.stringify(input)) as typeof input)).toBe(renderReport(input));
   });

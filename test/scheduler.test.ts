@@ -312,7 +312,8 @@ export default defineProject({ name: 'cli_sched', assets: [daily, other], jobs: 
     expect(run(['scheduler', '--once']).stdout).not.toContain('launch');
 
     const status = run(['status']);
-    expect(status.stdout).toMatch(/daily_totals\s+2\s+\S+\s+\S+\s+24h00m\s+fresh\s+2\s+1\/2 passed\s+expect_column_values_to_be_between\(n\) \[warn\]/);
+    expect(status.stdout).toMatch(/daily_totals\s+2\s+\S+\s+\S+\s+24h00m\s+fresh\s+2\s+2\/4 passed\s+expect_column_values_to_be_between\(n\) \[warn\]/); // both partitions' latest checks
+    expect(status.stdout).toMatch(/daily_totals: 2 partition\(s\) with failing warnings:\n\s+expect_column_values_to_be_between\(n\) \[warn\]: 2 partition\(s\): 2026-10-01, 2026-10-02/);
     expect(status.stdout).toMatch(/other\s+never\s+1h00m\s+never-built/);
     expect(status.status).toBe(1); // an asset with an SLA was never built
     const json = JSON.parse(run(['--json', 'status']).stdout as string) as { asset: string; freshness: string }[];

@@ -30,3 +30,16 @@ export function parseInstant(text: string): number | undefined {
   const ms = Date.parse(iso);
   return Number.isFinite(ms) ? ms : undefined;
 }
+
+/**
+ * The start of a range written as a date or timestamp (`2026-11-01`, `2026-11-01T08:00:00Z`) or as a duration
+ * back from now (`7d`, `12h`), in epoch milliseconds.
+ */
+export function parseSince(text: string, nowMs: number, where: string): number {
+  if (isDuration(text)) return nowMs - parseDuration(text, where);
+  const ms = parseInstant(text);
+  if (ms === undefined) {
+    throw new SluiceError('CONFIG_INVALID', `${where}: ${JSON.stringify(text)} is neither a date (2026-11-01), a timestamp (2026-11-01T08:00:00Z) nor a duration back from now (7d, 12h)`);
+  }
+  return ms;
+}

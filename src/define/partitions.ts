@@ -431,3 +431,16 @@ export function firstKey(partitions: Partitions): string {
   if (partitions.kind === 'multi') return joinKey(partitions.time.start, partitions.static.keys[0] as string);
   return partitions.start;
 }
+
+/**
+ * The keys due by `nowMs`: every static key, and the time partitions from the start whose window has ended
+ * (clipped at the declared end). What a table should hold once every schedule tick so far has run.
+ */
+export function dueKeys(partitions: Partitions, nowMs: number): string[] {
+  if (partitions.kind === 'static') return [...partitions.keys];
+  if (partitions.kind === 'multi') return dueKeys(partitions.time, nowMs).flatMap((time) => partitions.static.keys.map((key) => joinKey(time, key)));
+  const lastStart = Math.floor(nowMs / grainMs(partitions)) * grainMs(partitions) - grainMs(partitions);
+  const end = partitions.end === undefined ? lastStart : Math.min(lastStart, startMs(partitions, partitions.end));
+  if (end < startMs(partitions, partitions.start)) return [];
+  return keysBetween(partitions, partitions.start, formatKey(partitions, end));
+}

@@ -2,7 +2,7 @@
 // network (a Content-Security-Policy forbids any), so it opens from disk anywhere. A pure function of its input.
 import type { ColumnProfile, TopValue } from './profile.ts';
 import { escapeHtml, formatBytes, formatNumber, formatPercent, formatValue } from './report-format.ts';
-import type { AssetReport, FailedCheck, ReportInput } from './report-model.ts';
+import type { AssetReport, CheckRunSummary, FailedCheck, ReportInput } from './report-model.ts';
 import { histogramSvg, timelineSvg } from './report-svg.ts';
 
 /** Values of a failing check's sample shown in the report. */
@@ -47,14 +47,15 @@ function overview(assets: readonly AssetReport[]): string {
 <td class="num">${a.latest === null ? '—' : escapeHtml(formatNumber(a.latest.rowCount))}</td>
 <td class="num">${a.latest === null ? '—' : escapeHtml(formatNumber(a.latest.partitions))}</td>
 <td class="num">${a.latest === null ? '—' : escapeHtml(formatBytes(a.latest.bytes))}</td>
-<td>${latestRun === undefined ? '—' : `${latestRun.passed} passed, ${latestRun.failed} failed`}</td>
+<td>${latestRun === undefined ? '—' : `${escapeHtml(formatNumber(latestRun.passed))} passed, ${escapeHtml(formatNumber(latestRun.failed))} failed${latestRun.kind === 'backfill' ? ` <span class="muted">(backfill, ${escapeHtml(formatNumber(latestRun.runs))} runs)</span>` : ''}`}</td>
+<td class="num">${a.history.results === 0 ? '—' : `${escapeHtml(formatNumber(a.history.results))} <span class="muted">· ${escapeHtml(formatNumber(a.history.failed))} failed</span>`}</td>
 <td>${timelineSvg(a.runs, a.name)}</td>
 </tr>`;
   });
   return `<section class="overview">
 <h2>Assets</h2>
 <table>
-<thead><tr><th>Asset</th><th>Status</th><th class="num">Version</th><th class="num">Rows</th><th class="num">Partitions</th><th class="num">Size</th><th>Latest checks</th><th>Checks per run</th></tr></thead>
+<thead><tr><th>Asset</th><th>Status</th><th class="num">Version</th><th class="num">Rows</th><th class="num">Partitions</th><th class="num">Size</th><th>Latest checks</th><th class="num">Checks in range</th><th>Checks per run</th></tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>
@@ -86,17 +87,57 @@ function versionLine(a: AssetReport): string {
 
 function checksBlock(a: AssetReport): string {
   const latest = a.runs.at(-1);
-  if (latest === undefined) return '<p class="muted">No check results recorded for this asset.</p>';
+  const h = a.history;
+  const range = h.since === null ? 'all history' : `since ${escapeHtml(h.since)}`;
+  if (latest === undefined) return `<p class="muted">No check results recorded for this asset (${range}).</p>`;
+  const totals = `<p class="totals">${range}: <b>${escapeHtml(formatNumber(h.results))}</b> check results in ${escapeHtml(formatNumber(h.runCount))} run(s)` +
+    `${h.entryCount < h.runCount ? ` (${escapeHtml(formatNumber(h.entryCount))} entries, a backfill's runs counted once)` : ''}: ` +
+    `${escapeHtml(formatNumber(h.passed))} passed, ${escapeHtml(formatNumber(h.failed))} failed (${escapeHtml(formatNumber(h.failedErrors))} error, ${escapeHtml(formatNumber(h.failed - h.failedErrors))} warn).</p>`;
+  const shown = a.runs.length < h.entryCount
+    ? `the ${a.runs.length} most recent of ${escapeHtml(formatNumber(h.entryCount))} (<code>sluice report --runs ${h.entryCount}</code> shows all)`
+    : `${a.runs.length}`;
   const timeline = `<div class="timeline-block">${timelineSvg(a.runs, a.name)}
-<p class="legend"><span class="swatch passed"></span>passed <span class="swatch failed"></span>failed <span class="swatch warned"></span>failed (warn) · ${a.runs.length} run(s), oldest on the left</p></div>`;
-  const summary = `<p>Latest run <code>${escapeHtml(latest.runId)}</code> at ${escapeHtml(latest.checkedAt)}: ${latest.passed} passed, ${latest.failed} failed.</p>`;
-  if (a.failures.length === 0) return `${timeline}\n${summary}`;
-  return `${timeline}
-${summary}
+<p class="legend"><span class="swatch passed"></span>passed <span class="swatch failed"></span>failed <span class="swatch warned"></span>failed (warn) · ${shown} run(s), a backfill as one, oldest on the left</p></div>`;
+  const what = latest.kind === 'backfill' ? `Latest backfill <code>${escapeHtml(latest.runId)}</code> (${escapeHtml(formatNumber(latest.runs))} runs, ${escapeHtml(formatNumber(latest.partitions))} partitions)` : `Latest run <code>${escapeHtml(latest.runId)}</code>`;
+  const summary = `<p>${what} at ${escapeHtml(latest.checkedAt)}: ${escapeHtml(formatNumber(latest.passed))} passed, ${escapeHtml(formatNumber(latest.failed))} failed` +
+    `${latest.blockedPartitions > 0 && latest.partitions > 1 ? `, ${escapeHtml(formatNumber(latest.blockedPartitions))} partition(s) blocked` : ''}.</p>`;
+  const parts = [totals, timeline, failingRunsTable(a), summary];
+  if (a.failures.length === 0) return parts.join('\n');
+  const capped = a.failures.length < latest.failed
+    ? `<p class="cap">The first ${a.failures.length} of ${escapeHtml(formatNumber(latest.failed))} failed checks, by partition: <code>sluice report --failures ${latest.failed}</code> lists all.</p>`
+    : '';
+  return `${parts.join('\n')}
+${capped}
 <table class="failures">
 <thead><tr><th>Expectation</th><th>Column</th><th>Severity</th><th>Partition</th><th class="num">Unexpected</th><th>Observed</th><th>Sample of failing values</th></tr></thead>
 <tbody>
 ${a.failures.map(failureRow).join('\n')}
+</tbody>
+</table>`;
+}
+
+/** Runs (a backfill as one row) with failed checks over the range: when, how many partitions were blocked or warned. */
+function failingRunsTable(a: AssetReport): string {
+  const h = a.history;
+  if (h.failingEntryCount === 0) return '<p class="muted">No run in the range failed a check.</p>';
+  const capped = h.failingRuns.length < h.failingEntryCount
+    ? ` · the ${h.failingRuns.length} most recent of ${escapeHtml(formatNumber(h.failingEntryCount))} (<code>sluice report --runs ${h.failingEntryCount}</code> shows all)`
+    : '';
+  const rows = [...h.failingRuns].reverse().map((r: CheckRunSummary) => `<tr class="failing-run ${r.failedErrors > 0 ? 'blocked' : 'warned'}">
+<td>${escapeHtml(r.checkedAt)}${r.firstCheckedAt === r.checkedAt ? '' : `<div class="muted">from ${escapeHtml(r.firstCheckedAt)}</div>`}</td>
+<td>${r.kind === 'backfill' ? 'backfill ' : ''}<code>${escapeHtml(r.runId)}</code>${r.kind === 'backfill' ? `<div class="muted">${escapeHtml(formatNumber(r.runs))} runs</div>` : ''}</td>
+<td class="num">${escapeHtml(formatNumber(r.partitions))}</td>
+<td class="num">${escapeHtml(formatNumber(r.blockedPartitions))}</td>
+<td class="num">${escapeHtml(formatNumber(r.warnedPartitions))}</td>
+<td class="num">${escapeHtml(formatNumber(r.passed))}</td>
+<td class="num">${escapeHtml(formatNumber(r.failedErrors))}</td>
+<td class="num">${escapeHtml(formatNumber(r.failed - r.failedErrors))}</td>
+</tr>`);
+  return `<h4>Failed and blocked runs, newest first${capped}</h4>
+<table class="failing-runs">
+<thead><tr><th>Checked</th><th>Run or backfill</th><th class="num">Partitions</th><th class="num">Blocked</th><th class="num">Warned</th><th class="num">Passed</th><th class="num">Failed (error)</th><th class="num">Failed (warn)</th></tr></thead>
+<tbody>
+${rows.join('\n')}
 </tbody>
 </table>`;
 }
@@ -212,6 +253,8 @@ svg.histogram .bin { fill: var(--bar); } svg.histogram .bin:hover { fill: #274f9
 svg .axis { stroke: var(--line); } svg .tick { font-size: 10px; fill: var(--muted); }
 svg.timeline .passed { fill: var(--pass); } svg.timeline .failed { fill: var(--fail); } svg.timeline .warned { fill: var(--warn); }
 .legend { font-size: 12px; color: var(--muted); margin: 4px 0; }
+h4 { font-size: 13px; margin: 12px 0 4px; }
+.cap { font-size: 12px; color: var(--muted); }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin: 0 3px 0 8px; vertical-align: -1px; }
 .swatch.passed { background: var(--pass); } .swatch.failed { background: var(--fail); } .swatch.warned { background: var(--warn); }
 .quantiles { font-size: 12px; white-space: nowrap; }

@@ -1,6 +1,6 @@
-// What a data-quality report shows, as plain serialisable data, and the pure summaries of an asset's stored
-// check results (a pass/fail count per run, the latest run's failures) that the report is built from.
-import type { CheckRecord } from '../store/catalog/catalog.ts';
+// What a data-quality report shows, as plain serialisable data, built from an asset's check history as the
+// catalog aggregates it (every result in the range counts; lists of runs and failures are capped, and say so).
+import type { CheckHistory, CheckHistoryEntry, CheckRecord } from '../store/catalog/catalog.ts';
 import type { ColumnProfile } from './profile.ts';
 
 export interface ReportInput {
@@ -19,10 +19,11 @@ export interface AssetReport {
   readonly status: AssetStatus;
   /** The latest table version, or null when the asset was never built. */
   readonly latest: LatestVersion | null;
-  /** Runs that checked the asset, oldest first (at most the report's `maxRuns` most recent). */
+  /** Runs that checked the asset, a backfill's runs as one entry, oldest first (the `history.runLimit` most recent). */
   readonly runs: readonly CheckRunSummary[];
-  /** Failed expectations of the latest checked run, by partition and suite position. */
+  /** Failed expectations of the latest entry, by partition and suite position (at most `history.failureLimit`). */
   readonly failures: readonly FailedCheck[];
+  readonly history: CheckHistorySummary;
   /** Column profiles of the latest version; null when there is none or it could not be read (see profileError). */
   readonly profiles: readonly ColumnProfile[] | null;
   readonly profileError: string | null;
@@ -40,14 +41,43 @@ export interface LatestVersion {
   readonly lastPartition: string | null;
 }
 
+/** One run's check results, or those of every run of one backfill (`kind`), counted in the catalog. */
 export interface CheckRunSummary {
+  readonly kind: 'run' | 'backfill';
+  /** The run id, or the backfill id. */
   readonly runId: string;
-  /** When the run's last check result was recorded. */
+  /** Runs in the entry (1 for a run). */
+  readonly runs: number;
+  readonly firstCheckedAt: string;
+  /** When the entry's last check result was recorded. */
   readonly checkedAt: string;
+  readonly partitions: number;
   readonly passed: number;
   readonly failed: number;
   /** Failed checks of severity `error` (the rest of `failed` are warnings). */
   readonly failedErrors: number;
+  /** Partitions with a failed `error` check: blocked, nothing published for them by that run. */
+  readonly blockedPartitions: number;
+  readonly warnedPartitions: number;
+}
+
+/** Every check result of the asset in the report's range, and the caps of the lists shown beside the totals. */
+export interface CheckHistorySummary {
+  /** ISO-8601 start of the range; null: the whole history. */
+  readonly since: string | null;
+  readonly results: number;
+  readonly passed: number;
+  readonly failed: number;
+  readonly failedErrors: number;
+  /** Runs in the range, and entries (a backfill's runs counting once). */
+  readonly runCount: number;
+  readonly entryCount: number;
+  /** Entries with a failed check, oldest first: the `runLimit` most recent of `failingEntryCount`. */
+  readonly failingRuns: readonly CheckRunSummary[];
+  readonly failingEntryCount: number;
+  /** Most entries listed (`--runs`), and failed checks of the latest entry listed (`--failures`). */
+  readonly runLimit: number;
+  readonly failureLimit: number;
 }
 
 export interface FailedCheck {
@@ -68,33 +98,27 @@ export interface FailedCheck {
   readonly checkedAt: string;
 }
 
-/** Group check records (any order) into runs and pick the latest run's failures. */
-export function summariseChecks(records: readonly CheckRecord[], maxRuns: number): { runs: CheckRunSummary[]; failures: FailedCheck[]; status: AssetStatus } {
-  const byRun = new Map<string, CheckRecord[]>();
-  for (const record of records) {
-    const list = byRun.get(record.runId) ?? [];
-    list.push(record);
-    byRun.set(record.runId, list);
-  }
-  const runs = [...byRun.entries()].map(([runId, list]): CheckRunSummary & { records: CheckRecord[] } => {
-    const failed = list.filter((r) => !r.success);
-    return {
-      runId,
-      checkedAt: list.reduce((latest, r) => (r.createdAt > latest ? r.createdAt : latest), ''),
-      passed: list.length - failed.length,
-      failed: failed.length,
-      failedErrors: failed.filter((r) => r.severity === 'error').length,
-      records: list,
-    };
-  });
-  runs.sort((a, b) => (a.checkedAt === b.checkedAt ? a.runId.localeCompare(b.runId) : a.checkedAt.localeCompare(b.checkedAt)));
-  const latest = runs.at(-1);
-  const failures = (latest?.records ?? [])
-    .filter((r) => !r.success)
-    .sort((a, b) => a.partition.localeCompare(b.partition) || a.index - b.index)
-    .map(toFailedCheck);
+/** The report's view of a check history: entries as run summaries, the latest entry's failures, the asset's status. */
+export function summariseHistory(history: CheckHistory, range: { since: string | null; runLimit: number; failureLimit: number }): {
+  runs: CheckRunSummary[]; failures: FailedCheck[]; status: AssetStatus; history: CheckHistorySummary;
+} {
+  const latest = history.entries.at(-1);
   const status: AssetStatus = latest === undefined ? 'unchecked' : latest.failedErrors > 0 ? 'failing' : latest.failed > 0 ? 'warning' : 'passing';
-  return { runs: runs.slice(-maxRuns).map(({ records: _records, ...run }) => run), failures, status };
+  const t = history.totals;
+  return {
+    runs: history.entries.map(toRunSummary),
+    failures: history.latestFailures.map(toFailedCheck),
+    status,
+    history: {
+      since: range.since, results: t.results, passed: t.passed, failed: t.failed, failedErrors: t.failedErrors, runCount: t.runs,
+      entryCount: t.entries, failingRuns: history.failingEntries.map(toRunSummary), failingEntryCount: t.failingEntries,
+      runLimit: range.runLimit, failureLimit: range.failureLimit,
+    },
+  };
+}
+
+function toRunSummary({ id, ...entry }: CheckHistoryEntry): CheckRunSummary {
+  return { ...entry, runId: id };
 }
 
 function toFailedCheck(record: CheckRecord): FailedCheck {

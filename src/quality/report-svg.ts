@@ -44,16 +44,18 @@ const TIMELINE_HEIGHT = 40;
 const TIMELINE_BAR = 12;
 const TIMELINE_GAP = 3;
 
-/** One column per run, oldest on the left: the failed share in red on top of the passed share in green. */
+/** One column per run (a backfill's runs as one), oldest on the left: the failed share in red on top of the passed share in green. */
 export function timelineSvg(runs: readonly CheckRunSummary[], asset: string): string {
   if (runs.length === 0) return '';
   const width = runs.length * (TIMELINE_BAR + TIMELINE_GAP) - TIMELINE_GAP;
   const columns = runs.map((run, i) => {
     const total = Math.max(1, run.passed + run.failed);
-    const failedHeight = (run.failed / total) * TIMELINE_HEIGHT;
+    // A few failures among thousands of results stay visible.
+    const failedHeight = run.failed === 0 ? 0 : Math.max(3, (run.failed / total) * TIMELINE_HEIGHT);
     const x = i * (TIMELINE_BAR + TIMELINE_GAP);
     const kind = run.failedErrors > 0 ? 'failed' : 'warned';
-    const tip = `run ${run.runId} at ${run.checkedAt}: ${run.passed} passed, ${run.failed} failed` +
+    const what = run.kind === 'backfill' ? `backfill ${run.runId} (${run.runs} runs, ${run.partitions} partitions, ${run.blockedPartitions} blocked)` : `run ${run.runId}`;
+    const tip = `${what} at ${run.checkedAt}: ${run.passed} passed, ${run.failed} failed` +
       (run.failed > run.failedErrors ? ` (${run.failed - run.failedErrors} warnings)` : '');
     return (
       `<g class="run"><title>${escapeHtml(tip)}</title>` +

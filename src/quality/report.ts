@@ -1,5 +1,6 @@
-// The data-quality report: gathers, per asset of the project, its latest version, its check results over time
-// from the catalog and column profiles of the latest version, then renders one self-contained HTML file.
+// The data-quality report: gathers, per asset of the project, its latest version, its check history in a range
+// (aggregated in the catalog: every result counts, per run and per backfill) and column profiles of the latest
+// version, then renders one self-contained HTML file.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { relationFor } from '../batch/inspect.ts';
@@ -9,26 +10,28 @@ import type { Manifest } from '../store/tables/manifest.ts';
 import type { Workspace } from '../workspace.ts';
 import { profileRelation } from './profile.ts';
 import { renderReport } from './report-html.ts';
-import { summariseChecks, type AssetReport, type LatestVersion, type ReportInput } from './report-model.ts';
+import { summariseHistory, type AssetReport, type LatestVersion, type ReportInput } from './report-model.ts';
 
 export { renderReport } from './report-html.ts';
-export type { AssetReport, AssetStatus, CheckRunSummary, FailedCheck, LatestVersion, ReportInput } from './report-model.ts';
+export type { AssetReport, AssetStatus, CheckHistorySummary, CheckRunSummary, FailedCheck, LatestVersion, ReportInput } from './report-model.ts';
 
 export interface ReportOptions {
   /** Only these assets (default: every asset of the project, dependencies first). */
   readonly assets?: readonly string[] | undefined;
   /** Histogram bins per numeric column (default 20). */
   readonly bins?: number | undefined;
-  /** Most recent runs shown per asset (default 30). */
+  /** Only check results recorded at or after this instant (default: the whole history). */
+  readonly since?: Date | undefined;
+  /** Most recent runs listed per asset, a backfill's runs counting as one (default 30); totals count every run. */
   readonly maxRuns?: number | undefined;
-  /** Check results read per asset, newest first (default 10,000): bounds the report's work on a long history. */
-  readonly checkLimit?: number | undefined;
+  /** Failed checks of the latest run (or backfill) listed per asset (default 100); the page gives the total. */
+  readonly maxFailures?: number | undefined;
   /** The report's timestamp (default now). */
   readonly now?: Date | undefined;
 }
 
-const DEFAULT_MAX_RUNS = 30;
-const DEFAULT_CHECK_LIMIT = 10_000;
+export const DEFAULT_MAX_RUNS = 30;
+export const DEFAULT_MAX_FAILURES = 100;
 
 export async function buildReport(ws: Workspace, options: ReportOptions = {}): Promise<ReportInput> {
   // getAsset rejects an unknown name with a suggestion.
@@ -63,12 +66,11 @@ export function defaultReportPath(stateDir: string, now: Date): string {
 async function assetReport(ws: Workspace, name: string, options: ReportOptions): Promise<AssetReport> {
   const dataset = ws.project.datasets.get(name);
   const description = dataset?.kind === 'asset' ? dataset.description ?? null : null;
-  const limit = options.checkLimit ?? DEFAULT_CHECK_LIMIT;
-  let records = await ws.catalog.listChecks({ target: name, limit });
-  // At the limit, the oldest run read may be cut short: leave it out rather than show partial counts.
-  const oldest = records.length >= limit ? records.at(-1)?.runId : undefined;
-  if (oldest !== undefined && records.some((r) => r.runId !== oldest)) records = records.filter((r) => r.runId !== oldest);
-  const { runs, failures, status } = summariseChecks(records, options.maxRuns ?? DEFAULT_MAX_RUNS);
+  const since = options.since?.toISOString() ?? null;
+  const runLimit = options.maxRuns ?? DEFAULT_MAX_RUNS;
+  const failureLimit = options.maxFailures ?? DEFAULT_MAX_FAILURES;
+  const checks = await ws.catalog.checkHistory({ target: name, since: since ?? undefined, entries: runLimit, failures: failureLimit });
+  const { runs, failures, status, history } = summariseHistory(checks, { since, runLimit, failureLimit });
   const manifest = await ws.tables.latest(name);
   let profiles: AssetReport['profiles'] = null;
   let profileError: string | null = null;
@@ -81,7 +83,7 @@ async function assetReport(ws: Workspace, name: string, options: ReportOptions):
       profileError = errorMessage(error);
     }
   }
-  return { name, description, status, latest: manifest === undefined ? null : latestVersion(manifest), runs, failures, profiles, profileError };
+  return { name, description, status, latest: manifest === undefined ? null : latestVersion(manifest), runs, failures, history, profiles, profileError };
 }
 
 function latestVersion(manifest: Manifest): LatestVersion {

@@ -1,11 +1,11 @@
 // `sluice scheduler`: the long-running scheduler (cron schedules, sensors, freshness alerts) with optional
-// /metrics and /health; `sluice status`: each asset's latest version, freshness and last checks.
+// /metrics and /health; `sluice status`: each asset's latest version, freshness and the latest outcome of every partition.
 import type { Command } from 'commander';
 import type { createPipelineMetrics } from '../../orchestrate/metrics.ts';
 import type { SchedulerEvent } from '../../orchestrate/scheduler.ts';
 import type { Workspace } from '../../workspace.ts';
 import { globals, parseInteger, withWorkspace } from '../context.ts';
-import { formatMs, printJson, renderTable } from '../render.ts';
+import { formatMs, printJson } from '../render.ts';
 
 interface SchedulerCliOptions {
   pollMs: number;
@@ -100,23 +100,19 @@ export function registerScheduler(program: Command): void {
 
   program
     .command('status')
-    .description('each asset: latest version, freshness against its SLA, and its last check results')
-    .action(async (_options: unknown, command: Command) => {
+    .description('each asset: latest version, freshness against its SLA, and the latest outcome of every partition (blocked by which checks, warnings, stale, missing)')
+    .option('--no-fail-on-blocked', 'exit 0 even when the latest build of some partition was blocked (still exit 1 for a stale or never-built asset with an SLA)')
+    .action(async (options: { failOnBlocked: boolean }, command: Command) => {
       const g = globals(command);
       const { assetStatuses } = await import('../../orchestrate/status.ts');
       const statuses = await withWorkspace(g, (ws) => assetStatuses(ws));
+      const stale = statuses.some((s) => s.freshness === 'stale' || s.freshness === 'never-built');
+      const blocked = statuses.some((s) => s.partitions.blocked.count > 0);
+      if (stale || (blocked && options.failOnBlocked)) process.exitCode = 1;
       if (g.json) return printJson(statuses);
-      const rows = statuses.map((s) => ({
-        asset: s.asset, version: s.version ?? '', updated: s.updatedAt ?? 'never', age: s.lagMs === null ? '' : formatMs(s.lagMs),
-        sla: s.maxLagMs === null ? '' : formatMs(s.maxLagMs), freshness: s.freshness === 'stale' ? 'STALE' : s.freshness,
-        rows: s.rows ?? '', checks: s.checks.at === null ? '' : `${s.checks.passed}/${s.checks.passed + s.checks.failed} passed`,
-        failing: s.checks.failing.join(', '),
-      }));
-      process.stdout.write(`${renderTable(rows)}\n`);
-      for (const s of statuses.filter((x) => x.outOfRange.length > 0)) {
-        process.stdout.write(`\n${s.asset}: ${s.outOfRange.length} partition(s) outside its declared range, still read downstream: ${s.outOfRange.slice(0, 5).join(', ')}${s.outOfRange.length > 5 ? ', ...' : ''}; remove them with sluice delete ${s.asset} --partition <key>\n`);
-      }
-      if (statuses.some((s) => s.freshness === 'stale' || s.freshness === 'never-built')) process.exitCode = 1;
+      const { renderStatus } = await import('../render-status.ts');
+      process.stdout.write(renderStatus(statuses));
+      if (blocked && options.failOnBlocked) process.stdout.write('\nexit 1: some partitions are blocked (sluice status --no-fail-on-blocked exits 0 for them)\n');
       return undefined;
     });
 }

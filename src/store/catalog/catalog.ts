@@ -127,6 +127,80 @@ export interface CheckFilter {
   readonly limit?: number;
 }
 
+/** Failing checks of one severity, expectation and column, over the latest outcomes of an asset's partitions. */
+export interface CheckGroup {
+  readonly severity: 'error' | 'warn';
+  readonly expectationType: string;
+  readonly column: string | null;
+  /** Partitions whose latest build failed this check. */
+  readonly partitions: number;
+  /** The first of them, in key order (at most the sample size asked for). */
+  readonly keys: readonly string[];
+}
+
+/**
+ * The latest outcome of every partition of an asset: each partition's latest build attempt (its newest step that
+ * succeeded or failed; skipped and upstream-failed steps attempted nothing) and that step's check results.
+ */
+export interface PartitionOutcomes {
+  readonly asset: string;
+  /** Partitions with at least one build attempt. */
+  readonly attempted: number;
+  /** Partitions whose latest attempt failed, so it published nothing: by a failed `error` check or another error. */
+  readonly blocked: number;
+  /** Every blocked partition, in key order. */
+  readonly blockedKeys: readonly string[];
+  /** Partitions whose latest attempt failed a `warn` check. */
+  readonly warned: number;
+  /** Failing checks of the latest attempts, `error` groups first, then `warn`. */
+  readonly failingChecks: readonly CheckGroup[];
+  /** Blocked partitions whose latest attempt failed without a failed `error` check (a source or SQL error, ...). */
+  readonly otherFailures: { readonly partitions: number; readonly keys: readonly string[]; readonly firstError: string } | null;
+  /** Check results of every partition's latest attempt. */
+  readonly checks: { readonly passed: number; readonly failed: number; readonly lastAt: string | null };
+}
+
+/** What a report reads of a target's check history: a range, and how many rows of each detail list it shows. */
+export interface CheckHistoryFilter {
+  readonly target: string;
+  /** Only results recorded at or after this ISO-8601 instant (default: all). */
+  readonly since?: string | undefined;
+  /** Most recent entries (a run, or a backfill counted once) listed, and failing ones listed. */
+  readonly entries: number;
+  /** Failed results of the latest entry returned. */
+  readonly failures: number;
+}
+
+/** The check results of one run, or of every run of one backfill (its runs carry `args.backfill`). */
+export interface CheckHistoryEntry {
+  readonly kind: 'run' | 'backfill';
+  /** The run id, or the backfill id (`<job>:<from>:<to>`). */
+  readonly id: string;
+  readonly runs: number;
+  readonly firstCheckedAt: string;
+  readonly checkedAt: string;
+  readonly partitions: number;
+  readonly passed: number;
+  readonly failed: number;
+  /** Failed results of severity `error`; the rest of `failed` are warnings. */
+  readonly failedErrors: number;
+  /** Partitions with a failed `error` check in some run of the entry (blocked when that run built them). */
+  readonly blockedPartitions: number;
+  /** Partitions with a failed `warn` check. */
+  readonly warnedPartitions: number;
+}
+
+/** A target's check history in a range, aggregated in the catalog: totals over every result, capped lists beside them. */
+export interface CheckHistory {
+  readonly totals: { readonly results: number; readonly passed: number; readonly failed: number; readonly failedErrors: number; readonly runs: number; readonly entries: number; readonly failingEntries: number };
+  /** The most recent entries, oldest first (at most `entries`; `totals.entries` in all). */
+  readonly entries: readonly CheckHistoryEntry[];
+  /** The most recent entries with a failed result, oldest first (at most `entries`; `totals.failingEntries` in all). */
+  readonly failingEntries: readonly CheckHistoryEntry[];
+  /** Failed results of the latest entry by partition and suite position (at most `failures`; its `failed` in all). */
+  readonly latestFailures: readonly CheckRecord[];
+}
+
 export interface RunFilter {
   readonly limit?: number;
   readonly status?: RunStatus;
@@ -272,6 +346,10 @@ export interface Catalog {
   recordChecks(checks: readonly CheckRecord[]): Promise<void>;
   /** Newest first (by createdAt, then index). */
   listChecks(filter: CheckFilter): Promise<CheckRecord[]>;
+  /** Every pipeline check result of a target in a range, aggregated per run and per backfill. */
+  checkHistory(filter: CheckHistoryFilter): Promise<CheckHistory>;
+  /** Per asset (in the order given), the latest outcome of every partition; at most `sampleKeys` keys per list (default 5). */
+  partitionOutcomes(assets: readonly string[], options?: { sampleKeys?: number }): Promise<PartitionOutcomes[]>;
 
   recordMaterialization(record: MaterializationRecord): Promise<void>;
   /** The materialisation of a view into a store that reached furthest, if any. */

@@ -8,9 +8,12 @@ import type { ErrorContext } from '../../errors.ts';
 import type {
   Catalog,
   CheckFilter,
+  CheckHistory,
+  CheckHistoryFilter,
   CheckRecord,
   LineageEdge,
   MaterializationRecord,
+  PartitionOutcomes,
   StreamCheckpoint,
   StreamCheckpointSave,
   StreamStateEntry,
@@ -31,6 +34,8 @@ import type {
   VersionRecord,
 } from './catalog.ts';
 import { AD_HOC_RUN_PREFIX } from './catalog.ts';
+import { queryCheckHistory } from './check-history.ts';
+import { queryPartitionOutcomes } from './partition-outcomes.ts';
 import type { CheckResultsTable, Database, LineageTable, RunKeysTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
 
 /** Rows per step or lineage insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -243,6 +248,15 @@ export class KyselyCatalog implements Catalog {
       return query.execute();
     });
     return rows.map(toCheckRecord);
+  }
+
+  async checkHistory(filter: CheckHistoryFilter): Promise<CheckHistory> {
+    const rows = await this.#execute(`read the check history of ${filter.target}`, { asset: filter.target }, (db) => queryCheckHistory(db, this.dialect, filter));
+    return { ...rows, latestFailures: rows.latestFailures.map(toCheckRecord) };
+  }
+
+  async partitionOutcomes(assets: readonly string[], options: { sampleKeys?: number } = {}): Promise<PartitionOutcomes[]> {
+    return this.#execute('summarise the latest outcome of every partition', {}, (db) => queryPartitionOutcomes(db, assets, options.sampleKeys ?? 5));
   }
 
   async recordMaterialization(record: MaterializationRecord): Promise<void> {

@@ -22,7 +22,8 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 7, up: addLeaseOwners },
   { version: 8, up: addMaterializationMarks },
   { version: 9, up: addRunOwners },
-  { version: 10, up: addMaterializedVersions },
+  { version: 10, up: indexLatestOutcomes },
+  { version: 11, up: addMaterializedVersions },
 ];
 
 export interface MigrateOptions {
@@ -256,4 +257,13 @@ async function addMaterializedVersions(db: Kysely<Database>): Promise<void> {
 async function addRunOwners(db: Kysely<Database>): Promise<void> {
   await db.schema.alterTable('runs').addColumn('owner', 'text').execute();
   await db.schema.alterTable('runs').addColumn('heartbeat_at_ms', 'bigint').execute();
+}
+
+/**
+ * `sluice status` reads each partition's latest step (per asset and partition key, newest first) and that step's
+ * check results: without these, a step's results are found by scanning every result of its run.
+ */
+async function indexLatestOutcomes(db: Kysely<Database>): Promise<void> {
+  await db.schema.createIndex('steps_asset_partition').ifNotExists().on('steps').columns(['asset', 'partition_key', 'seq']).execute();
+  await db.schema.createIndex('check_results_step_id').ifNotExists().on('check_results').column('step_id').execute();
 }
