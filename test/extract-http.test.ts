@@ -187,9 +187,10 @@ describe('http source behaviour', () => {
     await runAssets(ws);
     expect(served.log).toHaveLength(14);
     const gaps = served.log.slice(1).map((r, i) => r.at - (served.log[i]?.at ?? 0));
-    // 40 ms apart at 25/s, measured at arrival: a few milliseconds of slack for the sockets' jitter, none overall.
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(35);
-    expect((served.log.at(-1)?.at ?? 0) - (served.log[0]?.at ?? 0)).toBeGreaterThanOrEqual(13 * 40 - 5);
+    // 40 ms apart at 25/s, measured at arrival on a loaded machine (CI measured a 34.9 ms gap): one request's transit
+    // can be late by some milliseconds, which shortens its gap and lengthens the next; without the limit the gaps are ~1 ms.
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(28);
+    expect((served.log.at(-1)?.at ?? 0) - (served.log[0]?.at ?? 0)).toBeGreaterThanOrEqual(13 * 40 - 12);
   });
 
   it('honours Retry-After in seconds and as an HTTP date', async () => {
