@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ASSET_NOT_FOUND'
   | 'JOB_NOT_FOUND'
   | 'RUN_NOT_FOUND'
+  | 'TRAINING_SET_NOT_FOUND'
   | 'LEASE_HELD'
   | 'TIMEOUT'
   | 'VERSION_NOT_FOUND'

@@ -7,6 +7,7 @@ import type { Workspace } from '../workspace.ts';
 import { getAsset } from '../define/project.ts';
 import { tableRelation } from '../store/tables/table-relation.ts';
 import { reconcileVersions } from './reconcile.ts';
+import { pinnedVersions } from './table-admin.ts';
 
 export interface TableView {
   readonly asset: string;
@@ -86,12 +87,15 @@ export interface VersionSummary {
   readonly partitions: number;
   readonly rowCount: number;
   readonly bytes: number;
+  /** The pinned training sets that read this version (vacuum keeps it while there are any). */
+  readonly pinnedBy: readonly string[];
 }
 
 export async function listVersions(ws: Workspace, asset: string): Promise<VersionSummary[]> {
   getAsset(ws.project, asset);
   const history = await ws.tables.history(asset);
-  return history.reverse().map((m) => ({ version: m.version, createdAt: m.createdAt, runId: m.runId, changed: m.changed, partitions: m.partitionCount, rowCount: m.rowCount, bytes: m.bytes }));
+  const pins = (await pinnedVersions(ws)).get(asset);
+  return history.reverse().map((m) => ({ version: m.version, createdAt: m.createdAt, runId: m.runId, changed: m.changed, partitions: m.partitionCount, rowCount: m.rowCount, bytes: m.bytes, pinnedBy: pins?.get(m.version) ?? [] }));
 }
 
 /** Run a query over a table version (rows as JSON-safe values). */

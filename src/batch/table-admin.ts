@@ -39,12 +39,34 @@ export async function deletePartitions(ws: Workspace, asset: string, partitions:
   }
 }
 
-/** Vacuum the given assets' tables (every table when none is named). */
-export async function vacuum(ws: Workspace, assets: readonly string[], options: VacuumOptions): Promise<VacuumReport[]> {
+/** Versions pinned by training sets, per asset, with the training sets that pin them: what vacuum must keep. */
+export async function pinnedVersions(ws: Workspace): Promise<Map<string, Map<number, string[]>>> {
+  const pins = new Map<string, Map<number, string[]>>();
+  for (const record of await ws.catalog.listTrainingSets({ pinned: true })) {
+    for (const [asset, version] of Object.entries(record.versions)) {
+      const byVersion = pins.get(asset) ?? new Map<number, string[]>();
+      byVersion.set(version, [...(byVersion.get(version) ?? []), record.id]);
+      pins.set(asset, byVersion);
+    }
+  }
+  return pins;
+}
+
+/**
+ * Vacuum the given assets' tables (every table when none is named). Versions a pinned training set read are
+ * kept; `unpin` first releases those training sets (their versions may then go).
+ */
+export async function vacuum(ws: Workspace, assets: readonly string[], options: VacuumOptions & { readonly unpin?: readonly string[] }): Promise<VacuumReport[]> {
   for (const asset of assets) getAsset(ws.project, asset);
+  if (options.dryRun !== true) for (const id of options.unpin ?? []) await ws.catalog.setTrainingSetPinned(id, false);
+  const unpinned = new Set(options.dryRun === true ? options.unpin ?? [] : []);
+  const pins = await pinnedVersions(ws);
   const names = assets.length > 0 ? assets : await ws.tables.assets();
   const reports: VacuumReport[] = [];
-  for (const asset of names) reports.push(await vacuumTable(ws.tables, asset, options));
+  for (const asset of names) {
+    const pinned = [...(pins.get(asset) ?? new Map<number, string[]>())].filter(([, ids]) => ids.some((id) => !unpinned.has(id))).map(([version]) => version);
+    reports.push(await vacuumTable(ws.tables, asset, { ...options, pinned: [...(options.pinned ?? []), ...pinned] }));
+  }
   return reports;
 }
 

@@ -37,6 +37,11 @@ export function reportError(error: unknown, debug: boolean): void {
   process.stderr.write(`error${code}: ${errorMessage(error)}\n`);
 }
 
+/** A repeatable option's values, in order (`--tag a=1 --tag b=2`). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 export function parseInteger(name: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);

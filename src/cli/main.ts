@@ -13,6 +13,7 @@ import { registerScheduler } from './commands/scheduler.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerStream } from './commands/stream.ts';
 import { registerTables } from './commands/tables.ts';
+import { registerTrainingSets } from './commands/training-sets.ts';
 import { registerShow } from './commands/show.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerWorker } from './commands/worker.ts';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerReport(program);
   registerFeatures(program);
+  registerTrainingSets(program);
   registerServe(program);
   registerStream(program);
   registerGenerate(program);

@@ -28,6 +28,8 @@ import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
 import { asofJoinSql, PIT_ROW, PIT_TS, rowNumberJoinSql, type PitSelect, type PitViewSql } from '../sql/pit-sql.ts';
 import type { Workspace } from '../workspace.ts';
 import { checkViewColumns, openViewSource } from './view-source.ts';
+import type { TrainingSetRecord } from '../store/catalog/catalog.ts';
+import { checkRebuildable, currentSluiceVersion, definitionsHash, fileDigest, getTrainingSet, newTrainingSetId, spineDigest } from './training-sets.ts';
 
 export const DEFAULT_TIMESTAMP_COLUMN = 'event_timestamp';
 
@@ -39,6 +41,10 @@ export interface TrainingSet {
   readonly path?: string;
   /** The rows (BIGINT as bigint, TIMESTAMP as Date), when `out` was not given. */
   readonly rows?: readonly Row[];
+  /** The table version of each asset read. */
+  readonly versions: Readonly<Record<string, number>>;
+  /** The catalog's record of it, when `out` was given. */
+  readonly record?: TrainingSetRecord;
 }
 
 export interface HistoricalFeaturesOptions {
@@ -47,23 +53,41 @@ export interface HistoricalFeaturesOptions {
   readonly service: string | FeatureService;
   /** The spine's event-time column (default `event_timestamp`). */
   readonly timestampColumn?: string | undefined;
-  /** Write the training set here as Parquet (zstd) instead of returning its rows. */
+  /** Write the training set here as Parquet (zstd) instead of returning its rows; it is then recorded in the catalog. */
   readonly out?: string | undefined;
+  /** Read these table versions (by asset) instead of the latest. */
+  readonly asOfVersions?: Readonly<Record<string, number>> | undefined;
+  /** Rebuild this recorded training set: its versions, checked against its definitions and spine. */
+  readonly pin?: string | undefined;
+  /** Recorded with the training set, e.g. { model: 'churn-v3', run: 'mlflow:abc123' }. */
+  readonly tags?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The training set of a feature service for a spine, from each view's latest asset version. */
 export async function getHistoricalFeatures(ws: Workspace, options: HistoricalFeaturesOptions): Promise<TrainingSet> {
   const service = typeof options.service === 'string' ? getFeatureService(ws.project, options.service) : options.service;
+  const pinned = options.pin === undefined ? undefined : await getTrainingSet(ws, options.pin);
+  if (pinned !== undefined) {
+    if (pinned.service !== service.name) throw new SluiceError('CONFIG_INVALID', `training set ${pinned.id} was built from feature service "${pinned.service}", not "${service.name}"`, { id: pinned.id });
+    checkRebuildable(pinned, service, options.spine);
+  }
+  const asOf = { ...(pinned?.versions ?? {}), ...(options.asOfVersions ?? {}) };
+  for (const asset of Object.keys(asOf)) {
+    if (!service.views.some((v) => v.source === asset)) throw new SluiceError('CONFIG_INVALID', `--as-of-version ${asset}: no view of feature service "${service.name}" reads asset "${asset}"; its views read ${[...new Set(service.views.map((v) => v.source))].join(', ')}`, { asset });
+  }
   const spine = spineRelation(options.spine);
-  return ws.engine.withSession(async (session) => {
+  const timestampColumn = options.timestampColumn ?? pinned?.spine.timestampColumn ?? DEFAULT_TIMESTAMP_COLUMN;
+  const versions: Record<string, number> = {};
+  const result = await ws.engine.withSession(async (session): Promise<Omit<TrainingSet, 'versions'>> => {
     const views: SourcedView[] = [];
     for (const view of service.views) {
-      const source = await openViewSource(ws, session, view);
+      const source = await openViewSource(ws, session, view, asOf[view.source]);
+      versions[view.source] = source.version;
       views.push({ view, relation: source.relation, columns: source.columns });
     }
     const viewIndex = (view: FeatureView): number => service.views.indexOf(view);
     const outputNames = service.features.map((f) => f.name);
-    const base = { spine, timestampColumn: options.timestampColumn ?? DEFAULT_TIMESTAMP_COLUMN, views, outputNames, method: 'asof' as const };
+    const base = { spine, timestampColumn, views, outputNames, method: 'asof' as const };
     if (service.onDemand.length === 0) {
       const select = service.features.flatMap((f): PitSelect[] => (f.kind === 'view' ? [{ view: viewIndex(f.view), feature: f.name, as: f.name }] : []));
       const prepared = await prepareJoin(session, { ...base, select, keepRowId: false });
@@ -95,6 +119,17 @@ export async function getHistoricalFeatures(ws: Workspace, options: HistoricalFe
       await prepared.release();
     }
   });
+  if (result.path === undefined) return { ...result, versions };
+  const output = fileDigest(result.path);
+  const record: TrainingSetRecord = {
+    id: newTrainingSetId(), project: ws.project.name, service: service.name, definitionsHash: definitionsHash(service),
+    spine: { ...spineDigest(options.spine), rows: result.rowCount, timestampColumn },
+    versions, sluiceVersion: currentSluiceVersion(), output: { path: result.path, ...output, rows: result.rowCount },
+    tags: { ...(pinned === undefined ? {} : { ...pinned.tags, rebuilt_from: pinned.id }), ...(options.tags ?? {}) },
+    createdAt: new Date().toISOString(), pinned: true,
+  };
+  await ws.catalog.recordTrainingSet(record);
+  return { ...result, versions, record };
 }
 
 // --- the lower level: a session, a spine relation and view sources ------------------------------------------
@@ -156,7 +191,7 @@ export async function preparePointInTime(session: Session, request: PointInTimeR
 }
 
 /** The training set for a spine relation and view sources: written to `out` (Parquet, zstd) or returned. */
-export async function runPointInTime(session: Session, request: PointInTimeRequest & { readonly out?: string | undefined }): Promise<TrainingSet> {
+export async function runPointInTime(session: Session, request: PointInTimeRequest & { readonly out?: string | undefined }): Promise<Omit<TrainingSet, 'versions'>> {
   const prepared = await preparePointInTime(session, request);
   try {
     return await writeOrQuery(session, prepared.sql, request.out);
@@ -308,7 +343,7 @@ async function keyCasts(session: Session, view: FeatureView, sourceColumns: read
   return casts;
 }
 
-async function writeOrQuery(session: Session, sql: string, out: string | undefined): Promise<TrainingSet> {
+async function writeOrQuery(session: Session, sql: string, out: string | undefined): Promise<Omit<TrainingSet, 'versions'>> {
   const columns = await session.describe(sql);
   if (out === undefined) {
     const rows = await session.query(sql);

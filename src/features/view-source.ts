@@ -30,10 +30,11 @@ export function viewColumns(view: FeatureView): string[] {
   return [...new Set(columns)];
 }
 
-export async function openViewSource(ws: Workspace, session: Session, view: FeatureView): Promise<ViewSource> {
+/** The view's source at its asset's latest version, or at `version` (time travel, for pinned training sets). */
+export async function openViewSource(ws: Workspace, session: Session, view: FeatureView, version?: number): Promise<ViewSource> {
   let found;
   try {
-    found = await manifestFor(ws, view.source);
+    found = await manifestFor(ws, view.source, version);
   } catch (error) {
     if (error instanceof SluiceError && error.code === 'VERSION_NOT_FOUND') {
       throw new SluiceError('VERSION_NOT_FOUND', `feature view "${view.name}" reads asset "${view.source}", which has no version yet: run \`sluice run ${view.source}\``, { view: view.name, asset: view.source });

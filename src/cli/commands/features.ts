@@ -6,7 +6,7 @@ import { SluiceError } from '../../errors.ts';
 import path from 'node:path';
 import type { OnlineStore } from '../../store/online/online-store.ts';
 import type { Workspace } from '../../workspace.ts';
-import { globals, parseInteger, withWorkspace } from '../context.ts';
+import { collect, globals, parseInteger, withWorkspace } from '../context.ts';
 import { printJson, renderTable } from '../render.ts';
 
 export async function withOnlineStore<T>(ws: Workspace, fn: (store: OnlineStore) => Promise<T>): Promise<T> {
@@ -17,10 +17,6 @@ export async function withOnlineStore<T>(ws: Workspace, fn: (store: OnlineStore)
   } finally {
     await store.close();
   }
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 function parseRate(value: string): number {
@@ -63,25 +59,37 @@ export function registerFeatures(program: Command): void {
 
   features
     .command('training-set')
-    .description('point-in-time-correct training set: each spine row gets the feature values as of its timestamp')
-    .requiredOption('--spine <file>', 'entity keys and an event timestamp per row (.parquet, .csv, .json); other columns (labels) are kept')
-    .requiredOption('--service <name>', 'the feature service')
+    .description('point-in-time-correct training set: each spine row gets the feature values as of its timestamp; recorded in the catalog with the table versions it read')
+    .option('--spine <file>', 'entity keys and an event timestamp per row (.parquet, .csv, .json); other columns (labels) are kept (with --pin: default the recorded spine)')
+    .option('--service <name>', 'the feature service (with --pin: default the recorded one)')
     .requiredOption('--out <file>', 'write the training set here (Parquet)')
-    .option('--timestamp-column <name>', "the spine's event-time column", 'event_timestamp')
-    .action(async (options: { spine: string; service: string; out: string; timestampColumn: string }, command: Command) => {
+    .option('--timestamp-column <name>', "the spine's event-time column (default event_timestamp)")
+    .option('--tag <key=value>', 'recorded with the training set, e.g. --tag model=churn-v3 --tag run=mlflow:abc123 (repeatable)', collect)
+    .option('--as-of-version <asset=n>', "read this version of an asset instead of the latest (repeatable)", collect)
+    .option('--pin <training-set-id>', 'rebuild that training set exactly: the table versions it read, checked against its definitions and spine')
+    .action(async (options: { spine?: string; service?: string; out: string; timestampColumn?: string; tag?: string[]; asOfVersion?: string[]; pin?: string }, command: Command) => {
       const g = globals(command);
       await withWorkspace(g, async (ws) => {
         const started = performance.now();
-        const { getHistoricalFeatures } = await import('../../features/historical.ts');
+        const [{ getHistoricalFeatures }, { getTrainingSet, parsePairs, parseVersions }] = await Promise.all([import('../../features/historical.ts'), import('../../features/training-sets.ts')]);
+        const pinned = options.pin === undefined ? undefined : await getTrainingSet(ws, options.pin);
+        const spine = options.spine ?? (pinned !== undefined && !pinned.spine.source.startsWith('sql:') ? pinned.spine.source : undefined);
+        const service = options.service ?? pinned?.service;
+        if (spine === undefined) throw new SluiceError('CONFIG_INVALID', '--spine is required (the entity keys and event times), unless --pin names a training set built from a spine file');
+        if (service === undefined) throw new SluiceError('CONFIG_INVALID', '--service is required, unless --pin names a training set');
         const result = await getHistoricalFeatures(ws, {
-          spine: path.resolve(options.spine),
-          service: options.service,
+          spine: path.resolve(spine),
+          service,
           timestampColumn: options.timestampColumn,
           out: path.resolve(options.out),
+          tags: parsePairs(options.tag ?? [], '--tag'),
+          asOfVersions: parseVersions(options.asOfVersion ?? []),
+          pin: options.pin,
         });
         const seconds = (performance.now() - started) / 1000;
-        if (g.json) return printJson({ path: result.path, rowCount: result.rowCount, columns: result.columns, seconds });
-        process.stdout.write(`wrote ${result.rowCount.toLocaleString('en-US')} rows x ${result.columns.length} columns to ${result.path ?? options.out} in ${seconds.toFixed(2)} s\n`);
+        if (g.json) return printJson({ id: result.record?.id, path: result.path, rowCount: result.rowCount, columns: result.columns, versions: result.versions, sha256: result.record?.output.sha256, seconds });
+        const versions = Object.entries(result.versions).map(([asset, version]) => `${asset} v${version}`).join(', ');
+        process.stdout.write(`wrote ${result.rowCount.toLocaleString('en-US')} rows x ${result.columns.length} columns to ${result.path ?? options.out} in ${seconds.toFixed(2)} s\ntraining set ${result.record?.id ?? ''} (read ${versions}; pinned: vacuum keeps those versions)\n`);
         return undefined;
       });
     });

@@ -51,6 +51,7 @@ export function registerShow(program: Command): void {
           version: v.version, created: v.createdAt, run: v.runId,
           changed: v.changed.length > 3 ? `${v.changed.slice(0, 3).join(', ')} +${v.changed.length - 3}` : v.changed.join(', '),
           partitions: v.partitions, rows: v.rowCount, size: formatBytes(v.bytes),
+          pinned: v.pinnedBy.length === 0 ? '' : `by ${v.pinnedBy.length > 2 ? `${v.pinnedBy.slice(0, 2).join(', ')} +${v.pinnedBy.length - 2}` : v.pinnedBy.join(', ')}`,
         }));
         process.stdout.write(`${rows.length === 0 ? 'no versions' : renderTable(rows)}\n`);
         return undefined;

@@ -1,13 +1,9 @@
 // `sluice delete`, `sluice vacuum` and `sluice schema`: thin shells over batch/table-admin.ts.
 import type { Command } from 'commander';
 import { parseDuration } from '../../define/duration.ts';
-import { globals, parseInteger, withWorkspace } from '../context.ts';
+import { collect, globals, parseInteger, withWorkspace } from '../context.ts';
 import { formatBytes, printJson, renderTable } from '../render.ts';
 import { partitionsFrom } from './run.ts';
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
 
 /** A duration, or 0 (no grace at all: only for tables nobody reads meanwhile). */
 function durationFlag(flag: string): (value: string) => number {
@@ -42,11 +38,12 @@ export function registerTables(program: Command): void {
     .option('--older-than <duration>', 'remove versions superseded longer ago than this, e.g. 30d (default 7d without --keep-versions)', durationFlag('--older-than'))
     .option('--grace <duration>', 'never remove what was superseded or written less than this ago (a reader may be opening it), default 1h', durationFlag('--grace'))
     .option('--dry-run', 'say what would be removed, remove nothing')
-    .action(async (assets: string[], options: { keepVersions?: number; olderThan?: number; grace?: number; dryRun?: boolean }, command: Command) => {
+    .option('--unpin <training-set-id>', 'release a training set first, so the versions only it pinned may go (repeatable; see sluice training-sets)', collect)
+    .action(async (assets: string[], options: { keepVersions?: number; olderThan?: number; grace?: number; dryRun?: boolean; unpin?: string[] }, command: Command) => {
       const g = globals(command);
       await withWorkspace(g, async (ws) => {
         const { vacuum } = await import('../../batch/table-admin.ts');
-        const reports = await vacuum(ws, assets, { keepVersions: options.keepVersions, olderThanMs: options.olderThan, graceMs: options.grace, dryRun: options.dryRun });
+        const reports = await vacuum(ws, assets, { keepVersions: options.keepVersions, olderThanMs: options.olderThan, graceMs: options.grace, dryRun: options.dryRun, unpin: options.unpin ?? [] });
         if (g.json) return printJson(reports);
         const verb = options.dryRun === true ? 'would remove' : 'removed';
         process.stdout.write(`${renderTable(reports.map((r) => ({

@@ -317,6 +317,25 @@ export interface BackfillPartitionRecord {
   readonly error: string | null;
 }
 
+/** A training set as built (`sluice features training-set`): enough to rebuild it exactly. */
+export interface TrainingSetRecord {
+  readonly id: string;
+  readonly project: string;
+  readonly service: string;
+  /** A hash of the service's definitions (views, entities, on-demand functions). */
+  readonly definitionsHash: string;
+  /** The spine: its file (or `sql:<hash>` for a relation), content hash and row count. */
+  readonly spine: { readonly source: string; readonly sha256: string; readonly rows: number; readonly timestampColumn: string };
+  /** The table version of every asset the service's views read. */
+  readonly versions: Readonly<Record<string, number>>;
+  readonly sluiceVersion: string;
+  readonly output: { readonly path: string; readonly sha256: string; readonly bytes: number; readonly rows: number };
+  readonly tags: Readonly<Record<string, string>>;
+  readonly createdAt: string;
+  /** While pinned, `sluice vacuum` keeps the versions it read. */
+  readonly pinned: boolean;
+}
+
 export interface Catalog {
   /** Which backend this is, for messages: 'sqlite' | 'postgres'. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -350,6 +369,12 @@ export interface Catalog {
   checkHistory(filter: CheckHistoryFilter): Promise<CheckHistory>;
   /** Per asset (in the order given), the latest outcome of every partition; at most `sampleKeys` keys per list (default 5). */
   partitionOutcomes(assets: readonly string[], options?: { sampleKeys?: number }): Promise<PartitionOutcomes[]>;
+
+  recordTrainingSet(record: TrainingSetRecord): Promise<void>;
+  /** Newest first; one by id, or those pinned. */
+  listTrainingSets(filter?: { readonly id?: string; readonly pinned?: boolean }): Promise<TrainingSetRecord[]>;
+  /** Pin or unpin a training set's versions; throws when there is no such training set. */
+  setTrainingSetPinned(id: string, pinned: boolean): Promise<void>;
 
   recordMaterialization(record: MaterializationRecord): Promise<void>;
   /** The materialisation of a view into a store that reached furthest, if any. */

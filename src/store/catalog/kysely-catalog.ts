@@ -31,6 +31,7 @@ import type {
   StepRecord,
   NewStep,
   StepUpdate,
+  TrainingSetRecord,
   VersionRecord,
 } from './catalog.ts';
 import { AD_HOC_RUN_PREFIX } from './catalog.ts';
@@ -257,6 +258,58 @@ export class KyselyCatalog implements Catalog {
 
   async partitionOutcomes(assets: readonly string[], options: { sampleKeys?: number } = {}): Promise<PartitionOutcomes[]> {
     return this.#execute('summarise the latest outcome of every partition', {}, (db) => queryPartitionOutcomes(db, assets, options.sampleKeys ?? 5));
+  }
+
+  async recordTrainingSet(record: TrainingSetRecord): Promise<void> {
+    await this.#execute(`record training set ${record.id}`, { service: record.service }, (db) =>
+      db.insertInto('training_sets').values({
+        id: record.id,
+        project: record.project,
+        service: record.service,
+        definitions_hash: record.definitionsHash,
+        spine_source: record.spine.source,
+        spine_sha256: record.spine.sha256,
+        spine_rows: record.spine.rows,
+        timestamp_column: record.spine.timestampColumn,
+        versions: JSON.stringify(record.versions),
+        sluice_version: record.sluiceVersion,
+        output_path: record.output.path,
+        output_sha256: record.output.sha256,
+        output_bytes: record.output.bytes,
+        tags: JSON.stringify(record.tags),
+        created_at: record.createdAt,
+        pinned: record.pinned ? 1 : 0,
+      }).execute(),
+    );
+  }
+
+  async listTrainingSets(filter: { readonly id?: string; readonly pinned?: boolean } = {}): Promise<TrainingSetRecord[]> {
+    const rows = await this.#execute('list training sets', {}, (db) => {
+      let query = db.selectFrom('training_sets').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc');
+      if (filter.id !== undefined) query = query.where('id', '=', filter.id);
+      if (filter.pinned !== undefined) query = query.where('pinned', '=', filter.pinned ? 1 : 0);
+      return query.execute();
+    });
+    return rows.map((row) => ({
+      id: row.id,
+      project: row.project,
+      service: row.service,
+      definitionsHash: row.definitions_hash,
+      spine: { source: row.spine_source, sha256: row.spine_sha256, rows: Number(row.spine_rows), timestampColumn: row.timestamp_column },
+      versions: JSON.parse(row.versions) as Record<string, number>,
+      sluiceVersion: row.sluice_version,
+      output: { path: row.output_path, sha256: row.output_sha256, bytes: Number(row.output_bytes), rows: Number(row.spine_rows) },
+      tags: JSON.parse(row.tags) as Record<string, string>,
+      createdAt: row.created_at,
+      pinned: Number(row.pinned) === 1,
+    }));
+  }
+
+  async setTrainingSetPinned(id: string, pinned: boolean): Promise<void> {
+    const result = await this.#execute(`${pinned ? 'pin' : 'unpin'} training set ${id}`, {}, (db) =>
+      db.updateTable('training_sets').set({ pinned: pinned ? 1 : 0 }).where('id', '=', id).executeTakeFirst(),
+    );
+    if (result.numUpdatedRows === 0n) throw new SluiceError('TRAINING_SET_NOT_FOUND', `no training set with id ${id} in the catalog; \`sluice training-sets\` lists them`, { id });
   }
 
   async recordMaterialization(record: MaterializationRecord): Promise<void> {

@@ -24,6 +24,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 9, up: addRunOwners },
   { version: 10, up: indexLatestOutcomes },
   { version: 11, up: addMaterializedVersions },
+  { version: 13, up: createTrainingSets },
 ];
 
 export interface MigrateOptions {
@@ -246,6 +247,28 @@ async function addLeaseOwners(db: Kysely<Database>): Promise<void> {
 /** Where incremental materialisation resumes: the latest event time a run has seen, not its wall-clock end. */
 async function addMaterializationMarks(db: Kysely<Database>): Promise<void> {
   await db.schema.alterTable('materializations').addColumn('resume_micros', 'bigint').execute();
+}
+
+/** Training sets as built: the versions they read (pinned against vacuum), their spine, definitions and output. */
+async function createTrainingSets(db: Kysely<Database>): Promise<void> {
+  await db.schema.createTable('training_sets').ifNotExists()
+    .addColumn('id', 'text', (col) => col.primaryKey())
+    .addColumn('project', 'text', (col) => col.notNull())
+    .addColumn('service', 'text', (col) => col.notNull())
+    .addColumn('definitions_hash', 'text', (col) => col.notNull())
+    .addColumn('spine_source', 'text', (col) => col.notNull())
+    .addColumn('spine_sha256', 'text', (col) => col.notNull())
+    .addColumn('spine_rows', 'bigint', (col) => col.notNull())
+    .addColumn('timestamp_column', 'text', (col) => col.notNull())
+    .addColumn('versions', 'text', (col) => col.notNull())
+    .addColumn('sluice_version', 'text', (col) => col.notNull())
+    .addColumn('output_path', 'text', (col) => col.notNull())
+    .addColumn('output_sha256', 'text', (col) => col.notNull())
+    .addColumn('output_bytes', 'bigint', (col) => col.notNull())
+    .addColumn('tags', 'text', (col) => col.notNull())
+    .addColumn('created_at', 'text', (col) => col.notNull())
+    .addColumn('pinned', 'bigint', (col) => col.notNull())
+    .execute();
 }
 
 /** Which version of its asset a materialisation read, so `--incremental` also rewrites partitions changed since. */

@@ -155,6 +155,29 @@ export interface CursorsTable {
   updated_at: string;
 }
 
+/** A training set as built: what it read (table versions, spine, definitions) and what it wrote. */
+export interface TrainingSetsTable {
+  id: string;
+  project: string;
+  service: string;
+  definitions_hash: string;
+  spine_source: string;
+  spine_sha256: string;
+  spine_rows: Int64;
+  timestamp_column: string;
+  /** JSON: { asset: version } for every asset the service's views read. */
+  versions: string;
+  sluice_version: string;
+  output_path: string;
+  output_sha256: string;
+  output_bytes: Int64;
+  /** JSON: { key: value }. */
+  tags: string;
+  created_at: string;
+  /** 1 while the versions it read are kept by vacuum; 0 once unpinned. */
+  pinned: Int64;
+}
+
 export interface BackfillsTable {
   id: string;
   job: string;
@@ -188,4 +211,5 @@ export interface Database {
   cursors: CursorsTable;
   backfills: BackfillsTable;
   backfill_partitions: BackfillPartitionsTable;
+  training_sets: TrainingSetsTable;
 }
