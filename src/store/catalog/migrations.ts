@@ -24,7 +24,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 9, up: addRunOwners },
   { version: 10, up: indexLatestOutcomes },
   { version: 11, up: addMaterializedVersions },
-  { version: 13, up: createTrainingSets },
+  { version: 12, up: createTrainingSets },
 ];
 
 export interface MigrateOptions {
