@@ -44,6 +44,7 @@ export { measureSkew } from './features/skew.ts';
 export type { FeatureSkew, SkewOptions, SkewReport } from './features/skew.ts';
 export { getHistoricalFeatures } from './features/historical.ts';
 export type { HistoricalFeaturesOptions, TrainingSet } from './features/historical.ts';
+export type { TrainingSetRecord } from './store/catalog/catalog.ts';
 export { createFeatureClient, readOnlineFeatures } from './features/online-read.ts';
 export type { FeatureClient, FeatureStatus, FeatureValue, OnlineFeaturesRequest, OnlineFeaturesResponse } from './features/online-read.ts';
 export { openOnlineStore } from './store/online/open-online-store.ts';

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Catalog, CheckRecord, LineageEdge, VersionRecord } from '../src/store/catalog/catalog.ts';
+import type { Catalog, CheckRecord, LineageEdge, TrainingSetRecord, VersionRecord } from '../src/store/catalog/catalog.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
 import { expectSluiceError } from './helpers/errors.ts';
 import { catalogSchemas } from './helpers/postgres.ts';
@@ -443,6 +443,24 @@ for (const kind of BACKENDS) {
       expect(await catalog.setCursor('source:users', '43')).toBe(true);
       expect(await catalog.getCursor('sensor:files')).toMatchObject({ value: 'c' });
       expect((await catalog.listCursors('source:')).map((c) => [c.name, c.value])).toEqual([['source:users', '43']]);
+    });
+
+    it('records training sets, lists them newest first, by id or pin, and pins and unpins them', async () => {
+      const record = (id: string, createdAt: string, versions: Record<string, number>): TrainingSetRecord => ({
+        id, project: 'p', service: 'churn_model', definitionsHash: 'd'.repeat(64),
+        spine: { source: '/data/spine.parquet', sha256: 's'.repeat(64), rows: 3_000_000_000, timestampColumn: 'event_timestamp' },
+        versions, sluiceVersion: '0.1.0', output: { path: '/out/train.parquet', sha256: 'o'.repeat(64), bytes: 5_000_000_000, rows: 3_000_000_000 },
+        tags: { model: 'churn-v3', run: 'mlflow:abc=123' }, createdAt, pinned: true,
+      });
+      await catalog.recordTrainingSet(record('ts-a', '2026-11-01T00:00:00.000Z', { user_features: 3, activity: 12 }));
+      await catalog.recordTrainingSet(record('ts-b', '2026-11-02T00:00:00.000Z', { user_features: 4 }));
+      expect(await catalog.listTrainingSets({ id: 'ts-a' })).toEqual([record('ts-a', '2026-11-01T00:00:00.000Z', { user_features: 3, activity: 12 })]);
+      expect((await catalog.listTrainingSets()).map((r) => r.id)).toEqual(['ts-b', 'ts-a']);
+      await catalog.setTrainingSetPinned('ts-b', false);
+      expect((await catalog.listTrainingSets({ pinned: true })).map((r) => r.id)).toEqual(['ts-a']);
+      expect((await catalog.listTrainingSets({ pinned: false })).map((r) => [r.id, r.pinned])).toEqual([['ts-b', false]]);
+      await expect(catalog.setTrainingSetPinned('ts-nope', true)).rejects.toMatchObject({ code: 'TRAINING_SET_NOT_FOUND' });
+      await expect(catalog.recordTrainingSet(record('ts-a', '2026-11-03T00:00:00.000Z', {}))).rejects.toThrow(/ts-a/);
     });
 
     it('opens a backfill once and keeps its partitions\' progress when opened again', async () => {

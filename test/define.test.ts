@@ -58,6 +58,9 @@ describe('defineProject', () => {
     expect(error(() => defineProject({ name: 'p', assets: [lookback] })).message).toMatch(/lookback must be a whole number/);
     const dup = asset('events', { sql: 'SELECT 1' });
     expect(error(() => defineProject({ name: 'p', sources: [events], assets: [dup] })).message).toMatch(/two different definitions are named "events"/);
+    // A misspelt option (a .ts config is not type-checked when loaded) is refused, not ignored.
+    expect(error(() => defineProject({ name: 'p', assets: [], features: [] } as Parameters<typeof defineProject>[0])).message)
+      .toMatch(/project "p": "features" is not a project option; the options are name, sources, assets, featureViews, featureServices/);
   });
 
   it('supports {{ ref() }} templates in plain SQL strings', () => {

@@ -344,9 +344,15 @@ function topologicalOrder(dependencies: ReadonlyMap<string, readonly DependencyR
   return order;
 }
 
+const PROJECT_KEYS: readonly string[] = ['name', 'sources', 'assets', 'featureViews', 'featureServices', 'jobs', 'sensors', 'settings'] satisfies readonly (keyof ProjectInput)[];
+
 export function defineProject(input: ProjectInput): Project {
   if (!isValidName(input.name)) {
     throw new SluiceError('DEFINITION_INVALID', `project name ${JSON.stringify(input.name)} is not allowed: use letters, digits and underscores`);
+  }
+  const unknown = Object.keys(input).filter((key) => !PROJECT_KEYS.includes(key));
+  if (unknown.length > 0) {
+    throw new SluiceError('DEFINITION_INVALID', `project "${input.name}": ${unknown.map((k) => JSON.stringify(k)).join(', ')} ${unknown.length === 1 ? 'is not a project option' : 'are not project options'}; the options are ${PROJECT_KEYS.join(', ')}`);
   }
   const settings = settingsSchema.safeParse(input.settings ?? {});
   if (!settings.success) throw invalid(`project "${input.name}" settings`, settings.error);

@@ -36,6 +36,9 @@ export async function openViewSource(ws: Workspace, session: Session, view: Feat
   try {
     found = await manifestFor(ws, view.source, version);
   } catch (error) {
+    if (error instanceof SluiceError && error.code === 'VERSION_NOT_FOUND' && version !== undefined) {
+      throw new SluiceError('VERSION_NOT_FOUND', `feature view "${view.name}" reads asset "${view.source}" at version ${version}: ${error.message}`, { view: view.name, asset: view.source, version });
+    }
     if (error instanceof SluiceError && error.code === 'VERSION_NOT_FOUND') {
       throw new SluiceError('VERSION_NOT_FOUND', `feature view "${view.name}" reads asset "${view.source}", which has no version yet: run \`sluice run ${view.source}\``, { view: view.name, asset: view.source });
     }
