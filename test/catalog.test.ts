@@ -463,6 +463,16 @@ for (const kind of BACKENDS) {
       await expect(catalog.recordTrainingSet(record('ts-a', '2026-11-03T00:00:00.000Z', {}))).rejects.toThrow(/ts-a/);
     });
 
+    it('keeps vault entries once per token, reads them in batches larger than one statement, and deletes them', async () => {
+      const entries = Array.from({ length: 1203 }, (_, i) => ({ token: `tok_${String(i).padStart(32, '0')}`, pii: i % 2 === 0 ? 'email' : 'id', sealed: `sealed-${i}` }));
+      await catalog.putVaultEntries(entries);
+      await catalog.putVaultEntries([{ token: entries[0]?.token ?? '', pii: 'email', sealed: 'other' }]);
+      const read = await catalog.vaultEntries([...entries.map((e) => e.token), 'tok_missing']);
+      expect(read.sort((a, b) => a.token.localeCompare(b.token))).toEqual(entries);
+      expect(await catalog.deleteVaultEntries([entries[0]?.token ?? '', entries[1]?.token ?? '', 'tok_missing'])).toBe(2);
+      expect(await catalog.vaultEntries([entries[0]?.token ?? '', entries[2]?.token ?? ''])).toEqual([entries[2]]);
+    });
+
     it('opens a backfill once and keeps its partitions\' progress when opened again', async () => {
       const bf = await catalog.openBackfill({ id: 'bf1', job: 'daily', from: '2026-11-01', to: '2026-11-03' }, ['2026-11-01', '2026-11-02', '2026-11-03']);
       expect(bf).toMatchObject({ id: 'bf1', job: 'daily', from: '2026-11-01', to: '2026-11-03' });

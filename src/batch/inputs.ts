@@ -13,6 +13,8 @@ import type { InputRef, Manifest } from '../store/tables/manifest.ts';
 import type { TableStore } from '../store/tables/table-store.ts';
 import { resolveSourceFiles, type ResolvedFiles } from './files.ts';
 import { prepareSource, type PreparedSource } from './read-source.ts';
+import { createProtectedView } from './protect.ts';
+import type { Catalog } from '../store/catalog/catalog.ts';
 import { tableRelation } from '../store/tables/table-relation.ts';
 
 export interface Reference {
@@ -153,12 +155,14 @@ export async function resolveInputs(
 }
 
 /** Equal fingerprints mean equal SQL over equal inputs: the partition is up to date. */
-export function stepFingerprint(sql: string, partitionColumn: string | null, inputs: readonly ResolvedInput[]): string {
+export function stepFingerprint(sql: string, partitionColumn: string | null, inputs: readonly ResolvedInput[], protection = ''): string {
   return hashOf([
     'sluice-step-v1',
     sql,
     partitionColumn ?? '',
     ...inputs.map((i) => `${i.reference.view}\t${i.ref.kind}\t${i.ref.dataset}\t${i.ref.partitions.join(',')}\t${i.ref.fingerprint}`),
+    // Personal-data policies (and the secret's id) change the output without changing the SQL; absent, nothing is added.
+    ...(protection === '' ? [] : [`protection\t${protection}`]),
   ]);
 }
 
@@ -171,7 +175,7 @@ export interface PreparedInputs {
 /** Create the temp relations the SQL reads, checking sources and setting bad records aside. */
 export async function prepareInputs(
   session: Session,
-  env: { project: Project; projectDir: string; stateDir: string; tables: TableStore },
+  env: { project: Project; projectDir: string; stateDir: string; tables: TableStore; catalog?: Catalog | undefined },
   consumer: Asset,
   partition: string,
   inputs: readonly ResolvedInput[],
@@ -183,9 +187,15 @@ export async function prepareInputs(
     const dataset = env.project.datasets.get(input.ref.dataset);
     if (dataset === undefined) continue;
     if (dataset.kind === 'source') {
+      // A source with personal data is read under another name; the SQL sees it only with its policies applied.
+      const protectedColumns = Object.keys(dataset.protect).length > 0;
+      const raw = protectedColumns ? `__sluice_raw_${input.reference.view}` : input.reference.view;
       const prepared = await prepareSource(session, env, dataset, {
         anchor: partition === '' ? null : partition, lookback: input.reference.lookback, lookahead: input.reference.lookahead, consumer: consumer.partitions,
-      }, input.reference.view, input.files);
+      }, raw, input.files);
+      if (protectedColumns) {
+        await createProtectedView(session, env, `source "${dataset.name}"`, dataset.protect, quoteIdent(raw), await session.describe(quoteIdent(raw)), input.reference.view);
+      }
       rowsIn += prepared.rows;
       badRecords += prepared.badRecords;
       sources.set(input.reference.view, prepared);

@@ -15,6 +15,7 @@ import type { InputRef, Manifest } from '../store/tables/manifest.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
 import type { CommitResult, MultiCommitResult, TableStore } from '../store/tables/table-store.ts';
 import { entryPathInState } from '../store/tables/table-log.ts';
+import { createProtectedView, protectionFingerprint } from './protect.ts';
 import { prepareInputs, renderSql, resolveInputs, stepFingerprint, type LatestVersion, type RenderedSql, type ResolvedInput } from './inputs.ts';
 import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
 import { executeExtract, isExtractAsset } from './extract.ts';
@@ -83,7 +84,8 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
   const keyColumns = new Set(asset.partitions === undefined ? [] : partitionColumns(asset.partitions).map((c) => c.name));
   return env.engine.withSession(async (session) => {
     control.signal?.addEventListener('abort', () => session.interrupt(), { once: true });
-    const { rendered, inputs, fingerprint, reads, current, upToDate } = await resolveStep(session, env, asset, partition);
+    const resolved = await resolveStep(session, env, asset, partition);
+    const { inputs, fingerprint, reads, current, upToDate } = resolved;
     if (!force && upToDate !== undefined) return upToDate;
 
     const prepared = await prepareInputs(session, env, asset, partition, inputs);
@@ -91,8 +93,17 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
     const sqlError = (error: unknown): SluiceError => error instanceof SluiceError ? error
       : new SluiceError('ASSET_SQL', `${where}: its SQL failed: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });
     let output;
+    let rendered = resolved.rendered;
     try {
       output = await session.describe(`SELECT * FROM (${rendered.sql})`);
+      if (asset.protect !== undefined) {
+        // The asset's own personal-data policies apply to its SQL's result, before anything is written.
+        const unprotected = quoteIdent(`${RESERVED_PREFIX}_unprotected`);
+        await session.run(`CREATE OR REPLACE TEMP VIEW ${unprotected} AS ${rendered.sql}`);
+        await createProtectedView(session, env, `asset "${asset.name}"`, asset.protect, unprotected, output, `${RESERVED_PREFIX}_protected`);
+        rendered = { ...rendered, sql: `SELECT * FROM ${quoteIdent(`${RESERVED_PREFIX}_protected`)}` };
+        output = await session.describe(rendered.sql);
+      }
     } catch (error) {
       throw sqlError(error);
     }
@@ -201,7 +212,8 @@ export interface ResolvedStep {
 export async function resolveStep(session: Session, env: StepEnv, asset: Asset, partition: string, latest: LatestVersion = (name) => env.tables.latest(name)): Promise<ResolvedStep> {
   const rendered = renderSql(env.project, asset, partition);
   const inputs = await resolveInputs(session, env, asset, partition, rendered.references, latest);
-  const fingerprint = stepFingerprint(rendered.sql, asset.partitions?.column ?? null, inputs);
+  const sources = inputs.flatMap((i) => { const d = env.project.datasets.get(i.ref.dataset); return d?.kind === 'source' ? [d] : []; });
+  const fingerprint = stepFingerprint(rendered.sql, asset.partitions?.column ?? null, inputs, protectionFingerprint(env.project, env.projectDir, asset, sources));
   const reads = inputs.map((i) => i.ref);
   const current = await latest(asset.name);
   const built = current === undefined ? undefined : builtWith(asset, current, partition);

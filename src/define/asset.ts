@@ -6,6 +6,7 @@ import { partitionLiteral, partitionValues, timeRange, timestampLiteral, type Pa
 import type { ExtractSpec } from './extract.ts';
 import type { FileSource } from './source.ts';
 import { parseDuration } from './duration.ts';
+import { protectionsOf, type ColumnPiiOptions, type ColumnProtection } from './pii.ts';
 
 export interface RetryPolicy {
   /** Attempts after the first one. */
@@ -133,6 +134,10 @@ export interface Asset<N extends string = string> {
    * (keys discovered by each run; keys no longer in the output are removed). One step builds every key.
    */
   readonly partitionBy?: string | undefined;
+  /** Personal data in the output: each column's class and the policy applied to it before it is written. */
+  readonly protect?: Readonly<Record<string, ColumnProtection>> | undefined;
+  /** `pii: 'forbidden'`: loading the project fails if unprotected personal data can reach this asset. */
+  readonly piiForbidden?: boolean | undefined;
 }
 
 export interface AssetOptions {
@@ -150,6 +155,11 @@ export interface AssetOptions {
   readonly allowEmpty?: boolean;
   /** Dynamic partitions: one partition per value of this output column (`partitionBy: 'region'`), found in the data by each run. */
   readonly partitionBy?: string;
+  /**
+   * Personal data: `{ email: { pii: 'email', policy: 'hash' } }` classifies output columns and protects them
+   * before anything is written; `'forbidden'` refuses (at load) any unprotected personal data reaching this asset.
+   */
+  readonly pii?: 'forbidden' | Readonly<Record<string, ColumnPiiOptions>>;
 }
 
 const TEMPLATE = /\{\{\s*(?:ref\(\s*(['"])([^'"]+)\1\s*(?:,\s*lookback\s*=\s*(\d+))?\s*(?:,\s*lookahead\s*=\s*(\d+))?\s*\)|(partition_date|partition_value|partition_start|partition_end))\s*\}\}/g;
@@ -184,6 +194,7 @@ export function asset<const N extends string>(name: N, options: AssetOptions): A
     ...(options.schema === undefined ? {} : { schema: schemaOf(options.schema) }),
     ...(options.allowEmpty === undefined ? {} : { allowEmpty: options.allowEmpty }),
     ...(options.partitionBy === undefined ? {} : { partitionBy: checkPartitionBy(name, options) }),
+    ...(options.pii === 'forbidden' ? { piiForbidden: true } : options.pii === undefined ? {} : { protect: protectionsOf(options.pii, `asset "${name}"`) }),
   });
 }
 

@@ -43,6 +43,11 @@ export interface ProjectSettings {
    * instead of now, unless a request or `--as-of` gives its own: for demos and backtests on historical data.
    */
   readonly servingAsOf?: string | undefined;
+  /**
+   * Where the secret of keyed hashes and tokens comes from: an environment variable (default SLUICE_PII_KEY) or a
+   * file (relative to the project). Never the key itself: a config file is not a place for secrets.
+   */
+  readonly pii?: { readonly keyEnv?: string | undefined; readonly keyFile?: string | undefined } | undefined;
 }
 
 export interface ProjectInput {
@@ -87,6 +92,9 @@ const partitionsSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('multi'), time: z.object({}).passthrough(), static: z.object({}).passthrough(), column: z.string() }).strict(),
 ]);
 
+// Protections are built and checked by define/pii.ts; here only their shape.
+const protectionSchema = z.object({ pii: z.string(), policy: z.object({ kind: z.string() }).loose().optional() }).strict();
+
 const sourceSchema = z.object({
   kind: z.literal('source'),
   type: z.literal('file'),
@@ -103,6 +111,7 @@ const sourceSchema = z.object({
   allowEmpty: z.boolean(),
   verifyIntegrity: z.boolean(),
   partitionBy: z.object({ column: z.string().min(1) }).strict().optional(),
+  protect: z.record(name, protectionSchema),
 }).strict();
 
 const assetSchema = z.object({
@@ -126,6 +135,8 @@ const assetSchema = z.object({
   extract: z.object({ source: z.object({ kind: z.literal('extract-source') }).loose(), key: z.array(name), cursor: name.optional() }).strict().optional(),
   allowEmpty: z.boolean().optional(),
   partitionBy: name.optional(),
+  protect: z.record(name, protectionSchema).optional(),
+  piiForbidden: z.boolean().optional(),
   schema: z.union([
     z.literal('evolve'),
     z.literal('strict'),
@@ -188,6 +199,10 @@ const settingsSchema = z.object({
   alertOnWarn: z.boolean().optional(),
   apiKeys: z.record(z.string().regex(/^[^,|\s]+$/, 'an API key without commas, bars or spaces'), z.union([z.literal('*'), z.array(name).min(1)])).optional(),
   servingAsOf: z.string().refine((text) => parseInstant(text) !== undefined, 'an ISO date or timestamp such as 2026-11-25 or 2026-11-25T13:00:00Z').optional(),
+  pii: z.object({
+    keyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name such as SLUICE_PII_KEY').optional(),
+    keyFile: z.string().min(1).optional(),
+  }).strict().optional(),
 }).strict();
 
 function invalid(what: string, error: z.ZodError): SluiceError {

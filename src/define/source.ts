@@ -1,6 +1,7 @@
 // File sources: where raw data comes from. Parquet, CSV or NDJSON; globs; `{date}`-templated paths for
 // inputs that arrive one folder per day. Plain frozen data: nothing here touches the filesystem.
 import { firstKey, splitKey, type Partitions } from './partitions.ts';
+import { protectionsOf, type ColumnPiiOptions, type ColumnProtection } from './pii.ts';
 
 export type FileFormat = 'parquet' | 'csv' | 'ndjson';
 export type BadRecordPolicy = 'fail' | 'dead-letter';
@@ -11,6 +12,9 @@ export type ExtraColumnPolicy = 'ignore' | 'keep' | 'refuse';
 export interface SourceColumnOptions {
   readonly type: string;
   readonly optional?: boolean;
+  /** Personal data: its class (`'email'`, `'phone'`, ...), protected by `policy` as it is read. */
+  readonly pii?: ColumnPiiOptions['pii'];
+  readonly policy?: ColumnPiiOptions['policy'];
 }
 
 export interface CsvOptions {
@@ -44,6 +48,8 @@ export interface FileSource<N extends string = string> {
   readonly verifyIntegrity: boolean;
   /** Partitions found in a column of the files rather than in their paths. */
   readonly partitionBy: { readonly column: string } | undefined;
+  /** Declared columns holding personal data: their class and the policy applied as they are read. */
+  readonly protect: Readonly<Record<string, ColumnProtection>>;
 }
 
 export interface FileSourceOptions {
@@ -99,6 +105,8 @@ export function fileSource<const N extends string>(name: N, options: FileSourceO
     allowEmpty: options.allowEmpty ?? false,
     verifyIntegrity: options.verifyIntegrity ?? true,
     partitionBy: options.partitionBy === undefined ? undefined : Object.freeze({ ...options.partitionBy }),
+    protect: protectionsOf(Object.fromEntries(Object.entries(options.columns ?? {}).flatMap(([column, spec]) =>
+      typeof spec === 'object' && spec.pii !== undefined ? [[column, { pii: spec.pii, ...(spec.policy === undefined ? {} : { policy: spec.policy }) }]] : [])), `source "${name}"`),
   });
 }
 

@@ -336,6 +336,13 @@ export interface TrainingSetRecord {
   readonly pinned: boolean;
 }
 
+/** A tokenised value in the vault: sealed with AES-256-GCM by the caller; the catalog never sees the plain value. */
+export interface VaultEntry {
+  readonly token: string;
+  readonly pii: string;
+  readonly sealed: string;
+}
+
 export interface Catalog {
   /** Which backend this is, for messages: 'sqlite' | 'postgres'. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -375,6 +382,13 @@ export interface Catalog {
   listTrainingSets(filter?: { readonly id?: string; readonly pinned?: boolean }): Promise<TrainingSetRecord[]>;
   /** Pin or unpin a training set's versions; throws when there is no such training set. */
   setTrainingSetPinned(id: string, pinned: boolean): Promise<void>;
+
+  /** Add vault entries; a token already there is left as it is. */
+  putVaultEntries(entries: readonly VaultEntry[]): Promise<void>;
+  /** The entries of these tokens that the vault holds. */
+  vaultEntries(tokens: readonly string[]): Promise<VaultEntry[]>;
+  /** Remove these tokens (erasure); how many were there. */
+  deleteVaultEntries(tokens: readonly string[]): Promise<number>;
 
   recordMaterialization(record: MaterializationRecord): Promise<void>;
   /** The materialisation of a view into a store that reached furthest, if any. */

@@ -32,6 +32,7 @@ import type {
   NewStep,
   StepUpdate,
   TrainingSetRecord,
+  VaultEntry,
   VersionRecord,
 } from './catalog.ts';
 import { AD_HOC_RUN_PREFIX } from './catalog.ts';
@@ -45,6 +46,8 @@ const BATCH_ROWS = 500;
 const CHECK_BATCH_ROWS = 500;
 /** Keys per stream key-state upsert or delete (one JSON array each): short enough to let other work run between. */
 const KEY_STATE_BATCH_ROWS = 250;
+/** Vault rows per statement (4 columns each; SQLite allows 32,766 parameters). */
+const VAULT_BATCH = 500;
 
 /**
  * Stream key-state statements over a JSON array: `put` takes [[entity key, state], ...] (the state is stored as
@@ -310,6 +313,34 @@ export class KyselyCatalog implements Catalog {
       db.updateTable('training_sets').set({ pinned: pinned ? 1 : 0 }).where('id', '=', id).executeTakeFirst(),
     );
     if (result.numUpdatedRows === 0n) throw new SluiceError('TRAINING_SET_NOT_FOUND', `no training set with id ${id} in the catalog; \`sluice training-sets\` lists them`, { id });
+  }
+
+  async putVaultEntries(entries: readonly VaultEntry[]): Promise<void> {
+    const createdAt = new Date().toISOString();
+    for (let i = 0; i < entries.length; i += VAULT_BATCH) {
+      const rows = entries.slice(i, i + VAULT_BATCH).map((e) => ({ token: e.token, pii: e.pii, sealed: e.sealed, created_at: createdAt }));
+      await this.#execute('add tokens to the vault', {}, (db) => db.insertInto('pii_vault').values(rows).onConflict((oc) => oc.column('token').doNothing()).execute());
+    }
+  }
+
+  async vaultEntries(tokens: readonly string[]): Promise<VaultEntry[]> {
+    const out: VaultEntry[] = [];
+    for (let i = 0; i < tokens.length; i += VAULT_BATCH) {
+      const chunk = tokens.slice(i, i + VAULT_BATCH);
+      const rows = await this.#execute('read the vault', {}, (db) => db.selectFrom('pii_vault').select(['token', 'pii', 'sealed']).where('token', 'in', chunk).execute());
+      out.push(...rows);
+    }
+    return out;
+  }
+
+  async deleteVaultEntries(tokens: readonly string[]): Promise<number> {
+    let deleted = 0;
+    for (let i = 0; i < tokens.length; i += VAULT_BATCH) {
+      const chunk = tokens.slice(i, i + VAULT_BATCH);
+      const result = await this.#execute('remove tokens from the vault', {}, (db) => db.deleteFrom('pii_vault').where('token', 'in', chunk).executeTakeFirst());
+      deleted += Number(result.numDeletedRows);
+    }
+    return deleted;
   }
 
   async recordMaterialization(record: MaterializationRecord): Promise<void> {

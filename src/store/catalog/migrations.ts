@@ -25,6 +25,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 10, up: indexLatestOutcomes },
   { version: 11, up: addMaterializedVersions },
   { version: 12, up: createTrainingSets },
+  { version: 15, up: createPiiVault },
 ];
 
 export interface MigrateOptions {
@@ -268,6 +269,15 @@ async function createTrainingSets(db: Kysely<Database>): Promise<void> {
     .addColumn('tags', 'text', (col) => col.notNull())
     .addColumn('created_at', 'text', (col) => col.notNull())
     .addColumn('pinned', 'bigint', (col) => col.notNull())
+    .execute();
+}
+
+async function createPiiVault(db: Kysely<Database>): Promise<void> {
+  await db.schema.createTable('pii_vault').ifNotExists()
+    .addColumn('token', 'text', (col) => col.primaryKey())
+    .addColumn('pii', 'text', (col) => col.notNull())
+    .addColumn('sealed', 'text', (col) => col.notNull())
+    .addColumn('created_at', 'text', (col) => col.notNull())
     .execute();
 }
 

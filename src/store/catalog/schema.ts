@@ -156,6 +156,16 @@ export interface CursorsTable {
 }
 
 /** A training set as built: what it read (table versions, spine, definitions) and what it wrote. */
+/** Tokenised values: token -> the value, encrypted (AES-256-GCM under the vault key); never the plain value. */
+export interface PiiVaultTable {
+  token: string;
+  /** The class of the column the value came from ('email', ...). */
+  pii: string;
+  /** base64 of IV (12 bytes) | tag (16 bytes) | ciphertext. */
+  sealed: string;
+  created_at: string;
+}
+
 export interface TrainingSetsTable {
   id: string;
   project: string;
@@ -212,4 +222,5 @@ export interface Database {
   backfills: BackfillsTable;
   backfill_partitions: BackfillPartitionsTable;
   training_sets: TrainingSetsTable;
+  pii_vault: PiiVaultTable;
 }

@@ -1,0 +1,152 @@
+// Personal data (issue: governance): columns classified as PII are protected where they enter sluice, in
+// DuckDB, before anything is written: dropped, masked, hashed with a key (HMAC-SHA256, checked against Node's
+// crypto as an independent oracle), generalised, or tokenised into an encrypted vault that gives the values
+// back. The raw values appear in no file sluice writes; a changed policy or secret rebuilds; mistakes are named.
+import { createHmac, hkdfSync } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { queryTable } from '../src/batch/inspect.ts';
+import { detokenize } from '../src/batch/protect.ts';
+import { runAssets } from '../src/batch/runner.ts';
+import { asset } from '../src/define/asset.ts';
+import type { PiiPolicyOption } from '../src/define/pii.ts';
+import { defineProject, type Project } from '../src/define/project.ts';
+import { fileSource } from '../src/define/source.ts';
+import { openWorkspace, type Workspace } from '../src/workspace.ts';
+import { tempProjectEachTest } from './helpers/temp.ts';
+
+let dir: string;
+const opened: Workspace[] = [];
+tempProjectEachTest('sluice-pii-', {}, (d) => (dir = d), opened);
+
+const SECRET = 'a-test-secret-of-32-characters!!';
+afterEach(() => {
+  delete process.env['SLUICE_PII_KEY'];
+});
+
+const PEOPLE = [
+  { user_id: 1, email: 'ada@example.com', phone: '+1 (555) 010-1234', name: 'Ada Lovelace', country: 'GB', birth_date: '1990-05-17', ip: '192.168.1.77', zip: '94110', ssn: '078-05-1120', income: 53210 },
+  { user_id: 2, email: 'alan@turing.org', phone: '555-0199', name: 'Alan Turing', country: 'GB', birth_date: '1985-12-01', ip: '10.0.0.5', zip: '10001', ssn: '219-09-9999', income: 120000 },
+  { user_id: 3, email: 'grace@navy.mil', phone: '5550100', name: 'Grace Hopper', country: 'US', birth_date: '1979-01-31', ip: '172.16.5.4', zip: '20500', ssn: '078-05-1120', income: 9999 },
+];
+
+function writeUsers(rows = PEOPLE): void {
+  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+  const header = 'user_id,email,phone,name,country,birth_date,ip,zip,ssn,income';
+  fs.writeFileSync(path.join(dir, 'data', 'users.csv'), [header, ...rows.map((r) => [r.user_id, r.email, `"${r.phone}"`, r.name, r.country, r.birth_date, r.ip, r.zip, r.ssn, r.income].join(','))].join('\n'));
+}
+
+function makeProject(emailPolicy: PiiPolicyOption = 'hash', incomeType = 'INTEGER'): Project {
+  const users = fileSource('users', {
+    format: 'csv', path: 'data/users.csv',
+    columns: {
+      user_id: 'BIGINT',
+      email: { type: 'VARCHAR', pii: 'email', policy: emailPolicy },
+      phone: { type: 'VARCHAR', pii: 'phone', policy: 'mask' },
+      name: { type: 'VARCHAR', pii: 'name', policy: 'drop' },
+      country: { type: 'VARCHAR', pii: 'address' },
+      birth_date: { type: 'DATE', pii: 'dob', policy: { generalize: 'year' } },
+      ip: { type: 'VARCHAR', pii: 'ip', policy: 'generalize' },
+      zip: { type: 'VARCHAR', pii: 'address', policy: { generalize: { prefix: 3 } } },
+      ssn: { type: 'VARCHAR', pii: 'id', policy: 'tokenize' },
+      income: { type: incomeType, pii: 'income', policy: { generalize: { bin: 10000 } } },
+    },
+  });
+  const clean = asset('users_clean', { sql: ({ ref }) => `SELECT * FROM ${ref(users)}` });
+  const notes = asset('notes', {
+    sql: ({ ref }) => `SELECT user_id, 'called ' || email AS note, email AS contact FROM ${ref(users)}`,
+    pii: { note: { pii: 'free_text', policy: 'drop' }, contact: { pii: 'email', policy: { mask: 'none' } } },
+  });
+  return defineProject({ name: 'pii', sources: [users], assets: [clean, notes] });
+}
+
+async function open(project: Project): Promise<Workspace> {
+  const stateDir = path.join(dir, '.sluice');
+  const ws = await openWorkspace(project, dir, { stateDir, catalogUrl: `sqlite:${path.join(stateDir, 'catalog.db')}` });
+  opened.push(ws);
+  return ws;
+}
+
+/** The keyed hash of the documented construction, computed by Node: HKDF-SHA256 of the secret, then HMAC-SHA256. */
+function expectedHash(value: string, secret = SECRET): string {
+  const key = Buffer.from(hkdfSync('sha256', Buffer.from(secret), 'sluice-pii-v1', 'keyed hash', 32));
+  return createHmac('sha256', key).update(value).digest('hex');
+}
+
+function filesUnder(root: string): string[] {
+  return fs.readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+describe('personal data', () => {
+  it('drops, masks, hashes, generalises and tokenises before anything is written, and the vault gives tokens back', async () => {
+    writeUsers();
+    process.env['SLUICE_PII_KEY'] = SECRET;
+    const ws = await open(makeProject());
+    const summary = await runAssets(ws);
+    expect(summary.steps.map((s) => [s.asset, s.status, s.error]).sort()).toEqual([['notes', 'success', null], ['users_clean', 'success', null]]);
+
+    const rows = await queryTable(ws, 'users_clean', (r) => `SELECT * REPLACE (CAST(birth_date AS VARCHAR) AS birth_date) FROM ${r} ORDER BY user_id`);
+    expect(Object.keys(rows[0] ?? {})).toEqual(['user_id', 'email', 'phone', 'country', 'birth_date', 'ip', 'zip', 'ssn', 'income']);
+    expect(rows.map((r) => r['email'])).toEqual(PEOPLE.map((p) => expectedHash(p.email)));
+    expect(rows.map((r) => r['phone'])).toEqual(['*******1234', '***0199', '***0100']);
+    expect(rows.map((r) => r['country'])).toEqual(['GB', 'GB', 'US']);
+    expect(rows.map((r) => r['birth_date'])).toEqual(['1990-01-01', '1985-01-01', '1979-01-01']);
+    expect(rows.map((r) => r['ip'])).toEqual(['192.168.1.0', '10.0.0.0', '172.16.5.0']);
+    expect(rows.map((r) => r['zip'])).toEqual(['941', '100', '205']);
+    expect(rows.map((r) => r['income'])).toEqual([50000, 120000, 0]);
+    // Tokens are deterministic (joins still match: users 1 and 3 share an SSN) and opaque.
+    const tokens = rows.map((r) => r['ssn'] as string);
+    expect(tokens.every((t) => /^tok_[0-9a-f]{32}$/.test(t))).toBe(true);
+    expect(tokens[0]).toBe(tokens[2]);
+    expect(tokens[0]).not.toBe(tokens[1]);
+    const back = await detokenize({ project: ws.project, projectDir: dir, catalog: ws.catalog }, tokens);
+    expect(tokens.map((t) => back.get(t)?.value)).toEqual(PEOPLE.map((p) => p.ssn));
+    expect(back.get(tokens[0] ?? '')?.pii).toBe('id');
+    expect(await ws.catalog.vaultEntries(tokens)).toHaveLength(2);
+
+    // An asset's own policies apply to its SQL's result.
+    const notes = await queryTable(ws, 'notes', (r) => `SELECT * FROM ${r} ORDER BY user_id`);
+    expect(notes.map((r) => Object.keys(r))).toEqual([['user_id', 'contact'], ['user_id', 'contact'], ['user_id', 'contact']]);
+    expect(notes.map((r) => r['contact'])).toEqual(['***', '***', '***']);
+
+    // No raw value of a protected column is in any file under .sluice (tables, catalog and vault, logs).
+    const stored = filesUnder(path.join(dir, '.sluice')).map((f) => fs.readFileSync(f));
+    expect(stored.length).toBeGreaterThan(3);
+    for (const person of PEOPLE) {
+      for (const value of [person.email, person.phone, person.name, person.ssn, person.birth_date, person.ip]) {
+        expect(stored.some((bytes) => bytes.includes(value)), `${value} is stored`).toBe(false);
+      }
+    }
+
+    // The same inputs, policies and secret: up to date. A new secret or a changed policy rebuilds.
+    expect((await runAssets(ws)).steps.map((s) => s.status)).toEqual(['skipped', 'skipped']);
+    process.env['SLUICE_PII_KEY'] = 'another-secret-of-32-characters!';
+    expect((await runAssets(ws)).steps.map((s) => s.status)).toEqual(['success', 'success']);
+    const rehashed = await queryTable(ws, 'users_clean', (r) => `SELECT email FROM ${r} ORDER BY user_id`);
+    expect(rehashed.map((r) => r['email'])).toEqual(PEOPLE.map((p) => expectedHash(p.email, 'another-secret-of-32-characters!')));
+    const masked = await open(makeProject('mask'));
+    expect((await runAssets(masked)).steps.map((s) => s.status)).toEqual(['success', 'success']);
+    expect((await queryTable(masked, 'users_clean', (r) => `SELECT email FROM ${r} ORDER BY user_id`)).map((r) => r['email'])).toEqual(['***@example.com', '***@turing.org', '***@navy.mil']);
+  });
+
+  it('names the column and the way out when a secret is missing or weak, or a policy does not fit the type', async () => {
+    writeUsers();
+    const ws = await open(makeProject());
+    const noKey = await runAssets(ws);
+    expect(noKey.steps.find((s) => s.asset === 'users_clean')?.error).toMatch(/source "users" column "email" is hashed or tokenised with a secret key, but no secret is set: set the environment variable SLUICE_PII_KEY/);
+    process.env['SLUICE_PII_KEY'] = 'short';
+    expect((await runAssets(ws)).steps.find((s) => s.asset === 'users_clean')?.error).toMatch(/the PII secret from the environment variable SLUICE_PII_KEY is 5 bytes; use at least 16/);
+    process.env['SLUICE_PII_KEY'] = SECRET;
+    const wrongType = await open(makeProject('hash', 'VARCHAR'));
+    expect((await runAssets(wrongType)).steps.find((s) => s.asset === 'users_clean')?.error).toMatch(/source "users": generalize \{ bin: 10000 \} needs a number, but the column is VARCHAR/);
+    expect(() => makeProjectWith({ pii: 'e-mail' })).toThrow(/source "people" column "email": pii "e-mail" is not a classification/);
+    expect(() => makeProjectWith({ pii: 'email', policy: 'encrypt' as PiiPolicyOption })).toThrow(/policy "encrypt" is not a policy; use 'keep', 'drop', 'mask'/);
+    expect(() => makeProjectWith({ pii: 'email', policy: { generalize: { bin: -1 } } })).toThrow(/needs a positive bin width/);
+  });
+});
+
+function makeProjectWith(options: { pii: string; policy?: PiiPolicyOption }): Project {
+  const people = fileSource('people', { format: 'csv', path: 'p.csv', columns: { email: { type: 'VARCHAR', ...options } } });
+  return defineProject({ name: 'p', sources: [people], assets: [asset('a', { sql: ({ ref }) => `SELECT * FROM ${ref(people)}` })] });
+}
