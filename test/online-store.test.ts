@@ -230,6 +230,14 @@ describe.each(backends)('online store on $name', (backend) => {
     expect(await store.read([{ view: 'user', keys: [key(1)] }])).toEqual([[undefined]]);
     expect(await store.count('user_2')).toBe(5);
 
+    // Deleting keys removes exactly those (erasure), in this view only.
+    expect(await store.deleteKeys('user_2', [key(1), key(2), key(99)])).toBe(2);
+    expect(await store.read([{ view: 'user_2', keys: [key(0), key(1), key(2)] }, { view: 'user', keys: [key(1)] }])).toEqual([[{ eventTimeMicros: T0, values: { i: 0 } }, undefined, undefined], [undefined]]);
+    expect(await store.count('user_2')).toBe(3);
+    expect((await store.sampleKeys('user_2', 10)).sort()).toEqual([key(0), key(3), key(4)].sort());
+    expect(await store.deleteKeys('never_written', [key(1)])).toBe(0);
+    expect(await store.deleteKeys('user_2', [])).toBe(0);
+
     // A dropped view can be written again.
     expect(await store.write('user', records.slice(0, 3))).toEqual({ written: 3, stale: 0 });
     expect(await store.count('user')).toBe(3);

@@ -7,6 +7,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { queryTable } from '../src/batch/inspect.ts';
+import { vacuum } from '../src/batch/table-admin.ts';
+import { entity, featureService, featureView } from '../src/define/features.ts';
+import { dailyPartitions } from '../src/define/partitions.ts';
+import { materialize } from '../src/features/materialize.ts';
+import { forget } from '../src/orchestrate/forget.ts';
+import { SqliteOnlineStore } from '../src/store/online/sqlite-online-store.ts';
+import { duck } from './helpers/temp.ts';
+import { quoteLiteral } from '../src/sql/identifiers.ts';
 import { detokenize } from '../src/batch/protect.ts';
 import { runAssets } from '../src/batch/runner.ts';
 import { asset } from '../src/define/asset.ts';
@@ -143,6 +151,71 @@ describe('personal data', () => {
     expect(() => makeProjectWith({ pii: 'e-mail' })).toThrow(/source "people" column "email": pii "e-mail" is not a classification/);
     expect(() => makeProjectWith({ pii: 'email', policy: 'encrypt' as PiiPolicyOption })).toThrow(/policy "encrypt" is not a policy; use 'keep', 'drop', 'mask'/);
     expect(() => makeProjectWith({ pii: 'email', policy: { generalize: { bin: -1 } } })).toThrow(/needs a positive bin width/);
+  });
+});
+
+describe('sluice forget', () => {
+  it('erases one entity from every current table, the online store and the vault, and after vacuum from the disk', async () => {
+    writeUsers();
+    fs.writeFileSync(path.join(dir, 'data', 'visits-2026-01-01.csv'), 'user_id,seen_at\n1,2026-01-01 10:00:00\n2,2026-01-01 11:00:00\n');
+    fs.writeFileSync(path.join(dir, 'data', 'visits-2026-01-02.csv'), 'user_id,seen_at\n2,2026-01-02 09:00:00\n3,2026-01-02 12:00:00\n');
+    fs.writeFileSync(path.join(dir, 'data', 'visits-2026-01-03.csv'), 'user_id,seen_at\n1,2026-01-03 08:00:00\n');
+    process.env['SLUICE_PII_KEY'] = SECRET;
+    const base = makeProject();
+    const days = dailyPartitions({ start: '2026-01-01', end: '2026-01-03' });
+    const visitsSource = fileSource('visits', { format: 'csv', path: 'data/visits-{date}.csv', partitions: days, columns: { user_id: 'BIGINT', seen_at: 'TIMESTAMP' } });
+    const visits = asset('visits_daily', { partitions: days, sql: ({ ref }) => `SELECT user_id, seen_at FROM ${ref(visitsSource)}` });
+    const user = entity('user', { keys: { user_id: 'int' } });
+    const lastVisit = featureView('last_visit', { entity: user, source: 'visits_daily', timestamp: 'seen_at', aggregations: { visits_7d: { function: 'count', window: '7d' } } });
+    const project = defineProject({
+      name: 'forget', sources: [...[...base.datasets.values()].filter((d) => d.kind === 'source'), visitsSource],
+      assets: [...[...base.datasets.values()].flatMap((d) => (d.kind === 'asset' ? [d] : [])), visits],
+      featureServices: [featureService('visits_model', { features: [lastVisit] })],
+    });
+    const ws = await open(project);
+    const built = await runAssets(ws, { partitions: ['2026-01-01', '2026-01-02', '2026-01-03'] });
+    expect(built.steps.filter((s) => s.error !== null).map((s) => s.error)).toEqual([]);
+    const store = new SqliteOnlineStore(path.join(dir, '.sluice', 'online.db'));
+    await materialize(ws, store, { toMicros: Date.UTC(2026, 0, 4) * 1000 });
+    await store.close();
+    const tokenOf = async (user: number): Promise<string> => String((await queryTable(ws, 'users_clean', (r) => `SELECT ssn FROM ${r} WHERE user_id = ${user}`))[0]?.['ssn']);
+    const [token1, token2] = [await tokenOf(1), await tokenOf(2)];
+
+    const dry = await forget(ws, { user_id: '2' }, { dryRun: true, online: () => Promise.resolve(new SqliteOnlineStore(path.join(dir, '.sluice', 'online.db'))) });
+    expect(dry.assets.map((a) => [a.asset, a.partitions, a.rows]).sort()).toEqual([['notes', [''], 1], ['users_clean', [''], 1], ['visits_daily', ['2026-01-01', '2026-01-02'], 2]]);
+    expect(dry.online).toEqual([{ view: 'last_visit', deleted: 1 }]);
+    expect(dry.tokens).toBe(1);
+    expect((await queryTable(ws, 'visits_daily', (r) => `SELECT count(*)::INT AS n FROM ${r} WHERE user_id = 2`))[0]?.['n']).toBe(2);
+
+    const done = await forget(ws, { user_id: '2' }, { online: () => Promise.resolve(new SqliteOnlineStore(path.join(dir, '.sluice', 'online.db'))) });
+    expect(done.assets.map((a) => a.asset).sort()).toEqual(['notes', 'users_clean', 'visits_daily']);
+    expect(done.sourceFiles.map((f) => [f.source, path.basename(f.file), f.rows]).sort()).toEqual([['users', 'users.csv', 1], ['visits', 'visits-2026-01-01.csv', 1], ['visits', 'visits-2026-01-02.csv', 1]]);
+    // Gone from every current table; other entities untouched.
+    for (const name of ['users_clean', 'notes', 'visits_daily']) {
+      expect((await queryTable(ws, name, (r) => `SELECT count(*)::INT AS n FROM ${r} WHERE user_id = 2`))[0]?.['n']).toBe(0);
+    }
+    expect((await queryTable(ws, 'visits_daily', (r) => `SELECT user_id::INT AS u FROM ${r} ORDER BY seen_at`)).map((r) => r['u'])).toEqual([1, 3, 1]);
+    // The Hive folders outside readers read hold only current files: no row of user 2 there either.
+    expect(await duck(`SELECT count(*)::INT AS n FROM read_parquet(${quoteLiteral(path.join(dir, '.sluice', 'tables', '**', '*.parquet'))}, union_by_name = true) WHERE user_id = 2`)).toEqual([{ n: 0 }]);
+    // Online store and vault: user 2's record and its only token are gone; user 1's stay.
+    const after = new SqliteOnlineStore(path.join(dir, '.sluice', 'online.db'));
+    const [[one, two]] = await after.read([{ view: 'last_visit', keys: ['[1]', '[2]'] }]) as [[unknown, unknown]];
+    await after.close();
+    expect(one).toBeDefined();
+    expect(two).toBeUndefined();
+    expect((await ws.catalog.vaultEntries([token1, token2])).map((e) => e.token)).toEqual([token1]);
+    // The record keeps key names and a keyed hash, never the value.
+    const [run] = await ws.catalog.listRuns({ limit: 1 });
+    expect(run?.args).toEqual({ command: 'forget', keyColumns: ['user_id'], entityHash: createHmac('sha256', Buffer.from(hkdfSync('sha256', Buffer.from(SECRET), 'sluice-pii-v1', 'keyed hash', 32))).update('["2"]').digest('hex') });
+    // Rewritten partitions keep their fingerprints: the next run does not rebuild them from the sources.
+    expect((await runAssets(ws, { partitions: ['2026-01-01', '2026-01-02', '2026-01-03'] })).steps.every((s) => s.status === 'skipped')).toBe(true);
+
+    // Old versions still hold it until vacuum; after it, no Parquet file on disk does.
+    const everyFile = path.join(dir, '.sluice', '**', '*.parquet');
+    const onDisk = async (): Promise<number> => (await duck<{ n: number }>(`SELECT count(*)::INT AS n FROM read_parquet(${quoteLiteral(everyFile)}, union_by_name = true) WHERE user_id = 2`))[0]?.n ?? -1;
+    expect(await onDisk()).toBeGreaterThan(0);
+    await vacuum(ws, [], { keepVersions: 1, graceMs: 0 });
+    expect(await onDisk()).toBe(0);
   });
 });
 

@@ -97,6 +97,7 @@ function counting(store: OnlineStore): { store: OnlineStore; reads: ReadRequest[
     kind: store.kind,
     location: store.location,
     write: (view, records, options) => store.write(view, records, options),
+    deleteKeys: (view, keys) => store.deleteKeys(view, keys),
     read: (requests) => {
       reads.push([...requests]);
       return store.read(requests);
@@ -359,7 +360,7 @@ describe('API keys', () => {
   const secretB = 'k-all-abcdef==';
   const stubStore = (read: OnlineStore['read'] = (requests) => Promise.resolve(requests.map((r) => r.keys.map(() => undefined)))): OnlineStore => ({
     kind: 'sqlite', location: 'sqlite:stub', read,
-    write: () => Promise.resolve({ written: 0, stale: 0 }), sampleKeys: () => Promise.resolve([]), count: () => Promise.resolve(0), dropView: () => Promise.resolve(), ping: () => Promise.resolve(), close: () => Promise.resolve(),
+    write: () => Promise.resolve({ written: 0, stale: 0 }), sampleKeys: () => Promise.resolve([]), count: () => Promise.resolve(0), dropView: () => Promise.resolve(), deleteKeys: () => Promise.resolve(0), ping: () => Promise.resolve(), close: () => Promise.resolve(),
   });
   let app: FastifyInstance;
   beforeAll(async () => {

@@ -8,6 +8,7 @@ import { registerInit } from './commands/init.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
+import { registerPii } from './commands/pii.ts';
 import { registerRuns } from './commands/runs.ts';
 import { registerScheduler } from './commands/scheduler.ts';
 import { registerServe } from './commands/serve.ts';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerFeatures(program);
   registerTrainingSets(program);
+  registerPii(program);
   registerServe(program);
   registerStream(program);
   registerGenerate(program);

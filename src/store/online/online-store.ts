@@ -53,6 +53,8 @@ export interface OnlineStore {
   count(view: string): Promise<number>;
   /** Delete every key of a view. */
   dropView(view: string): Promise<void>;
+  /** Delete these keys of a view (erasure); how many were there. */
+  deleteKeys(view: string, keys: readonly string[]): Promise<number>;
   /** Resolves when the store answers (a health check); rejects with the reason it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -223,6 +223,13 @@ export class RedisOnlineStore implements OnlineStore {
     } while (cursor !== '0');
   }
 
+  async deleteKeys(view: string, keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const base = this.#viewPrefix(view);
+    const [deleted] = (await this.#exec(this.#redis.pipeline().unlink(...keys.map((k) => base + k)).zrem(base + INDEX_SUFFIX, ...keys))) as [number, number];
+    return deleted;
+  }
+
   async ping(): Promise<void> {
     // Without waiting for a reconnect: a down Redis is reported at once, not after the command timeout.
     if (this.#redis.status !== 'ready') throw new Error(`Redis at ${this.location} is not connected (${this.#redis.status})`);

@@ -80,6 +80,13 @@ export class SqliteOnlineStore implements OnlineStore {
     });
   }
 
+  deleteKeys(view: string, keys: readonly string[]): Promise<number> {
+    return this.#settle(() => {
+      if (keys.length === 0 || this.#existingView(view) === undefined) return 0;
+      return this.#db.prepare<[string]>(`DELETE FROM ${quoteIdent(tableName(view))} WHERE entity_key IN (SELECT value FROM json_each(?))`).run(JSON.stringify(keys)).changes;
+    });
+  }
+
   ping(): Promise<void> {
     return this.#settle(() => {
       this.#db.prepare('SELECT 1').get();

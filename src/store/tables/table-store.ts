@@ -51,7 +51,11 @@ export interface CommitRequest {
 
 /** Several partitions of one table in one version: each staged file replaces its partition. */
 export interface MultiCommitRequest extends Omit<CommitRequest, 'partition' | 'stagedFile' | 'schema' | 'rows'> {
-  readonly partitions: readonly { readonly key: string; readonly stagedFile: string; readonly schema: readonly ColumnSchema[]; readonly rows: number }[];
+  readonly partitions: readonly {
+    readonly key: string; readonly stagedFile: string; readonly schema: readonly ColumnSchema[]; readonly rows: number;
+    /** This partition's own fingerprint and inputs instead of the request's (a rewrite that keeps what the partition was built from). */
+    readonly fingerprint?: string; readonly inputs?: readonly InputRef[];
+  }[];
   /**
    * Remove the table's partitions starting with this prefix that are not in `partitions` (the keys a dynamic
    * asset no longer produces: '' for every key, `2026-01-01|` for one day's); null removes nothing.
@@ -150,10 +154,10 @@ export class TableStore {
         files: [files[i] as ManifestFile],
         rows: part.rows,
         bytes: (files[i] as ManifestFile).bytes,
-        fingerprint: request.fingerprint,
+        fingerprint: part.fingerprint ?? request.fingerprint,
         runId: request.runId,
         committedAt,
-        inputs: request.inputs.map((input) => ({ ...input, partitions: [...input.partitions] })),
+        inputs: (part.inputs ?? request.inputs).map((input) => ({ ...input, partitions: [...input.partitions] })),
         schema: part.schema.map((c) => ({ name: c.name, type: c.type })),
       }));
       const within = request.removeWithin;

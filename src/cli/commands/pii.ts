@@ -1,0 +1,74 @@
+// `sluice pii`, `sluice forget` and `sluice detokenize`: where personal data is and under which policy, erasing
+// one entity everywhere sluice holds it, and reading tokens back from the vault. Thin shells.
+import type { Command } from 'commander';
+import { collect, globals, withWorkspace } from '../context.ts';
+import { printJson, renderTable } from '../render.ts';
+
+export function registerPii(program: Command): void {
+  program
+    .command('pii')
+    .description('every source, asset, feature and served field holding personal data, with the policy that covers it (or none)')
+    .action(async (_options: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      await withWorkspace(g, async (ws) => {
+        const { piiInventory } = await import('../../batch/pii-inventory.ts');
+        const columns = new Map<string, string[]>();
+        for (const name of ws.project.order) columns.set(name, (await ws.tables.latest(name))?.schema.map((c) => c.name) ?? []);
+        const locations = piiInventory(ws.project, (asset) => columns.get(asset) ?? []);
+        if (g.json) return printJson(locations);
+        if (locations.length === 0) {
+          process.stdout.write('no column is classified as personal data: add { pii: \'email\', policy: \'hash\' } to a source column (see README, Personal data)\n');
+          return undefined;
+        }
+        process.stdout.write(`${renderTable(locations.map((l) => ({ kind: l.kind, name: l.name, column: l.column, pii: l.pii, policy: l.policy, protected: l.protected ? 'yes' : 'NO', from: l.origin })))}\n`);
+        const open = locations.filter((l) => !l.protected);
+        if (open.length > 0) process.stdout.write(`${open.length} place(s) hold unprotected personal data\n`);
+        return undefined;
+      });
+    });
+
+  program
+    .command('forget')
+    .description('erase one entity: rewrite every partition holding it as a new version without it, delete it from the online store and the vault')
+    .requiredOption('--entity <column=value>', 'the entity key, e.g. --entity user_id=123 (repeat for each column of a composite key)', collect)
+    .option('--dry-run', 'say what would be rewritten, change nothing')
+    .action(async (options: { entity: string[]; dryRun?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      await withWorkspace(g, async (ws) => {
+        const { forget, parseEntity } = await import('../../orchestrate/forget.ts');
+        const { openOnlineStore } = await import('../../store/online/open-online-store.ts');
+        const result = await forget(ws, parseEntity(options.entity), {
+          dryRun: options.dryRun === true,
+          online: () => openOnlineStore(ws.settings.onlineUrl, { defaultPrefix: `sluice:${ws.project.name}:` }),
+        });
+        if (g.json) return printJson(result);
+        const verb = result.dryRun ? 'would rewrite' : 'rewrote';
+        const lines = [
+          result.assets.length === 0 ? 'no current table holds that entity' : renderTable(result.assets.map((a) => ({ asset: a.asset, [verb]: `${a.partitions.length} partition(s)`, rows: a.rows, version: a.version ?? '' }))),
+          ...result.online.map((o) => `online store: ${result.dryRun ? 'would delete' : 'deleted'} ${o.deleted} record(s) of feature view ${o.view}`),
+          `vault: ${result.dryRun ? 'would remove' : 'removed'} ${result.tokens} token(s) only this entity used`,
+          ...result.sourceFiles.map((f) => `source ${f.source}: ${f.file} still holds ${f.rows} row(s) of it, outside sluice: remove them there, or a rebuild of that partition brings them back`),
+          ...(result.pinnedBy.length > 0 ? [`pinned training sets keep older versions holding it: ${result.pinnedBy.join(', ')} (sluice vacuum --unpin <id>)`] : []),
+          ...(result.dryRun ? [] : [`recorded as run ${result.runId ?? ''} (key columns ${result.keyColumns.join(', ')}, no values); old versions' files stay until \`sluice vacuum --keep-versions 1 --grace 0\``]),
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return undefined;
+      });
+    });
+
+  program
+    .command('detokenize')
+    .description('the values of vault tokens (tok_...), for a principal allowed to see them')
+    .argument('<token...>')
+    .action(async (tokens: string[], _options: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      await withWorkspace(g, async (ws) => {
+        const { detokenize } = await import('../../batch/protect.ts');
+        const values = await detokenize({ project: ws.project, projectDir: ws.projectDir, catalog: ws.catalog }, tokens);
+        const rows = tokens.map((token) => ({ token, pii: values.get(token)?.pii ?? '', value: values.get(token)?.value ?? '(not in the vault)' }));
+        if (g.json) return printJson(rows);
+        process.stdout.write(`${renderTable(rows)}\n`);
+        return undefined;
+      });
+    });
+}
