@@ -6,6 +6,7 @@ import { registerFeatures } from './commands/features.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerInit } from './commands/init.ts';
 import { registerInspect } from './commands/inspect.ts';
+import { registerLineage } from './commands/lineage.ts';
 import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
 import { registerRuns } from './commands/runs.ts';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerFeatures(program);
   registerTrainingSets(program);
+  registerLineage(program);
   registerServe(program);
   registerStream(program);
   registerGenerate(program);

@@ -290,7 +290,7 @@ class Analysis {
       const l = lookupStar(left, name)?.col;
       const r = lookupStar(right, name)?.col;
       joinDeps.push(...(l?.deps ?? []), ...(r?.deps ?? []));
-      const deps = joinType === 'RIGHT' ? r?.deps ?? [] : joinType === 'OUTER' ? raise([...(l?.deps ?? []), ...(r?.deps ?? [])], 'expression') : l?.deps ?? r?.deps ?? [];
+      const deps = joinType === 'RIGHT' ? r?.deps ?? [] : joinType === 'FULL' || joinType === 'OUTER' ? raise([...(l?.deps ?? []), ...(r?.deps ?? [])], 'expression') : l?.deps ?? r?.deps ?? [];
       const col: Col = { name: l?.name ?? r?.name ?? name, deps };
       merged.set(lower(name), col);
       if (l !== undefined) replace.set(l, col);
@@ -347,7 +347,7 @@ class Analysis {
       } catch {
         regex = undefined;
       }
-      if (regex !== undefined) return this.#star({ ...e, columns: false }, scope, env).filter((c) => c.name !== null && (regex as RegExp).test(c.name));
+      if (regex !== undefined) return this.#star({ ...e, columns: false }, scope, env).filter((c) => c.name !== null && regex.test(c.name));
     }
     if (e['expr'] === null || e['expr'] === undefined) return this.#star({ ...e, columns: false }, scope, env);
     return [{ name: null, deps: this.#everything('COLUMNS(...) with an expression sluice cannot evaluate') }];
