@@ -206,6 +206,14 @@ describe('sluice lineage on the churn example', () => {
     const rows = await runCli(['lineage', 'logs.event_type', '--downstream', '--rows', '--depth', '1'], { cwd: dir });
     expect(rows.stdout).toContain('filter  user_activity_daily.logins');
 
+    // With users from PostgreSQL, user metadata is an extract asset: its columns come from the table, read from the definition.
+    const extract = await runCli(['lineage', 'users_latest.plan'], { cwd: dir, env: { CHURN_USERS_PG_URL: 'postgres://127.0.0.1:5432/test', CHURN_USERS_PG_TABLE: 'churn_users' } });
+    expect(extract.code, extract.stderr).toBe(0);
+    expect(extract.stdout.split('\n').slice(1, 3)).toEqual([
+      '└─ direct  users_pg.plan  (extract-source: PostgreSQL source)',
+      '   └─ direct  table churn_users',
+    ]);
+
     const wrong = await runCli(['lineage', 'user_features.logins_7', '--json'], { cwd: dir });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('asset "user_features" has no column "logins_7"');
