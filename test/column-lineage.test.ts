@@ -186,15 +186,29 @@ describe('sluice lineage on the churn example', () => {
   });
 
   it('answers where a served feature comes from: service, on-demand feature, view, assets, files and request data', async () => {
-    const result = await runCli(['lineage', 'churn_model_v1.price_per_active_day', '--json'], { cwd: dir });
+    const result = await runCli(['lineage', 'churn_model_v1', '--json'], { cwd: dir });
     expect(result.code, result.stderr).toBe(0);
-    const root = (JSON.parse(result.stdout) as LineageAnswer).roots[0] as LineageTreeNode;
+    const answer = JSON.parse(result.stdout) as LineageAnswer;
+    const roots = answer.roots;
+    expect(roots.map((r) => r.column)).toEqual(['logins_7d', 'logins_30d', 'session_seconds_7d', 'actions_7d', 'days_active_30d', 'days_since_last_login', 'tenure_days', 'plan', 'country',
+      'active_days_14d', 'actions_avg_14d', 'logins_max_14d', 'logins_7d_share', 'price_per_active_day']);
+    const root = roots.find((r) => r.column === 'price_per_active_day') as LineageTreeNode;
     const onDemand = child(root, 'engagement', 'price_per_active_day');
     expect(onDemand.kind).toBe('on-demand');
     expect(child(onDemand, 'engagement', 'plan_price').kind).toBe('request');
-    const view = child(onDemand, 'user_profile', 'days_active_30d');
+    // Shown in full under the service's own days_active_30d, so here only named.
+    expect(child(onDemand, 'user_profile', 'days_active_30d').repeated).toBe(true);
+    const view = child(roots.find((r) => r.column === 'days_active_30d') as LineageTreeNode, 'user_profile', 'days_active_30d');
     const asset = child(view, 'user_features', 'days_active_30d');
     expect(child(asset, 'user_activity_daily', 'date').via).toBe('aggregate');
+    // A count over a view's source counts its rows, which come from the log files' rows.
+    const count = child(child(roots.find((r) => r.column === 'active_days_14d') as LineageTreeNode, 'recent_activity', 'active_days_14d'), 'user_activity_daily', '*');
+    expect(count.via).toBe('aggregate');
+    const edges = answer.edges.map((e) => `${e.from.node}.${e.from.column} -${e.kind}-> ${e.to.node}.${e.to.column}`);
+    expect(edges).toEqual(expect.arrayContaining([
+      'source:logs.* -expression-> asset:user_activity_daily.*',
+      'files:data/logs/date={date}/*.parquet. -direct-> source:logs.*',
+    ]));
   });
 
   it('walks downstream from a source column to the features and services it feeds, with --rows for filters', async () => {

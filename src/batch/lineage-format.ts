@@ -25,6 +25,9 @@ export function renderLineageTree(answer: LineageAnswer): string {
     t.children.forEach((child, i) => line(child, childPrefix, i === t.children.length - 1 ? '└─ ' : '├─ '));
   };
   for (const root of answer.roots) line(root, '', '');
+  if (!answer.rows && answer.roots.length > 0 && answer.roots.every((r) => r.children.length === 0)) {
+    lines.push(`(no ${answer.direction} values; --rows also follows the filter and join columns that decide rows)`);
+  }
   if (answer.roots.length === 0) lines.push(`${answer.target}: no columns in its lineage`);
   for (const note of answer.notes) lines.push(`note: ${note}`);
   return `${lines.join('\n')}\n`;

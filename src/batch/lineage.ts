@@ -98,6 +98,10 @@ export async function buildLineageGraph(ws: Workspace): Promise<LineageGraph> {
       g.nodes.get(id)?.columns.push(record.column);
       for (const input of record.inputs) g.edge({ node: datasetId(project, input.dataset), column: input.column }, { node: id, column: record.column }, input.kind);
     }
+    // The asset's rows (what a count over it reads) are computed from its inputs' rows.
+    for (const dataset of new Set(records.flatMap((r) => r.inputs.map((i) => i.dataset)))) {
+      g.edge({ node: datasetId(project, dataset), column: ROWS_COLUMN }, { node: id, column: ROWS_COLUMN }, 'expression');
+    }
   }
   for (const view of project.featureViews.values()) addFeatureView(g, project, view);
   for (const service of project.featureServices.values()) {
@@ -188,6 +192,8 @@ export interface LineageTreeNode {
 export interface LineageAnswer {
   readonly target: string;
   readonly direction: 'upstream' | 'downstream';
+  /** Whether filter and join dependencies were followed. */
+  readonly rows: boolean;
   readonly roots: readonly LineageTreeNode[];
   /** The nodes and edges the walk reached (for pictures and --json). */
   readonly nodes: readonly LineageNode[];
@@ -248,11 +254,12 @@ export function walkLineage(graph: LineageGraph, query: LineageQuery): LineageAn
     });
     return { ...base, repeated: false, children };
   };
-  const columns = column === undefined ? node.columns : [column];
+  const columns = column === undefined ? node.columns.filter((c) => c !== ROWS_COLUMN) : [column];
   const roots = columns.map((c) => grow({ node: node.id, column: c }, null, 0));
   return {
     target: query.target,
     direction: query.direction,
+    rows: query.rows === true,
     roots,
     nodes: [...reachedNodes].flatMap((id) => graph.nodes.get(id) ?? []),
     edges: [...reachedEdges],
