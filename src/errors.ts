@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'JOB_NOT_FOUND'
   | 'RUN_NOT_FOUND'
   | 'TRAINING_SET_NOT_FOUND'
+  | 'LINEAGE_TARGET'
   | 'LEASE_HELD'
   | 'TIMEOUT'
   | 'VERSION_NOT_FOUND'

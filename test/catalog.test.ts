@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Catalog, CheckRecord, LineageEdge, TrainingSetRecord, VersionRecord } from '../src/store/catalog/catalog.ts';
+import type { Catalog, CheckRecord, ColumnLineageRecord, LineageEdge, TrainingSetRecord, VersionRecord } from '../src/store/catalog/catalog.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
 import { expectSluiceError } from './helpers/errors.ts';
 import { catalogSchemas } from './helpers/postgres.ts';
@@ -243,6 +243,24 @@ for (const kind of BACKENDS) {
       const edges = Array.from({ length: 1234 }, (_, i) => edge('big', 'read', `source_${i}`, { kind: 'source', version: null }));
       await catalog.recordLineage(edges);
       expect(await catalog.listLineage({ runId: 'big' })).toEqual(edges);
+    });
+
+    it('keeps column lineage per version, in output order, constants included, and replaces a version when recorded again', async () => {
+      const v1: ColumnLineageRecord[] = [
+        { asset: 'features', version: 1, runId: 'r1', column: 'user_id', inputs: [{ dataset: 'daily', column: 'user_id', kind: 'direct' }, { dataset: 'users', column: 'user_id', kind: 'join' }] },
+        { asset: 'features', version: 1, runId: 'r1', column: 'logins_7d', inputs: [{ dataset: 'daily', column: 'date', kind: 'filter' }, { dataset: 'daily', column: 'logins', kind: 'aggregate' }] },
+        { asset: 'features', version: 1, runId: 'r1', column: 'one', inputs: [] },
+      ];
+      await catalog.recordColumnLineage(v1);
+      const v2 = v1.map((c) => ({ ...c, version: 2, runId: 'r2' })).slice(0, 2);
+      await catalog.recordColumnLineage(v2);
+      expect(await catalog.listColumnLineage('features')).toEqual(v2);
+      expect(await catalog.listColumnLineage('features', { version: 1 })).toEqual(v1);
+      expect(await catalog.listColumnLineage('features', { version: 3 })).toEqual([]);
+      expect(await catalog.listColumnLineage('other')).toEqual([]);
+      const again = [{ ...v2[0] as ColumnLineageRecord, inputs: [{ dataset: 'daily', column: 'user_id', kind: 'unresolved' as const }] }];
+      await catalog.recordColumnLineage(again);
+      expect(await catalog.listColumnLineage('features', { version: 2 })).toEqual(again);
     });
 
     it('round-trips check results: booleans, nulls, numbers and nested JSON', async () => {

@@ -71,6 +71,14 @@ function readEdges(runId: string, stepId: string, outcome: StepOutcome): Lineage
   return outcome.reads.map((r) => ({ runId, stepId, direction: 'read', dataset: r.dataset, kind: r.kind, version: r.version, partition: r.partitions.join(','), fingerprint: r.fingerprint }));
 }
 
+/** A committed version's column lineage; what the analysis could not resolve is logged (and recorded as such). */
+async function recordColumnLineage(ws: Workspace, runId: string, asset: string, outcome: StepOutcome): Promise<void> {
+  const lineage = outcome.columnLineage;
+  if (lineage === undefined) return;
+  for (const reason of lineage.unresolved) ws.logger.debug({ asset, version: outcome.version }, `column lineage: ${reason}`);
+  await ws.catalog.recordColumnLineage(lineage.columns.map((c) => ({ asset, version: outcome.version, runId, column: c.column, inputs: c.inputs })));
+}
+
 export function newRunId(now: Date = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
@@ -168,6 +176,7 @@ async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<
         edges.push({ runId, stepId: id, direction: 'write', dataset: step.asset, kind: 'asset', version: value.version, partition: step.partition, fingerprint: value.fingerprint });
         const { changed, ...version } = value.committed;
         await ws.catalog.recordVersion({ asset: step.asset, version: value.version, runId, stepId: id, partitions: [...changed], ...version });
+        await recordColumnLineage(ws, runId, step.asset, value);
       }
       await ws.catalog.recordLineage(edges);
       if (value.checks !== null) {

@@ -20,6 +20,8 @@ import { prepareInputs, renderSql, resolveInputs, stepFingerprint, type LatestVe
 import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
 import { executeExtract, isExtractAsset } from './extract.ts';
 import { chooseOutputTypes, needsRange, type TypeWarning } from './output-types.ts';
+import { stepColumnLineage } from './column-lineage.ts';
+import type { ColumnLineageResult } from '../sql/column-lineage.ts';
 
 export interface StepEnv {
   readonly project: Project;
@@ -45,6 +47,8 @@ export interface StepOutcome {
   readonly checks: CheckOutcome | null;
   /** What the step wrote differently from what its SQL returns, losing precision (see output-types.ts); logged by the runner. */
   readonly warnings?: readonly TypeWarning[];
+  /** Which input columns each output column came from (absent when skipped or not analysed). */
+  readonly columnLineage?: ColumnLineageResult;
   /** The version this step published (null when skipped): what the catalog records about it. */
   readonly committed: { readonly createdAt: string; readonly changed: readonly string[]; readonly rowCount: number; readonly bytes: number; readonly manifestPath: string } | null;
 }
@@ -107,9 +111,11 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
     } catch (error) {
       throw sqlError(error);
     }
+    const columnLineage = await stepColumnLineage(session, rendered.sql, rendered.references, output.map((c) => c.name));
     const contract = typeof asset.schema === 'object' ? asset.schema.columns : undefined;
     if (asset.partitionBy !== undefined) {
-      return buildDynamic(session, env, run, asset, asset.partitionBy, partition, { sql: rendered.sql, output, contract, current, fingerprint, reads, rowsIn: prepared.rowsIn, badRecords: prepared.badRecords }, control, sqlError);
+      const built = await buildDynamic(session, env, run, asset, asset.partitionBy, partition, { sql: rendered.sql, output, contract, current, fingerprint, reads, rowsIn: prepared.rowsIn, badRecords: prepared.badRecords }, control, sqlError);
+      return { ...built, columnLineage };
     }
     if (contract !== undefined) checkContractColumns(asset.name, partition, keyColumns, output, contract);
     const staged = env.tables.stagingPath(runId, asset.name, partition);
@@ -190,7 +196,7 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
       asset: asset.name, partition, partitionColumn, stagedFile: staged, schema, rows: rowsOut, runId, fingerprint, inputs: reads,
       schemaPolicy: asset.schema === 'strict' ? 'strict' : 'evolve', allowSchemaChange: run.allowSchemaChange === true,
     });
-    return { status: 'success', rowsIn: prepared.rowsIn, rowsOut, badRecords: prepared.badRecords, reads, fingerprint, checks, warnings, ...committedOutcome(asset.name, committed) };
+    return { status: 'success', rowsIn: prepared.rowsIn, rowsOut, badRecords: prepared.badRecords, reads, fingerprint, checks, warnings, columnLineage, ...committedOutcome(asset.name, committed) };
   });
 }
 

@@ -6,6 +6,7 @@ import { registerFeatures } from './commands/features.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerInit } from './commands/init.ts';
 import { registerInspect } from './commands/inspect.ts';
+import { registerLineage } from './commands/lineage.ts';
 import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
 import { registerPii } from './commands/pii.ts';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerFeatures(program);
   registerTrainingSets(program);
   registerPii(program);
+  registerLineage(program);
   registerServe(program);
   registerStream(program);
   registerGenerate(program);

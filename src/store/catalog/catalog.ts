@@ -1,5 +1,6 @@
 // The catalog: the record of runs, steps, table versions and lineage. One interface, implemented once
 // with Kysely over SQLite (embedded default) and PostgreSQL (shared by many processes and machines).
+import type { ColumnSource } from '../../sql/column-lineage.ts';
 
 export type RunStatus = 'running' | 'success' | 'failed' | 'partial';
 export type StepStatus = 'pending' | 'running' | 'success' | 'skipped' | 'failed' | 'upstream_failed';
@@ -67,6 +68,15 @@ export interface LineageEdge {
   readonly partition: string;
   /** Content fingerprint of what was read (source files' size and mtime, or file hashes). */
   readonly fingerprint: string | null;
+}
+
+/** Where one output column of a committed table version came from (sql/column-lineage.ts); no inputs: a constant. */
+export interface ColumnLineageRecord {
+  readonly asset: string;
+  readonly version: number;
+  readonly runId: string;
+  readonly column: string;
+  readonly inputs: readonly ColumnSource[];
 }
 
 /** A step as it is first recorded; a step decided before it runs (skipped) carries its outcome. */
@@ -368,6 +378,11 @@ export interface Catalog {
   recordLineage(edges: readonly LineageEdge[]): Promise<void>;
   /** Edges of a run (both directions), or of every run that wrote or read a dataset. */
   listLineage(filter: { runId?: string; dataset?: string }): Promise<LineageEdge[]>;
+
+  /** Record the column lineage of versions, replacing what a version had (so recording again is harmless). */
+  recordColumnLineage(columns: readonly ColumnLineageRecord[]): Promise<void>;
+  /** An asset's column lineage at a version, or at the latest version that has some; in output column order. */
+  listColumnLineage(asset: string, options?: { readonly version?: number }): Promise<ColumnLineageRecord[]>;
 
   recordChecks(checks: readonly CheckRecord[]): Promise<void>;
   /** Newest first (by createdAt, then index). */

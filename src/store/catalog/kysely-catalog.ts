@@ -11,6 +11,7 @@ import type {
   CheckHistory,
   CheckHistoryFilter,
   CheckRecord,
+  ColumnLineageRecord,
   LineageEdge,
   MaterializationRecord,
   PartitionOutcomes,
@@ -36,9 +37,10 @@ import type {
   VersionRecord,
 } from './catalog.ts';
 import { AD_HOC_RUN_PREFIX } from './catalog.ts';
+import { compareSources, type ColumnSource } from '../../sql/column-lineage.ts';
 import { queryCheckHistory } from './check-history.ts';
 import { queryPartitionOutcomes } from './partition-outcomes.ts';
-import type { CheckResultsTable, Database, LineageTable, RunKeysTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
+import type { CheckResultsTable, ColumnLineageTable, Database, LineageTable, RunKeysTable, RunsTable, StepsTable, TableVersionsTable } from './schema.ts';
 
 /** Rows per step or lineage insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const BATCH_ROWS = 500;
@@ -220,6 +222,52 @@ export class KyselyCatalog implements Catalog {
       return query.execute();
     });
     return rows.map(toLineageEdge);
+  }
+
+  async recordColumnLineage(columns: readonly ColumnLineageRecord[]): Promise<void> {
+    if (columns.length === 0) return;
+    const versions = [...new Map(columns.map((c) => [`${c.asset}\u0000${c.version}`, c])).values()];
+    const positions = new Map<string, number>();
+    const rows = columns.flatMap((c): Insertable<ColumnLineageTable>[] => {
+      const key = `${c.asset}\u0000${c.version}`;
+      const position = positions.get(key) ?? 0;
+      positions.set(key, position + 1);
+      const base = { asset: c.asset, version: c.version, run_id: c.runId, column_name: c.column, position };
+      if (c.inputs.length === 0) return [{ ...base, input_dataset: null, input_column: null, kind: null }];
+      return c.inputs.map((i) => ({ ...base, input_dataset: i.dataset, input_column: i.column, kind: i.kind }));
+    });
+    await this.#execute('record column lineage', { asset: columns[0]?.asset, run: columns[0]?.runId }, (db) =>
+      db.transaction().execute(async (trx) => {
+        for (const v of versions) await trx.deleteFrom('column_lineage').where('asset', '=', v.asset).where('version', '=', v.version).execute();
+        for (let start = 0; start < rows.length; start += BATCH_ROWS) {
+          await trx.insertInto('column_lineage').values(rows.slice(start, start + BATCH_ROWS)).execute();
+        }
+      }),
+    );
+  }
+
+  async listColumnLineage(asset: string, options: { readonly version?: number } = {}): Promise<ColumnLineageRecord[]> {
+    const rows = await this.#execute(`read the column lineage of ${asset}`, { asset }, async (db) => {
+      let version = options.version;
+      if (version === undefined) {
+        const latest = await db.selectFrom('column_lineage').select((eb) => eb.fn.max('version').as('version')).where('asset', '=', asset).executeTakeFirst();
+        if (latest?.version === null || latest?.version === undefined) return [];
+        version = Number(latest.version);
+      }
+      return db.selectFrom('column_lineage').selectAll().where('asset', '=', asset).where('version', '=', version)
+        .orderBy('position').execute();
+    });
+    const columns = new Map<number, { asset: string; version: number; runId: string; column: string; inputs: ColumnSource[] }>();
+    for (const row of rows) {
+      let column = columns.get(row.position);
+      if (column === undefined) {
+        column = { asset: row.asset, version: Number(row.version), runId: row.run_id, column: row.column_name, inputs: [] };
+        columns.set(row.position, column);
+      }
+      if (row.input_dataset !== null && row.input_column !== null && row.kind !== null) column.inputs.push({ dataset: row.input_dataset, column: row.input_column, kind: row.kind });
+    }
+    for (const column of columns.values()) column.inputs.sort(compareSources);
+    return [...columns.values()];
   }
 
   async recordChecks(checks: readonly CheckRecord[]): Promise<void> {

@@ -25,6 +25,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 10, up: indexLatestOutcomes },
   { version: 11, up: addMaterializedVersions },
   { version: 12, up: createTrainingSets },
+  { version: 13, up: createColumnLineage },
   { version: 15, up: createPiiVault },
 ];
 
@@ -46,7 +47,10 @@ export async function migrate(db: Kysely<Database>, options: MigrateOptions): Pr
       .addColumn('applied_at', 'text', (col) => col.notNull())
       .execute();
     const current = await currentVersion(trx);
-    for (const migration of MIGRATIONS.filter((m) => m.version > current)) {
+    // Every migration not yet applied, in order: a catalog that has a later one but not an earlier one (numbers
+    // assigned on parallel branches) still gets it.
+    const applied = new Set((await trx.selectFrom('sluice_migrations').select('version').execute()).map((r) => Number(r.version)));
+    for (const migration of MIGRATIONS.filter((m) => !applied.has(m.version))) {
       await migration.up(trx, options.dialect);
       await trx.insertInto('sluice_migrations').values({ version: migration.version, applied_at: new Date().toISOString() }).execute();
     }
@@ -299,4 +303,19 @@ async function addRunOwners(db: Kysely<Database>): Promise<void> {
 async function indexLatestOutcomes(db: Kysely<Database>): Promise<void> {
   await db.schema.createIndex('steps_asset_partition').ifNotExists().on('steps').columns(['asset', 'partition_key', 'seq']).execute();
   await db.schema.createIndex('check_results_step_id').ifNotExists().on('check_results').column('step_id').execute();
+}
+
+/** Column-level lineage per committed table version: which input columns each output column comes from, and how. */
+async function createColumnLineage(db: Kysely<Database>): Promise<void> {
+  await db.schema.createTable('column_lineage').ifNotExists()
+    .addColumn('asset', 'text', (col) => col.notNull())
+    .addColumn('version', 'bigint', (col) => col.notNull())
+    .addColumn('run_id', 'text', (col) => col.notNull())
+    .addColumn('column_name', 'text', (col) => col.notNull())
+    .addColumn('position', 'integer', (col) => col.notNull())
+    .addColumn('input_dataset', 'text')
+    .addColumn('input_column', 'text')
+    .addColumn('kind', 'text')
+    .execute();
+  await db.schema.createIndex('column_lineage_asset_version').ifNotExists().on('column_lineage').columns(['asset', 'version']).execute();
 }

@@ -1,6 +1,7 @@
 // The catalog's tables as Kysely sees them: one row type per table, shared by SQLite and PostgreSQL.
 // Timestamps are ISO-8601 text, JSON is text, counts are 64-bit integers; enums are text typed as their unions.
 import type { ColumnType } from 'kysely';
+import type { ColumnLineageKind } from '../../sql/column-lineage.ts';
 import type { CheckRecord, LineageDirection, LineageEdge, RunStatus, StepStatus } from './catalog.ts';
 
 /** A 64-bit integer: written as a number; PostgreSQL's `pg` driver reads `bigint` back as a string. */
@@ -71,6 +72,19 @@ export interface LineageTable {
   version: number | null;
   partition_key: string;
   fingerprint: string | null;
+}
+
+/** One input of one output column of a table version; input_dataset null: the column reads no input (a constant). */
+export interface ColumnLineageTable {
+  asset: string;
+  version: Int64;
+  run_id: string;
+  column_name: string;
+  /** The column's place in the output. */
+  position: number;
+  input_dataset: string | null;
+  input_column: string | null;
+  kind: ColumnLineageKind | null;
 }
 
 /** One expectation's outcome. Booleans are 0/1 integers: the one representation both dialects share. */
@@ -223,4 +237,5 @@ export interface Database {
   backfill_partitions: BackfillPartitionsTable;
   training_sets: TrainingSetsTable;
   pii_vault: PiiVaultTable;
+  column_lineage: ColumnLineageTable;
 }
