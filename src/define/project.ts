@@ -43,6 +43,11 @@ export interface ProjectSettings {
    * instead of now, unless a request or `--as-of` gives its own: for demos and backtests on historical data.
    */
   readonly servingAsOf?: string | undefined;
+  /**
+   * OpenLineage events for every run and step (SLUICE_OPENLINEAGE_URL overrides `url`): `namespace` defaults to the
+   * project's name; `apiKeyEnv` names an env var holding a bearer token.
+   */
+  readonly openlineage?: { readonly url?: string | undefined; readonly namespace?: string | undefined; readonly apiKeyEnv?: string | undefined } | undefined;
 }
 
 export interface ProjectInput {
@@ -188,6 +193,11 @@ const settingsSchema = z.object({
   alertOnWarn: z.boolean().optional(),
   apiKeys: z.record(z.string().regex(/^[^,|\s]+$/, 'an API key without commas, bars or spaces'), z.union([z.literal('*'), z.array(name).min(1)])).optional(),
   servingAsOf: z.string().refine((text) => parseInstant(text) !== undefined, 'an ISO date or timestamp such as 2026-11-25 or 2026-11-25T13:00:00Z').optional(),
+  openlineage: z.object({
+    url: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://localhost:5000' }).optional(),
+    namespace: z.string().min(1).optional(),
+    apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the name of an environment variable, e.g. OPENLINEAGE_API_KEY').optional(),
+  }).strict().optional(),
 }).strict();
 
 function invalid(what: string, error: z.ZodError): SluiceError {
