@@ -10,6 +10,11 @@ import { lineageScope } from '../src/batch/run-lineage.ts';
 import { runLineage, stepEndEvent } from '../src/batch/openlineage.ts';
 import { backfill } from '../src/orchestrate/backfill.ts';
 import { generateChurn } from '../src/generate/churn.ts';
+import { transactions } from '../src/generate/transactions.ts';
+import { getHistoricalFeatures } from '../src/features/historical.ts';
+import { openOnlineStore } from '../src/store/online/open-online-store.ts';
+import { getEventStream, runStreamLines } from '../src/stream/run.ts';
+import { fraudProject } from './helpers/fraud-project.ts';
 import type { Project } from '../src/define/project.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { closedPort, openLineageValidator, startReceiver, type LineageEvent, type Receiver } from './helpers/openlineage.ts';
@@ -247,6 +252,54 @@ describe('OpenLineage events', () => {
     expect([...validator.used].some((u) => u.endsWith('/ColumnLineageDatasetFacet.json'))).toBe(true);
     // Nothing was sent: building is pure.
     expect(fs.existsSync(path.join(ws.stateDir, 'openlineage-outbox'))).toBe(false);
+  });
+
+  it('sends a STREAMING run for a stream job and a run for a training set, with the versions it read and the file it wrote', async () => {
+    const lines: string[] = [];
+    for (const event of transactions({ cards: 20, seed: 3, startMs: Date.UTC(2026, 10, 1), rate: 2 })) {
+      lines.push(JSON.stringify(event));
+      if (lines.length === 300) break; // the generator is endless
+    }
+    const file = path.join(dir, 'data', 'txns.ndjson');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const r = await receiver();
+    // The endpoint from the environment, as SLUICE_OPENLINEAGE_URL is read when a workspace opens.
+    process.env['SLUICE_OPENLINEAGE_URL'] = r.url;
+    let ws: Workspace;
+    try {
+      ws = await workspace(fraudProject());
+    } finally {
+      delete process.env['SLUICE_OPENLINEAGE_URL'];
+    }
+    expect((await runAssets(ws)).status).toBe('success');
+    const store = await openOnlineStore(ws.settings.onlineUrl);
+    try {
+      async function* iterate(): AsyncGenerator<string> {
+        for (const line of lines) yield await Promise.resolve(line);
+      }
+      await runStreamLines(ws, store, getEventStream(ws, 'transactions'), iterate(), { file });
+    } finally {
+      await store.close();
+    }
+    const out = path.join(dir, 'training.parquet');
+    const set = await getHistoricalFeatures(ws, { service: 'fraud', spine: { sql: "SELECT 1::BIGINT AS card_id, TIMESTAMP '2026-11-01 01:00:00' AS event_timestamp UNION ALL SELECT 2, TIMESTAMP '2026-11-01 02:00:00'" }, out });
+    const list = r.received.map((x) => x.event);
+    expectValid(list);
+    expectLifecycles(list);
+    expect(list.every((e) => e.job.namespace === 'fraud')).toBe(true);
+
+    const stream = list.filter((e) => e.job.name === 'stream.transactions');
+    expect(stream.map((e) => e.eventType)).toEqual(['START', 'COMPLETE']);
+    expect(stream[0]?.job.facets?.['jobType']).toMatchObject({ processingType: 'STREAMING', jobType: 'STREAM', integration: 'SLUICE' });
+    expect(stream[1]?.inputs).toEqual([{ namespace: 'file', name: file }]);
+    expect(stream[1]?.outputs).toEqual([{ namespace: `sqlite://${path.join(dir, '.sluice', 'online.db')}`, name: 'card_activity' }]);
+
+    const training = list.filter((e) => e.job.name === 'training_set.fraud');
+    expect(training.map((e) => e.eventType)).toEqual(['START', 'COMPLETE']);
+    expect(training[1]?.inputs).toEqual([{ namespace: `file://${path.join(dir, '.sluice')}`, name: 'tables/transactions', facets: { version: expect.objectContaining({ datasetVersion: String(set.versions['transactions']) }) } }]);
+    const [written] = training[1]?.outputs ?? [];
+    expect(written).toMatchObject({ namespace: 'file', name: out, facets: { version: { datasetVersion: set.record?.output.sha256 } }, outputFacets: { outputStatistics: { rowCount: 2, size: fs.statSync(out).size, fileCount: 1 } } });
+    expect((written?.facets?.['schema']?.['fields'] as { name: string }[]).map((f) => f.name)).toEqual(set.columns.map((c) => c.name));
   });
 
   it('sends valid events for a backfill of the churn example through the CLI (SLUICE_OPENLINEAGE_URL, with a bearer token)', async () => {

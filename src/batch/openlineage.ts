@@ -84,13 +84,27 @@ const runFacetsOf = (parent: ParentRef | undefined, nominal: RunLineage['nominal
   ...(nominal === undefined ? {} : { nominalTime: facets.nominalTime(nominal.start, nominal.end) }),
 });
 
-export function runStartEvent(run: RunLineage): LineageRunEvent {
-  return runEvent({ eventType: 'START', runId: run.runId, job: run.job, runFacets: runFacetsOf(run.parent, run.nominal), jobFacets: { jobType: facets.jobType('BATCH', 'JOB') } });
+/** What a run event of a job (not a step) carries besides its run: its kind, and the datasets it read and wrote. */
+export interface JobRunDetails {
+  readonly processing?: 'BATCH' | 'STREAMING';
+  /** The job's kind for the jobType facet: JOB (a run of assets), BACKFILL, STREAM, TRAINING_SET. */
+  readonly jobType?: string;
+  readonly inputs?: readonly LineageDataset[];
+  readonly outputs?: readonly LineageDataset[];
 }
 
-export function runEndEvent(run: RunLineage, status: 'success' | 'failed', error: string | null): LineageRunEvent {
+export function runStartEvent(run: RunLineage, details: JobRunDetails = {}): LineageRunEvent {
+  return jobRunEvent(run, 'START', null, details);
+}
+
+export function runEndEvent(run: RunLineage, status: 'success' | 'failed', error: string | null, details: JobRunDetails = {}): LineageRunEvent {
+  return jobRunEvent(run, status === 'success' ? 'COMPLETE' : 'FAIL', error, details);
+}
+
+function jobRunEvent(run: RunLineage, eventType: EventType, error: string | null, details: JobRunDetails): LineageRunEvent {
   const runFacets = { ...runFacetsOf(run.parent, run.nominal), ...(error === null ? {} : { errorMessage: facets.errorMessage(error) }) };
-  return runEvent({ eventType: status === 'success' ? 'COMPLETE' : 'FAIL', runId: run.runId, job: run.job, runFacets, jobFacets: { jobType: facets.jobType('BATCH', 'JOB') } });
+  const jobFacets = { jobType: facets.jobType(details.processing ?? 'BATCH', details.jobType ?? 'JOB') };
+  return runEvent({ eventType, runId: run.runId, job: run.job, runFacets, jobFacets, inputs: details.inputs ?? [], outputs: details.outputs ?? [] });
 }
 
 function stepRun(run: RunLineage, step: StepLineage, scope: LineageScope): { runId: string; job: JobId; runFacets: Record<string, Facet>; jobFacets: Record<string, Facet> } {

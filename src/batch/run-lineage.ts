@@ -3,7 +3,7 @@
 import { errorMessage } from '../errors.ts';
 import type { LineageRunEvent, ParentRef } from '../connectors/openlineage-event.ts';
 import type { Workspace } from '../workspace.ts';
-import { runEndEvent, runLineage, runStartEvent, stepEndEvent, stepStartEvent, type LineageScope, type RunLineage, type StepLineage, type StepResult } from './openlineage.ts';
+import { runEndEvent, runLineage, runStartEvent, stepEndEvent, stepStartEvent, type JobRunDetails, type LineageScope, type RunLineage, type StepLineage, type StepResult } from './openlineage.ts';
 
 export function lineageScope(ws: Pick<Workspace, 'project' | 'settings' | 'stateDir' | 'projectDir'>): LineageScope {
   return { project: ws.project, namespace: ws.settings.openLineage?.namespace ?? ws.project.name, stateDir: ws.stateDir, projectDir: ws.projectDir };
@@ -14,6 +14,7 @@ export class RunLineageEmitter {
   readonly #scope: LineageScope;
   readonly #run: RunLineage | undefined;
   #ended = false;
+  #details: JobRunDetails = {};
 
   /** A run of `runAssets`. */
   static forRun(ws: Workspace, runId: string, args: Readonly<Record<string, unknown>>, partitions: readonly string[], parent: ParentRef | undefined): RunLineageEmitter {
@@ -31,15 +32,17 @@ export class RunLineageEmitter {
     return this.#run;
   }
 
-  runStart(): void {
-    this.#emit((run) => runStartEvent(run));
+  /** `details` (the job's kind, its datasets) hold for the run's end too, unless it gives its own. */
+  runStart(details: JobRunDetails = {}): void {
+    this.#details = details;
+    this.#emit((run) => runStartEvent(run, details));
   }
 
   /** Once: a run that throws after it ended (sending alerts) keeps its COMPLETE or FAIL. */
-  runEnd(status: 'success' | 'failed', error: string | null): void {
+  runEnd(status: 'success' | 'failed', error: string | null, details?: () => JobRunDetails): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#emit((run) => runEndEvent(run, status, error));
+    this.#emit((run) => runEndEvent(run, status, error, { ...this.#details, ...details?.() }));
   }
 
   stepStart(step: StepLineage): void {

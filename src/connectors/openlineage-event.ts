@@ -155,6 +155,11 @@ export function fileDataset(projectDir: string, glob: string): DatasetId {
   return { namespace: `file://${root}`, name: path.relative(root, path.resolve(root, glob)) };
 }
 
+/** A file outside the project's datasets (a training set, a spine): namespace `file`, its absolute path. */
+export function localFileDataset(file: string): DatasetId {
+  return { namespace: 'file', name: path.resolve(file) };
+}
+
 /** A PostgreSQL table (`db.schema.table`) or query (`db.query.<source>`) at `postgres://host:port`. */
 export function postgresDataset(url: string | undefined, target: { readonly table: string | undefined; readonly source: string }): DatasetId {
   let host = 'unknown:5432';
@@ -176,4 +181,18 @@ export function postgresDataset(url: string | undefined, target: { readonly tabl
 export function httpDataset(url: string): DatasetId {
   const parsed = new URL(url);
   return { namespace: `${parsed.protocol}//${parsed.host}`, name: parsed.pathname };
+}
+
+/** A feature view in the online store: the store (`redis://host:port`, `sqlite://<file>`) and the view's name. */
+export function onlineStoreDataset(url: string, view: string): DatasetId {
+  if (url.startsWith('sqlite:')) return { namespace: `sqlite://${path.resolve(url.slice('sqlite:'.length))}`, name: view };
+  const parsed = new URL(url);
+  return { namespace: `${parsed.protocol}//${parsed.host}`, name: view };
+}
+
+/** An event stream: a NATS JetStream subject (`nats://host:port`, `<stream>.<subject>`), or NDJSON lines read from a file. */
+export function streamDataset(source: { readonly natsUrl: string; readonly stream: string; readonly subject: string } | { readonly file: string }): DatasetId {
+  if ('file' in source) return source.file === '-' ? { namespace: 'file', name: 'stdin' } : localFileDataset(source.file);
+  const parsed = new URL(source.natsUrl);
+  return { namespace: `nats://${parsed.host}`, name: `${source.stream}.${source.subject}` };
 }

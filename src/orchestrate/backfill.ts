@@ -138,7 +138,7 @@ export async function backfill(ws: Workspace, options: BackfillOptions): Promise
   await ws.catalog.openBackfill({ id, job: job.name, from: options.from, to: options.to }, partitions);
   // In OpenLineage, each invocation is a run of job `backfill.<job>`, the parent of its partition runs.
   const lineage = new RunLineageEmitter(ws, (scope) => jobRunLineage(scope, `backfill:${id}:${new Date(started).toISOString()}`, `backfill.${job.name}`, rangeOf(ws, job, partitions)));
-  lineage.runStart();
+  lineage.runStart({ jobType: 'BACKFILL' });
   const lineageParent = lineage.run === undefined ? {} : { lineageParent: asParent(lineage.run) };
   const records = new Map((await ws.catalog.listBackfillPartitions(id)).map((p) => [p.partition, p]));
   const results = new Map<string, BackfillPartitionResult>();
