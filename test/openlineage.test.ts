@@ -19,6 +19,10 @@ import type { Project } from '../src/define/project.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { closedPort, openLineageValidator, startReceiver, type LineageEvent, type Receiver } from './helpers/openlineage.ts';
 import { makeTempDir, repoRoot, runCli } from './helpers/temp.ts';
+import { expectSluiceError, thrownSluiceError } from './helpers/errors.ts';
+import { OpenLineageClient } from '../src/connectors/openlineage-client.ts';
+import { runEvent } from '../src/connectors/openlineage-event.ts';
+import { createLogger } from '../src/logger.ts';
 
 const START = '2026-10-01';
 const DAY1 = '2026-10-01';
@@ -300,6 +304,37 @@ describe('OpenLineage events', () => {
     const [written] = training[1]?.outputs ?? [];
     expect(written).toMatchObject({ namespace: 'file', name: out, facets: { version: { datasetVersion: set.record?.output.sha256 } }, outputFacets: { outputStatistics: { rowCount: 2, size: fs.statSync(out).size, fileCount: 1 } } });
     expect((written?.facets?.['schema']?.['fields'] as { name: string }[]).map((f) => f.name)).toEqual(set.columns.map((c) => c.name));
+  });
+
+  it('keeps the outbox within its size bound, dropping the oldest events', async () => {
+    const outboxDir = path.join(dir, 'outbox');
+    const warnings: string[] = [];
+    const logger = createLogger('warn', 'json', { write: (line: string) => warnings.push(line) });
+    const client = new OpenLineageClient({ url: `http://127.0.0.1:${await closedPort()}`, outboxDir, logger, attempts: 1, outboxMaxBytes: 4000 });
+    const job = { namespace: 'ol', name: 'bounded' };
+    for (let i = 0; i < 40; i++) client.emit(runEvent({ eventType: 'START', runId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, job }));
+    await client.close();
+    const text = fs.readFileSync(path.join(outboxDir, 'events.ndjson'), 'utf8');
+    expect(text.length).toBeLessThanOrEqual(4000);
+    const kept = text.trim().split('\n').map((line) => (JSON.parse(line) as LineageEvent).run.runId);
+    expect(kept.length).toBeGreaterThan(5);
+    expect(kept.length).toBeLessThan(40);
+    expect(kept.at(-1)).toBe('00000000-0000-4000-8000-000000000039');
+    expect(warnings.some((w) => w.includes('outbox full'))).toBe(true);
+  });
+
+  it('refuses an endpoint that is not an http(s) URL, naming the setting', async () => {
+    const bad = thrownSluiceError(() => defineProject({ name: 'x', assets: [], settings: { openlineage: { url: 'ftp://lineage' } } }));
+    expect(bad.code).toBe('DEFINITION_INVALID');
+    expect(bad.message).toContain('openlineage.url');
+    expect(bad.message).toContain('http(s) URL');
+    process.env['SLUICE_OPENLINEAGE_URL'] = 'localhost:5000';
+    try {
+      const error = await expectSluiceError(openWorkspace(projectWith(undefined), dir), 'CONFIG_INVALID');
+      expect(error.message).toContain('SLUICE_OPENLINEAGE_URL');
+    } finally {
+      delete process.env['SLUICE_OPENLINEAGE_URL'];
+    }
   });
 
   it('sends valid events for a backfill of the churn example through the CLI (SLUICE_OPENLINEAGE_URL, with a bearer token)', async () => {
