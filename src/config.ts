@@ -29,7 +29,19 @@ const envSchema = z.object({
   SLUICE_QUEUE_URL: z.string().regex(/^rediss?:\/\//, 'redis://host:port (optionally /db and ?prefix=name)').optional(),
   /** Redis used by queue tests. */
   SLUICE_TEST_QUEUE_URL: z.string().min(1).optional(),
+  /** An OpenLineage HTTP endpoint (`http://host:port`, posted to at /api/v1/lineage, or a full URL with its path). */
+  SLUICE_OPENLINEAGE_URL: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://localhost:5000' }).optional(),
 });
+
+/** Where OpenLineage events go: the endpoint, the job namespace, and a bearer token when one is configured. */
+export interface OpenLineageSettings {
+  readonly url: string;
+  /** Undefined: the project's name. */
+  readonly namespace: string | undefined;
+  /** The env var named by `openlineage.apiKeyEnv`, and its value (undefined when unset: events wait in the outbox). */
+  readonly apiKeyEnv: string | undefined;
+  readonly apiKey: string | undefined;
+}
 
 export interface Settings {
   /** Directory holding sluice state: catalog.db, tables/, dead-letter/, staging. */
@@ -52,6 +64,8 @@ export interface Settings {
   readonly natsUrl: string;
   /** Redis holding the step queue: steps run on `sluice worker` processes. In process when undefined. */
   readonly queueUrl: string | undefined;
+  /** OpenLineage events are sent when set (SLUICE_OPENLINEAGE_URL or the project's `openlineage.url`). */
+  readonly openLineage: OpenLineageSettings | undefined;
 }
 
 export interface SettingsOverrides {
@@ -66,6 +80,8 @@ export interface SettingsOverrides {
   readonly queueUrl?: string | null | undefined;
   /** `--json` asks for JSON logs too. */
   readonly logFormat?: 'json' | 'human' | undefined;
+  /** The project's `openlineage` settings; SLUICE_OPENLINEAGE_URL wins over its url. */
+  readonly openLineage?: { readonly url?: string | undefined; readonly namespace?: string | undefined; readonly apiKeyEnv?: string | undefined } | undefined;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): z.infer<typeof envSchema> {
@@ -95,7 +111,15 @@ export function resolveSettings(projectDir: string, overrides: SettingsOverrides
     apiKeys: e.SLUICE_API_KEYS,
     natsUrl: e.SLUICE_NATS_URL ?? 'nats://127.0.0.1:4222',
     queueUrl: overrides.queueUrl === null ? undefined : overrides.queueUrl ?? e.SLUICE_QUEUE_URL,
+    openLineage: openLineageSettings(e.SLUICE_OPENLINEAGE_URL, overrides.openLineage, env),
   };
+}
+
+function openLineageSettings(envUrl: string | undefined, project: SettingsOverrides['openLineage'], env: NodeJS.ProcessEnv): OpenLineageSettings | undefined {
+  const url = envUrl ?? project?.url;
+  if (url === undefined) return undefined;
+  const keyEnv = project?.apiKeyEnv;
+  return { url, namespace: project?.namespace, apiKeyEnv: keyEnv, apiKey: keyEnv === undefined ? undefined : readNamedEnv(keyEnv, env) };
 }
 
 /** PostgreSQL used by tests that need it; a user can point it elsewhere. */

@@ -12,6 +12,7 @@ import { openCatalog } from './store/catalog/open-catalog.ts';
 import { errorMessage } from './errors.ts';
 import { TableStore } from './store/tables/table-store.ts';
 import { sweepAbandonedRuns } from './batch/abandoned.ts';
+import { NO_LINEAGE, OpenLineageClient, type LineageSink } from './connectors/openlineage-client.ts';
 
 export interface Workspace {
   readonly project: Project;
@@ -24,6 +25,8 @@ export interface Workspace {
   readonly logger: Logger;
   /** Where the runner sends step attempts: in process, or the step queue when SLUICE_QUEUE_URL is set. */
   readonly executor: StepExecutor;
+  /** Where runs, steps, stream jobs and training sets send OpenLineage events (a no-op unless configured). */
+  readonly openLineage: LineageSink;
   close(): Promise<void>;
 }
 
@@ -40,6 +43,7 @@ export async function openWorkspace(project: Project, projectDir: string, overri
     onlineUrl: overrides.onlineUrl,
     queueUrl: overrides.queueUrl,
     logFormat: overrides.logFormat,
+    openLineage: fromProject.openlineage,
   });
   fs.mkdirSync(settings.stateDir, { recursive: true });
   const logger = createLogger(settings.logLevel, settings.logFormat);
@@ -59,14 +63,17 @@ export async function openWorkspace(project: Project, projectDir: string, overri
     logger.warn({ err: errorMessage(error) }, 'could not check for abandoned runs');
   }
   const env = { project, projectDir: dir, stateDir: settings.stateDir, engine, catalog, tables };
+  const openLineage = openLineageSink(settings, logger);
   const executor = settings.queueUrl === undefined ? inProcessExecutor(env) : lazyQueueExecutor(project.name, settings.queueUrl, logger);
   return {
     ...env,
     settings,
     logger,
     executor,
+    openLineage,
     async close(): Promise<void> {
       try {
+        await openLineage.close();
         await executor.close();
         await tables.close();
       } finally {
@@ -78,6 +85,15 @@ export async function openWorkspace(project: Project, projectDir: string, overri
       }
     },
   };
+}
+
+function openLineageSink(settings: Settings, logger: Logger): LineageSink {
+  const config = settings.openLineage;
+  if (config === undefined) return NO_LINEAGE;
+  if (config.apiKeyEnv !== undefined && config.apiKey === undefined) {
+    logger.warn({ env: config.apiKeyEnv }, `settings.openlineage.apiKeyEnv names ${config.apiKeyEnv}, which is not set: events are sent without a token (export ${config.apiKeyEnv}=<token>)`);
+  }
+  return new OpenLineageClient({ url: config.url, apiKey: config.apiKey, outboxDir: path.join(settings.stateDir, 'openlineage-outbox'), logger });
 }
 
 /** The queue executor, connected on first use: commands that run no steps never load BullMQ or touch Redis. */

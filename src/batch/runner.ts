@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { getAsset } from '../define/project.ts';
 import { errorMessage } from '../errors.ts';
-import type { LineageEdge, NewStep, StepRecord, StepStatus } from '../store/catalog/catalog.ts';
+import type { CheckRecord, LineageEdge, NewStep, StepRecord, StepStatus } from '../store/catalog/catalog.ts';
 import type { Workspace } from '../workspace.ts';
 import { reconcileVersions } from './reconcile.ts';
 import { RUN_HEARTBEAT_MS } from './abandoned.ts';
@@ -17,6 +17,8 @@ import { CheckFailedError, type StepOutcome } from './step.ts';
 import { sendAlert, type AlertPayload } from '../quality/alerts.ts';
 import type { ExpectationResult } from '../quality/types.ts';
 import { columnOf, describeFailure } from './checks.ts';
+import type { ParentRef } from '../connectors/openlineage-event.ts';
+import { RunLineageEmitter } from './run-lineage.ts';
 
 export interface RunRequest {
   /** Asset names; all when empty. */
@@ -36,6 +38,8 @@ export interface RunRequest {
   readonly executor?: StepExecutor;
   /** Steps (by key) that completed in the run being resumed: recorded as skipped, not executed again. */
   readonly reuse?: ReadonlyMap<string, StepRecord>;
+  /** The run this one belongs to in OpenLineage events (a backfill). */
+  readonly lineageParent?: ParentRef;
 }
 
 export type RunEvent =
@@ -89,20 +93,27 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
   await reconcileVersions(ws, [...new Set(steps.map((s) => s.asset))]);
   const runId = request.runId ?? newRunId();
   const started = Date.now();
-  await ws.catalog.createRun({ id: runId, project: ws.project.name, startedAt: new Date(started).toISOString(), args: request.args ?? { assets: request.assets ?? [], partitions: request.partitions ?? [], force: request.force ?? false }, owner: PROCESS_OWNER });
+  const args = request.args ?? { assets: request.assets ?? [], partitions: request.partitions ?? [], force: request.force ?? false };
+  await ws.catalog.createRun({ id: runId, project: ws.project.name, startedAt: new Date(started).toISOString(), args, owner: PROCESS_OWNER });
+  const lineage = RunLineageEmitter.forRun(ws, runId, args, request.partitions ?? [], request.lineageParent);
+  lineage.runStart();
   // A heartbeat, so a run whose process dies is seen as abandoned by the next command (batch/abandoned.ts).
   const heartbeat = setInterval(() => {
     ws.catalog.heartbeatRun(runId, Date.now()).catch((error: unknown) => ws.logger.warn({ run: runId, err: errorMessage(error) }, 'run heartbeat failed'));
   }, RUN_HEARTBEAT_MS);
   heartbeat.unref();
   try {
-    return await runPlanned(ws, request, steps, runId, started);
+    return await runPlanned(ws, request, steps, runId, started, lineage);
+  } catch (error) {
+    lineage.runEnd('failed', errorMessage(error));
+    throw error;
   } finally {
     clearInterval(heartbeat);
+    await lineage.flush();
   }
 }
 
-async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<typeof plan>, runId: string, started: number): Promise<RunSummary> {
+async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<typeof plan>, runId: string, started: number, lineage: RunLineageEmitter): Promise<RunSummary> {
   const emit = request.onEvent ?? (() => undefined);
   const stepIds = new Map(steps.map((s, i) => [s.key, `${runId}-${String(i + 1).padStart(4, '0')}`]));
   const results = new Map<string, StepSummary>();
@@ -132,6 +143,7 @@ async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<
     const record = settled.get(step.key);
     if (record === undefined) continue;
     results.set(step.key, { id: record.id, key: step.key, asset: step.asset, partition: step.partition, status: 'skipped', attempts: 0, ms: 0, outcome: upToDate.get(step.key) ?? null, error: null });
+    lineage.stepSettled({ stepId: record.id, asset: step.asset, partition: step.partition }, { status: 'skipped', outcome: upToDate.get(step.key) ?? null, checks: [], error: null });
     emit({ type: 'step-end', key: step.key, asset: step.asset, partition: step.partition, status: 'skipped', rowsOut: record.rowsOut ?? null, ms: 0, error: null });
   }
 
@@ -155,8 +167,10 @@ async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<
     const t0 = Date.now();
     const asset = getAsset(ws.project, step.asset);
     emit({ type: 'step-start', key: step.key, asset: step.asset, partition: step.partition });
+    lineage.stepStart({ stepId: id, asset: step.asset, partition: step.partition });
     await ws.catalog.updateStep(id, { status: 'running', startedAt: new Date(t0).toISOString(), attempts: 1 });
     let summary: StepSummary;
+    let checks: readonly CheckRecord[] = [];
     try {
       const { value, attempts } = await withRetry(asset.retry, async (attempt) => {
         if (attempt > 1) await ws.catalog.updateStep(id, { status: 'running', attempts: attempt });
@@ -174,17 +188,19 @@ async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<
       const edges = readEdges(runId, id, value);
       if (value.committed !== null) {
         edges.push({ runId, stepId: id, direction: 'write', dataset: step.asset, kind: 'asset', version: value.version, partition: step.partition, fingerprint: value.fingerprint });
-        const { changed, ...version } = value.committed;
+        const { changed, files: _files, schema: _schema, ...version } = value.committed;
         await ws.catalog.recordVersion({ asset: step.asset, version: value.version, runId, stepId: id, partitions: [...changed], ...version });
         await recordColumnLineage(ws, runId, step.asset, value);
       }
       await ws.catalog.recordLineage(edges);
       if (value.checks !== null) {
+        checks = value.checks.records;
         await ws.catalog.recordChecks(value.checks.records);
         if (value.checks.warnings.length > 0 && ws.project.settings.alertOnWarn === true) alerts.push(alertFor(step, 'warn', value.checks.warnings));
       }
     } catch (error) {
       if (error instanceof CheckFailedError) {
+        checks = error.checks.records;
         await ws.catalog.recordChecks(error.checks.records);
         alerts.push(alertFor(step, 'error', error.checks.blocking));
       }
@@ -194,6 +210,8 @@ async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<
       await ws.catalog.updateStep(id, { status: 'failed', attempts, endedAt: new Date().toISOString(), error: errorMessage(error) });
     }
     results.set(step.key, summary);
+    // Column lineage (ColumnLineage[] for this step's outputs) is passed here as `columnLineage` once computed.
+    lineage.stepEnd({ stepId: id, asset: step.asset, partition: step.partition }, { status: summary.status, outcome: summary.outcome, checks, error: summary.error });
     emit({ type: 'step-end', key: step.key, asset: step.asset, partition: step.partition, status: summary.status, rowsOut: summary.outcome?.rowsOut ?? null, ms: summary.ms, error: summary.error });
   };
 
@@ -245,6 +263,7 @@ async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<
       const error = `not run: upstream step ${blocker} failed`;
       results.set(step.key, { id, key: step.key, asset: step.asset, partition: step.partition, status: 'upstream_failed', attempts: 0, ms: 0, outcome: null, error });
       await ws.catalog.updateStep(id, { status: 'upstream_failed', error });
+      lineage.stepSettled({ stepId: id, asset: step.asset, partition: step.partition }, { status: 'upstream_failed', outcome: null, checks: [], error });
       emit({ type: 'step-end', key: step.key, asset: step.asset, partition: step.partition, status: 'upstream_failed', rowsOut: null, ms: 0, error });
       release(step.key);
     }
@@ -264,7 +283,9 @@ async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<
   const ordered = steps.map((s) => results.get(s.key)).filter((s): s is StepSummary => s !== undefined);
   const status = ordered.every((s) => s.status === 'success' || s.status === 'skipped') ? 'success' : 'failed';
   const failed = ordered.filter((s) => s.status === 'failed');
-  await ws.catalog.finishRun(runId, status, new Date().toISOString(), failed.length === 0 ? null : `${failed.length} step(s) failed: ${failed.map((s) => s.key).join(', ')}`);
+  const runError = failed.length === 0 ? null : `${failed.length} step(s) failed: ${failed.map((s) => s.key).join(', ')}`;
+  await ws.catalog.finishRun(runId, status, new Date().toISOString(), runError);
+  lineage.runEnd(status, runError);
   await ws.tables.cleanStaging(runId);
   const webhooks = [...new Set([...ws.settings.alertWebhooks, ...(ws.project.settings.alertWebhooks ?? [])])];
   if (webhooks.length > 0) {

@@ -11,7 +11,7 @@ import { canonicalType, widensTo } from '../sql/types.ts';
 import type { Asset, ColumnContract } from '../define/asset.ts';
 import { isStaticKey, joinKey, KEY_SEPARATOR, partitionColumns, partitionValues, type Partitions } from '../define/partitions.ts';
 import type { Session } from '../engine/engine.ts';
-import type { InputRef, Manifest } from '../store/tables/manifest.ts';
+import type { ColumnSchema, InputRef, Manifest } from '../store/tables/manifest.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
 import type { CommitResult, MultiCommitResult, TableStore } from '../store/tables/table-store.ts';
 import { entryPathInState } from '../store/tables/table-log.ts';
@@ -50,7 +50,7 @@ export interface StepOutcome {
   /** Which input columns each output column came from (absent when skipped or not analysed). */
   readonly columnLineage?: ColumnLineageResult;
   /** The version this step published (null when skipped): what the catalog records about it. */
-  readonly committed: { readonly createdAt: string; readonly changed: readonly string[]; readonly rowCount: number; readonly bytes: number; readonly manifestPath: string } | null;
+  readonly committed: { readonly createdAt: string; readonly changed: readonly string[]; readonly rowCount: number; readonly bytes: number; readonly manifestPath: string; readonly files?: number; readonly schema?: readonly ColumnSchema[] } | null;
 }
 
 /** A failed `error` check: nothing was published. Carries the results so the runner can record them. */
@@ -255,6 +255,9 @@ export function committedOutcome(assetName: string, committed: CommitResult | Mu
       rowCount: committed.manifest.rowCount,
       bytes: committed.manifest.bytes,
       manifestPath: entryPathInState(assetName, committed.manifest.version),
+      // For OpenLineage's schema and statistics facets; not recorded in the catalog.
+      files: files.length,
+      schema: committed.manifest.schema,
     },
   };
 }

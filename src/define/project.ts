@@ -48,6 +48,11 @@ export interface ProjectSettings {
    * file (relative to the project). Never the key itself: a config file is not a place for secrets.
    */
   readonly pii?: { readonly keyEnv?: string | undefined; readonly keyFile?: string | undefined } | undefined;
+  /**
+   * OpenLineage events for every run and step (SLUICE_OPENLINEAGE_URL overrides `url`): `namespace` defaults to the
+   * project's name; `apiKeyEnv` names an env var holding a bearer token.
+   */
+  readonly openlineage?: { readonly url?: string | undefined; readonly namespace?: string | undefined; readonly apiKeyEnv?: string | undefined } | undefined;
 }
 
 export interface ProjectInput {
@@ -202,6 +207,11 @@ const settingsSchema = z.object({
   pii: z.object({
     keyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name such as SLUICE_PII_KEY').optional(),
     keyFile: z.string().min(1).optional(),
+  }).strict().optional(),
+  openlineage: z.object({
+    url: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://localhost:5000' }).optional(),
+    namespace: z.string().min(1).optional(),
+    apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the name of an environment variable, e.g. OPENLINEAGE_API_KEY').optional(),
   }).strict().optional(),
 }).strict();
 

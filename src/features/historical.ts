@@ -29,6 +29,7 @@ import { asofJoinSql, PIT_ROW, PIT_TS, rowNumberJoinSql, type PitSelect, type Pi
 import type { Workspace } from '../workspace.ts';
 import { checkViewColumns, openViewSource } from './view-source.ts';
 import type { TrainingSetRecord } from '../store/catalog/catalog.ts';
+import { withTrainingSetLineage } from './training-set-lineage.ts';
 import { checkRebuildable, currentSluiceVersion, definitionsHash, fileDigest, getTrainingSet, newTrainingSetId, spineDigest } from './training-sets.ts';
 
 export const DEFAULT_TIMESTAMP_COLUMN = 'event_timestamp';
@@ -66,6 +67,11 @@ export interface HistoricalFeaturesOptions {
 /** The training set of a feature service for a spine, from each view's latest asset version. */
 export async function getHistoricalFeatures(ws: Workspace, options: HistoricalFeaturesOptions): Promise<TrainingSet> {
   const service = typeof options.service === 'string' ? getFeatureService(ws.project, options.service) : options.service;
+  if (!ws.openLineage.enabled) return buildTrainingSet(ws, service, options);
+  return withTrainingSetLineage(ws, service, options.spine, () => buildTrainingSet(ws, service, options));
+}
+
+async function buildTrainingSet(ws: Workspace, service: FeatureService, options: HistoricalFeaturesOptions): Promise<TrainingSet> {
   const pinned = options.pin === undefined ? undefined : await getTrainingSet(ws, options.pin);
   if (pinned !== undefined) {
     if (pinned.service !== service.name) throw new SluiceError('CONFIG_INVALID', `training set ${pinned.id} was built from feature service "${pinned.service}", not "${service.name}"`, { id: pinned.id });

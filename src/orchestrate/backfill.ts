@@ -5,11 +5,13 @@ import { plan } from '../batch/plan.ts';
 import { reconcileVersions } from '../batch/reconcile.ts';
 import { upToDateSteps } from '../batch/up-to-date.ts';
 import type { Job } from '../define/job.ts';
-import { describePartitions, inPartitions, keysBetween, type Partitions } from '../define/partitions.ts';
+import { describePartitions, inPartitions, keysBetween, timeRange, type Partitions } from '../define/partitions.ts';
 import { getAsset, getJob } from '../define/project.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
 import type { BackfillPartitionRecord } from '../store/catalog/catalog.ts';
 import type { Workspace } from '../workspace.ts';
+import { asParent, jobRunLineage } from '../batch/openlineage.ts';
+import { RunLineageEmitter } from '../batch/run-lineage.ts';
 
 export interface BackfillOptions {
   readonly job: string;
@@ -134,6 +136,10 @@ export async function backfill(ws: Workspace, options: BackfillOptions): Promise
   }
 
   await ws.catalog.openBackfill({ id, job: job.name, from: options.from, to: options.to }, partitions);
+  // In OpenLineage, each invocation is a run of job `backfill.<job>`, the parent of its partition runs.
+  const lineage = new RunLineageEmitter(ws, (scope) => jobRunLineage(scope, `backfill:${id}:${new Date(started).toISOString()}`, `backfill.${job.name}`, rangeOf(ws, job, partitions)));
+  lineage.runStart({ jobType: 'BACKFILL' });
+  const lineageParent = lineage.run === undefined ? {} : { lineageParent: asParent(lineage.run) };
   const records = new Map((await ws.catalog.listBackfillPartitions(id)).map((p) => [p.partition, p]));
   const results = new Map<string, BackfillPartitionResult>();
   const pending: string[] = [];
@@ -182,6 +188,7 @@ export async function backfill(ws: Workspace, options: BackfillOptions): Promise
       summary = await runAssets(ws, {
         assets: job.assets, partitions: [partition], force: options.force ?? false, allowSchemaChange: options.allowSchemaChange ?? false,
         args: { command: 'backfill', job: job.name, backfill: id, partition, force: options.force ?? false },
+        ...lineageParent,
       });
       if (summary.status !== 'success') {
         error = summary.steps.filter((s) => s.status === 'failed').map((s) => `${s.key}: ${s.error ?? ''}`).join('; ') || 'a step failed';
@@ -207,12 +214,26 @@ export async function backfill(ws: Workspace, options: BackfillOptions): Promise
   const workers = Array.from({ length: Math.min(maxParallel, queue.length) }, async () => {
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) await runPartition(next);
   });
-  await Promise.all(workers);
+  try {
+    await Promise.all(workers);
+  } catch (error) {
+    lineage.runEnd('failed', errorMessage(error));
+    await lineage.flush();
+    throw error;
+  }
 
   const ordered = partitions.map((p) => results.get(p) as BackfillPartitionResult);
-  return {
-    backfillId: id, job: job.name, from: options.from, to: options.to, dryRun: false, partitions: ordered, outOfRange,
-    status: ordered.every((r) => r.status === 'success' || r.status === 'done-before' || r.status === 'up-to-date') ? 'success' : 'failed',
-    ms: Date.now() - started,
-  };
+  const status = ordered.every((r) => r.status === 'success' || r.status === 'done-before' || r.status === 'up-to-date') ? 'success' : 'failed';
+  const failures = ordered.filter((r) => r.status === 'failed');
+  lineage.runEnd(status, failures.length === 0 ? null : `${failures.length} partition(s) failed: ${failures.map((r) => r.partition).join(', ')}`);
+  await lineage.flush();
+  return { backfillId: id, job: job.name, from: options.from, to: options.to, dryRun: false, partitions: ordered, outOfRange, status, ms: Date.now() - started };
+}
+
+/** The time a backfill covers: from its first partition's start to its last one's end (none for static keys). */
+function rangeOf(ws: Workspace, job: Job, partitions: readonly string[]): { start: number; end: number } | undefined {
+  const definition = job.assets.map((name) => getAsset(ws.project, name).partitions).find((p) => p !== undefined);
+  const first = definition === undefined || partitions[0] === undefined ? undefined : timeRange(definition, partitions[0]);
+  const last = definition === undefined || partitions.at(-1) === undefined ? undefined : timeRange(definition, partitions.at(-1) as string);
+  return first === undefined || last === undefined ? undefined : { start: first.start, end: last.end };
 }

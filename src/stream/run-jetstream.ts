@@ -12,7 +12,9 @@ import { deleteConsumer, JetStreamSource } from '../connectors/jetstream-source.
 import type { OnlineStore } from '../store/online/online-store.ts';
 import type { Workspace } from '../workspace.ts';
 import { CheckpointThread } from './checkpoint-thread.ts';
-import { StreamJob, type StreamRunSummary } from './run.ts';
+import { StreamJob, viewsOfStream, type StreamRunSummary } from './run.ts';
+import { withStreamLineage } from './lineage.ts';
+import { streamDataset } from '../connectors/openlineage-event.ts';
 
 export interface JetStreamRunOptions {
   readonly job?: string;
@@ -45,7 +47,9 @@ export async function runStreamJetStream(ws: Workspace, store: OnlineStore, stre
   // A SQLite catalog's checkpoints are saved from a thread of their own, off the thread that processes events.
   const thread = ws.catalog.dialect === 'sqlite' ? new CheckpointThread(ws.settings.catalogUrl) : undefined;
   try {
-    return await runOnSource(ws, store, stream, handle, options, partition, thread);
+    const input = streamDataset({ natsUrl: handle.url, stream: stream.jetStream.stream, subject: stream.jetStream.subject });
+    const run = { job: options.job ?? stream.name, partition, input };
+    return await withStreamLineage(ws, stream, viewsOfStream(ws, stream).map((v) => v.name), run, () => runOnSource(ws, store, stream, handle, options, partition, thread));
   } finally {
     await thread?.close();
   }

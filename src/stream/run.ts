@@ -15,6 +15,8 @@ import type { OnlineStore } from '../store/online/online-store.ts';
 import type { Workspace } from '../workspace.ts';
 import type { CheckpointSaver } from './checkpoint-thread.ts';
 import { StreamProcessor, type ProcessorCounts } from './processor.ts';
+import { withStreamLineage } from './lineage.ts';
+import { streamDataset } from '../connectors/openlineage-event.ts';
 
 export interface StreamRunOptions {
   /** Checkpoint name (default: the stream's name). */
@@ -27,6 +29,8 @@ export interface StreamRunOptions {
   readonly checkpointMs?: number;
   /** Stop after this many new events (for tests and batch-style replays). */
   readonly limit?: number;
+  /** The file the lines come from, naming the input of the job's OpenLineage events (`-`: stdin). */
+  readonly file?: string;
 }
 
 export interface StreamRunSummary {
@@ -213,6 +217,12 @@ export class StreamJob {
 
 /** Run a job over NDJSON lines (position = line number), flushing every `flushEvents` events or `flushMs`. */
 export async function runStreamLines(ws: Workspace, store: OnlineStore, stream: EventStream, lines: AsyncIterable<string>, options: StreamRunOptions = {}): Promise<StreamRunSummary> {
+  const input = streamDataset({ file: options.file ?? '-' });
+  const run = { job: options.job ?? stream.name, partition: options.partition ?? 'all', input };
+  return withStreamLineage(ws, stream, viewsOfStream(ws, stream).map((v) => v.name), run, () => runLines(ws, store, stream, lines, options));
+}
+
+async function runLines(ws: Workspace, store: OnlineStore, stream: EventStream, lines: AsyncIterable<string>, options: StreamRunOptions): Promise<StreamRunSummary> {
   const job = await StreamJob.open(ws, store, stream, options);
   const flushEvents = options.flushEvents ?? 1000;
   const flushMs = options.flushMs ?? 200;

@@ -41,6 +41,7 @@ export function registerStream(program: Command): void {
           flushEvents: options.flushEvents,
           checkpointMs: options.checkpointMs,
           flushMs: options.flushMs,
+          file: options.input,
           ...(options.job === undefined ? {} : { job: options.job }),
           ...(options.limit === undefined ? {} : { limit: options.limit }),
         });
