@@ -132,6 +132,10 @@ describe('OpenLineage events', () => {
     expect((out?.facets?.['schema']?.['fields'] as { name: string }[]).map((f) => f.name)).toEqual(['n', 'total', 'date']);
     expect(out?.outputFacets?.['outputStatistics']).toMatchObject({ rowCount: 1, fileCount: 1 });
     expect(Number(out?.outputFacets?.['outputStatistics']?.['size'])).toBeGreaterThan(0);
+    // Column lineage from the step's SQL: total is an aggregate of the source's amount; n counts rows, so it names no field.
+    expect(out?.facets?.['columnLineage']?.['fields']).toEqual({
+      total: { inputFields: [{ namespace: `file://${dir}`, name: 'data/{date}.csv', field: 'amount', transformations: [expect.objectContaining({ type: 'INDIRECT' })] }] },
+    });
     expect(out?.facets?.['dataQualityAssertions']?.['assertions']).toEqual([
       expect.objectContaining({ assertion: 'expect_column_values_to_not_be_null', column: 'n', success: true, severity: 'error' }),
       expect.objectContaining({ assertion: 'expect_column_values_to_be_between', column: 'n', success: true }),

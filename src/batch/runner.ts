@@ -210,8 +210,13 @@ async function runPlanned(ws: Workspace, request: RunRequest, steps: ReturnType<
       await ws.catalog.updateStep(id, { status: 'failed', attempts, endedAt: new Date().toISOString(), error: errorMessage(error) });
     }
     results.set(step.key, summary);
-    // Column lineage (ColumnLineage[] for this step's outputs) is passed here as `columnLineage` once computed.
-    lineage.stepEnd({ stepId: id, asset: step.asset, partition: step.partition }, { status: summary.status, outcome: summary.outcome, checks, error: summary.error });
+    // The step's column lineage, as OpenLineage's: identity columns are DIRECT, anything computed INDIRECT; a
+    // dependency on an input's rows (`*`, as count(*) has) names no field, so it is left out of the facet.
+    const columnLineage = summary.outcome?.columnLineage?.columns.map((c) => ({
+      output: c.column,
+      inputs: c.inputs.filter((i) => i.column !== '*').map((i) => ({ dataset: i.dataset, column: i.column, transformation: i.kind === 'direct' ? 'DIRECT' as const : 'INDIRECT' as const })),
+    })).filter((c) => c.inputs.length > 0);
+    lineage.stepEnd({ stepId: id, asset: step.asset, partition: step.partition }, { status: summary.status, outcome: summary.outcome, checks, error: summary.error, ...(columnLineage === undefined ? {} : { columnLineage }) });
     emit({ type: 'step-end', key: step.key, asset: step.asset, partition: step.partition, status: summary.status, rowsOut: summary.outcome?.rowsOut ?? null, ms: summary.ms, error: summary.error });
   };
 

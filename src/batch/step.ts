@@ -10,7 +10,7 @@ import { quoteIdent, quoteLiteral } from '../sql/identifiers.ts';
 import { canonicalType, widensTo } from '../sql/types.ts';
 import type { Asset, ColumnContract } from '../define/asset.ts';
 import { isStaticKey, joinKey, KEY_SEPARATOR, partitionColumns, partitionValues, type Partitions } from '../define/partitions.ts';
-import type { Session } from '../engine/engine.ts';
+import type { ColumnInfo, Session } from '../engine/engine.ts';
 import type { ColumnSchema, InputRef, Manifest } from '../store/tables/manifest.ts';
 import type { Catalog } from '../store/catalog/catalog.ts';
 import type { CommitResult, MultiCommitResult, TableStore } from '../store/tables/table-store.ts';
@@ -97,9 +97,11 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
     const sqlError = (error: unknown): SluiceError => error instanceof SluiceError ? error
       : new SluiceError('ASSET_SQL', `${where}: its SQL failed: ${errorMessage(error)}`, { asset: asset.name, partition }, { cause: error });
     let output;
+    let unprotectedOutput: ColumnInfo[] = [];
     let rendered = resolved.rendered;
     try {
       output = await session.describe(`SELECT * FROM (${rendered.sql})`);
+      unprotectedOutput = output;
       if (asset.protect !== undefined) {
         // The asset's own personal-data policies apply to its SQL's result, before anything is written.
         const unprotected = quoteIdent(`${RESERVED_PREFIX}_unprotected`);
@@ -111,7 +113,10 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
     } catch (error) {
       throw sqlError(error);
     }
-    const columnLineage = await stepColumnLineage(session, rendered.sql, rendered.references, output.map((c) => c.name));
+    // Lineage is of the asset's own SQL; columns its personal-data policies dropped are left out.
+    const lineageOf = await stepColumnLineage(session, resolved.rendered.sql, rendered.references, unprotectedOutput.map((c) => c.name));
+    const written = new Set(output.map((c) => c.name));
+    const columnLineage = { ...lineageOf, columns: lineageOf.columns.filter((c) => written.has(c.column)) };
     const contract = typeof asset.schema === 'object' ? asset.schema.columns : undefined;
     if (asset.partitionBy !== undefined) {
       const built = await buildDynamic(session, env, run, asset, asset.partitionBy, partition, { sql: rendered.sql, output, contract, current, fingerprint, reads, rowsIn: prepared.rowsIn, badRecords: prepared.badRecords }, control, sqlError);
