@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'RUN_NOT_FOUND'
   | 'TRAINING_SET_NOT_FOUND'
   | 'LINEAGE_TARGET'
+  | 'PII_FORBIDDEN'
   | 'LEASE_HELD'
   | 'TIMEOUT'
   | 'VERSION_NOT_FOUND'

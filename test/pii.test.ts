@@ -16,6 +16,7 @@ import { SqliteOnlineStore } from '../src/store/online/sqlite-online-store.ts';
 import { duck } from './helpers/temp.ts';
 import { quoteLiteral } from '../src/sql/identifiers.ts';
 import { detokenize } from '../src/batch/protect.ts';
+import { piiReport, type PiiLocation } from '../src/batch/pii-inventory.ts';
 import { runAssets } from '../src/batch/runner.ts';
 import { asset } from '../src/define/asset.ts';
 import type { PiiPolicyOption } from '../src/define/pii.ts';
@@ -151,6 +152,44 @@ describe('personal data', () => {
     expect(() => makeProjectWith({ pii: 'e-mail' })).toThrow(/source "people" column "email": pii "e-mail" is not a classification/);
     expect(() => makeProjectWith({ pii: 'email', policy: 'encrypt' as PiiPolicyOption })).toThrow(/policy "encrypt" is not a policy; use 'keep', 'drop', 'mask'/);
     expect(() => makeProjectWith({ pii: 'email', policy: { generalize: { bin: -1 } } })).toThrow(/needs a positive bin width/);
+  });
+});
+
+describe('where personal data goes', () => {
+  it('follows classifications down column lineage, stops at protections, and refuses PII where it is forbidden, naming the path', async () => {
+    writeUsers();
+    process.env['SLUICE_PII_KEY'] = SECRET;
+    const base = makeProject();
+    const users = base.datasets.get('users') as ReturnType<typeof fileSource>;
+    const clean = base.datasets.get('users_clean') as ReturnType<typeof asset>;
+    const byCountry = asset('by_country', { sql: ({ ref }) => `SELECT upper(country) AS region, count(*) AS people, max(email) AS some_email FROM ${ref(clean)} GROUP BY ALL` });
+    const user = entity('user', { keys: { user_id: 'int' } });
+    const profile = featureView('profile', { entity: user, source: 'users_clean', timestamp: 'birth_date', features: ['country', 'email'] });
+    const project = (forbidden: boolean): Project => defineProject({
+      name: 'pii_paths', sources: [users],
+      assets: [clean, byCountry, asset('regions', { sql: ({ ref }) => `SELECT region, people FROM ${ref(byCountry)}`, ...(forbidden ? { pii: 'forbidden' as const } : {}) })],
+      featureServices: [featureService('model', { features: [profile], ...(forbidden ? { pii: 'forbidden' as const } : {}) })],
+    });
+    const ws = await open(project(false));
+    expect((await runAssets(ws)).steps.every((s) => s.error === null)).toBe(true);
+    const report = await piiReport(ws);
+    const at = (kind: string, name: string, column: string): PiiLocation | undefined => report.find((l) => l.kind === kind && l.name === name && l.column === column);
+    expect(at('source', 'users', 'email')).toMatchObject({ pii: 'email', policy: 'hash', protected: true, origin: 'declared' });
+    expect(at('source', 'users', 'country')).toMatchObject({ pii: 'address', policy: 'none (unprotected)', protected: false });
+    // SELECT * carries country on unprotected; upper(country) is still PII; a hashed e-mail is not PII any more.
+    expect(at('asset', 'users_clean', 'country')).toMatchObject({ protected: false, origin: 'users.country' });
+    expect(at('asset', 'by_country', 'region')).toMatchObject({ pii: 'address', protected: false, origin: 'users_clean.country' });
+    expect(at('asset', 'by_country', 'some_email')).toBeUndefined();
+    expect(at('asset', 'regions', 'region')).toMatchObject({ origin: 'by_country.region' });
+    expect(at('asset', 'regions', 'people')).toBeUndefined();
+    expect(at('served', 'model', 'country')).toMatchObject({ pii: 'address', protected: false, origin: 'profile.country' });
+    expect(at('served', 'model', 'email')).toBeUndefined();
+
+    const strict = await open(project(true));
+    await expect(runAssets(strict)).rejects.toMatchObject({
+      code: 'PII_FORBIDDEN',
+      message: expect.stringContaining(`asset "regions" is marked pii: 'forbidden', but unprotected personal data reaches its column "region": regions.region <- by_country.region <- users_clean.country <- users.country (address, none (unprotected))`) as unknown,
+    });
   });
 });
 

@@ -9,7 +9,7 @@ import type { Project } from '../define/project.ts';
 import { suggest } from '../define/project.ts';
 import type { FileSource } from '../define/source.ts';
 import { SluiceError } from '../errors.ts';
-import { ROWS_COLUMN, type ColumnLineageKind } from '../sql/column-lineage.ts';
+import { ROWS_COLUMN, VALUE_KINDS, type ColumnLineageKind } from '../sql/column-lineage.ts';
 import type { Workspace } from '../workspace.ts';
 import { isExtractAsset } from './extract.ts';
 
@@ -48,7 +48,6 @@ export interface LineageGraph {
 }
 
 /** Kinds that carry values; `filter` and `join` decide rows, and are followed only when asked. */
-export const VALUE_KINDS: ReadonlySet<ColumnLineageKind> = new Set(['direct', 'expression', 'window', 'aggregate', 'unresolved']);
 
 class GraphBuilder {
   readonly nodes = new Map<string, LineageNode>();

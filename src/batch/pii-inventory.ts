@@ -3,6 +3,10 @@
 // a column derived from a classified one (column lineage) is PII too unless a policy on the way protected it.
 import { describeProtection, protects, type ColumnProtection } from '../define/pii.ts';
 import type { Project } from '../define/project.ts';
+import { SluiceError } from '../errors.ts';
+import { VALUE_KINDS } from '../sql/column-lineage.ts';
+import type { Workspace } from '../workspace.ts';
+
 
 export interface PiiLocation {
   readonly kind: 'source' | 'asset' | 'feature' | 'served';
@@ -84,4 +88,65 @@ export function piiInventory(project: Project, columnsOf: (asset: string) => rea
     }
   }
   return out;
+}
+
+/** Value dependencies of each asset column, from the column lineage recorded with each asset's latest version. */
+export async function recordedColumnSources(ws: Pick<Workspace, 'project' | 'catalog'>): Promise<ColumnSources> {
+  const byAsset = new Map<string, Map<string, { dataset: string; column: string }[]>>();
+  for (const name of ws.project.order) {
+    const columns = new Map<string, { dataset: string; column: string }[]>();
+    for (const record of await ws.catalog.listColumnLineage(name)) {
+      columns.set(record.column, record.inputs.filter((i) => VALUE_KINDS.has(i.kind)).map((i) => ({ dataset: i.dataset, column: i.column })));
+    }
+    byAsset.set(name, columns);
+  }
+  return (asset, column) => byAsset.get(asset)?.get(column) ?? [];
+}
+
+/** `sluice pii`: the inventory over each asset's latest table columns and recorded lineage. */
+export async function piiReport(ws: Pick<Workspace, 'project' | 'catalog' | 'tables'>, fresh?: { readonly asset: string; readonly columns: readonly { readonly column: string; readonly inputs: readonly { readonly dataset: string; readonly column: string; readonly kind: string }[] }[] }): Promise<PiiLocation[]> {
+  const columns = new Map<string, string[]>();
+  for (const name of ws.project.order) columns.set(name, (await ws.tables.latest(name))?.schema.map((c) => c.name) ?? []);
+  const recorded = await recordedColumnSources(ws);
+  if (fresh === undefined) return piiInventory(ws.project, (asset) => columns.get(asset) ?? [], recorded);
+  // A step about to commit: its own lineage, not its previous version's.
+  const own = new Map(fresh.columns.map((c) => [c.column, c.inputs.filter((i) => VALUE_KINDS.has(i.kind as never)).map((i) => ({ dataset: i.dataset, column: i.column }))]));
+  columns.set(fresh.asset, [...own.keys()]);
+  return piiInventory(ws.project, (asset) => columns.get(asset) ?? [], (asset, column) => (asset === fresh.asset ? own.get(column) ?? [] : recorded(asset, column)));
+}
+
+/** How unprotected personal data reaches `dataset.column`: `a.x <- b.y <- users.email (email, declared, no policy)`. */
+function pathTo(locations: readonly PiiLocation[], kind: PiiLocation['kind'], name: string, column: string): string {
+  const steps = [`${name}.${column}`];
+  let current = locations.find((l) => l.kind === kind && l.name === name && l.column === column);
+  for (let guard = 0; current !== undefined && current.origin !== 'declared' && guard < 50; guard++) {
+    steps.push(current.origin);
+    const [dataset = '', field = ''] = current.origin.split('.');
+    current = locations.find((l) => (l.kind === 'asset' || l.kind === 'source' || l.kind === 'feature') && l.name === dataset && l.column === field);
+  }
+  return `${steps.join(' <- ')} (${current?.pii ?? 'pii'}, ${current?.policy ?? 'no policy'})`;
+}
+
+/**
+ * Refuse personal data where it is forbidden: an asset or feature service marked `pii: 'forbidden'` that an
+ * unprotected PII column reaches (by declaration or recorded column lineage). The message gives the path.
+ */
+export async function checkPiiRules(ws: Pick<Workspace, 'project' | 'catalog' | 'tables'>, fresh?: Parameters<typeof piiReport>[1]): Promise<void> {
+  const forbiddenAssets = [...ws.project.datasets.values()].filter((d) => d.kind === 'asset' && d.piiForbidden === true && (fresh === undefined || d.name === fresh.asset)).map((d) => d.name);
+  const forbiddenServices = fresh === undefined ? [...ws.project.featureServices.values()].filter((s) => s.piiForbidden === true) : [];
+  if (forbiddenAssets.length === 0 && forbiddenServices.length === 0) return;
+  const locations = await piiReport(ws, fresh);
+  for (const name of forbiddenAssets) {
+    const hit = locations.find((l) => l.kind === 'asset' && l.name === name && !l.protected);
+    if (hit !== undefined) {
+      throw new SluiceError('PII_FORBIDDEN', `asset "${name}" is marked pii: 'forbidden', but unprotected personal data reaches its column "${hit.column}": ${pathTo(locations, 'asset', name, hit.column)}; protect it upstream (a policy: hash, mask, drop, ...) or stop selecting it`, { asset: name, column: hit.column });
+    }
+  }
+  for (const service of forbiddenServices) {
+    const hit = locations.find((l) => l.kind === 'served' && l.name === service.name && !l.protected);
+    if (hit !== undefined) {
+      const [view = '', feature = ''] = hit.origin.split('.');
+      throw new SluiceError('PII_FORBIDDEN', `feature service "${service.name}" is marked pii: 'forbidden', but its feature "${hit.column}" carries unprotected personal data: ${pathTo(locations, 'feature', view, feature)}; protect the column upstream or leave the feature out`, { service: service.name, column: hit.column });
+    }
+  }
 }

@@ -18,6 +18,7 @@ import { sendAlert, type AlertPayload } from '../quality/alerts.ts';
 import type { ExpectationResult } from '../quality/types.ts';
 import { columnOf, describeFailure } from './checks.ts';
 import type { ParentRef } from '../connectors/openlineage-event.ts';
+import { checkPiiRules } from './pii-inventory.ts';
 import { RunLineageEmitter } from './run-lineage.ts';
 
 export interface RunRequest {
@@ -90,6 +91,7 @@ export function newRunId(now: Date = new Date()): string {
 
 export async function runAssets(ws: Workspace, request: RunRequest = {}): Promise<RunSummary> {
   const steps = plan(ws.project, { assets: request.assets ?? [], partitions: request.partitions ?? [] });
+  await checkPiiRules(ws);
   await reconcileVersions(ws, [...new Set(steps.map((s) => s.asset))]);
   const runId = request.runId ?? newRunId();
   const started = Date.now();

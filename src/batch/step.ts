@@ -16,6 +16,7 @@ import type { Catalog } from '../store/catalog/catalog.ts';
 import type { CommitResult, MultiCommitResult, TableStore } from '../store/tables/table-store.ts';
 import { entryPathInState } from '../store/tables/table-log.ts';
 import { createProtectedView, protectionFingerprint } from './protect.ts';
+import { checkPiiRules } from './pii-inventory.ts';
 import { prepareInputs, renderSql, resolveInputs, stepFingerprint, type LatestVersion, type RenderedSql, type ResolvedInput } from './inputs.ts';
 import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
 import { executeExtract, isExtractAsset } from './extract.ts';
@@ -117,6 +118,7 @@ export async function executeStep(env: StepEnv, run: StepRun, assetName: string,
     const lineageOf = await stepColumnLineage(session, resolved.rendered.sql, rendered.references, unprotectedOutput.map((c) => c.name));
     const written = new Set(output.map((c) => c.name));
     const columnLineage = { ...lineageOf, columns: lineageOf.columns.filter((c) => written.has(c.column)) };
+    if (asset.piiForbidden === true && env.catalog !== undefined) await checkPiiRules({ project: env.project, catalog: env.catalog, tables: env.tables }, { asset: asset.name, columns: columnLineage.columns });
     const contract = typeof asset.schema === 'object' ? asset.schema.columns : undefined;
     if (asset.partitionBy !== undefined) {
       const built = await buildDynamic(session, env, run, asset, asset.partitionBy, partition, { sql: rendered.sql, output, contract, current, fingerprint, reads, rowsIn: prepared.rowsIn, badRecords: prepared.badRecords }, control, sqlError);

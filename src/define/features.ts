@@ -285,9 +285,11 @@ export interface FeatureService<N extends string = string> {
   /** Entity key columns a lookup must give, over all views. */
   readonly keys: readonly { readonly name: string; readonly type: KeyType }[];
   readonly description: string | undefined;
+  /** `pii: 'forbidden'`: no feature of this service may carry unprotected personal data (checked before runs and serving). */
+  readonly piiForbidden?: boolean | undefined;
 }
 
-export function featureService<const N extends string>(name: N, options: { features: readonly ServiceMember[]; description?: string }): FeatureService<N> {
+export function featureService<const N extends string>(name: N, options: { features: readonly ServiceMember[]; description?: string; pii?: 'forbidden' }): FeatureService<N> {
   assertDefinitionName(name, 'feature service');
   const where = `feature service "${name}"`;
   const features: ServiceFeature[] = [];
@@ -355,6 +357,7 @@ export function featureService<const N extends string>(name: N, options: { featu
     request: Object.freeze(request),
     keys: Object.freeze([...keys].map(([key, type]) => Object.freeze({ name: key, type }))),
     description: options.description,
+    ...(options.pii === 'forbidden' ? { piiForbidden: true } : {}),
   });
 }
 

@@ -9,6 +9,9 @@ export const COLUMN_LINEAGE_KINDS: readonly ColumnLineageKind[] = ['direct', 'ex
 /** The column name that stands for "the rows of a dataset", as `count(*)` reads them. */
 export const ROWS_COLUMN = '*';
 
+/** The kinds through which a column's values flow (filter and join kinds only decide which rows exist). */
+export const VALUE_KINDS: ReadonlySet<ColumnLineageKind> = new Set(['direct', 'expression', 'window', 'aggregate', 'unresolved']);
+
 export interface ColumnSource {
   readonly dataset: string;
   readonly column: string;

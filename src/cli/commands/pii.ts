@@ -11,10 +11,8 @@ export function registerPii(program: Command): void {
     .action(async (_options: unknown, cmd: Command) => {
       const g = globals(cmd);
       await withWorkspace(g, async (ws) => {
-        const { piiInventory } = await import('../../batch/pii-inventory.ts');
-        const columns = new Map<string, string[]>();
-        for (const name of ws.project.order) columns.set(name, (await ws.tables.latest(name))?.schema.map((c) => c.name) ?? []);
-        const locations = piiInventory(ws.project, (asset) => columns.get(asset) ?? []);
+        const { piiReport } = await import('../../batch/pii-inventory.ts');
+        const locations = await piiReport(ws);
         if (g.json) return printJson(locations);
         if (locations.length === 0) {
           process.stdout.write('no column is classified as personal data: add { pii: \'email\', policy: \'hash\' } to a source column (see README, Personal data)\n');
