@@ -22,7 +22,7 @@ import { testRedisUrl } from '../src/config.ts';
 import { createFeatureClient, type OnlineFeaturesRequest } from '../src/features/online-read.ts';
 import { encodeKey } from '../src/features/keys.ts';
 import { createLogger } from '../src/logger.ts';
-import { seededRandom } from '../src/quality/stats.ts';
+import { seededRandom } from '../src/random.ts';
 import { startServer } from '../src/server/server.ts';
 import type { OnlineRecord, OnlineStore } from '../src/store/online/online-store.ts';
 import { openOnlineStore } from '../src/store/online/open-online-store.ts';

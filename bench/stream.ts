@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { entity, featureView, type AggregationInput, type WindowedFeatureView } from '../src/define/features.ts';
-import { seededRandom } from '../src/quality/stats.ts';
+import { seededRandom } from '../src/random.ts';
 import { WindowedViewState } from '../src/stream/windows.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatAlertText, sendAlert, type AlertPayload } from '../src/quality/alerts.ts';
+import { formatAlertText, sendAlert, type AlertPayload } from '../src/connectors/alerts.ts';
 
 interface Reply {
   readonly status: number;

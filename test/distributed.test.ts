@@ -15,7 +15,7 @@ import { duck } from './helpers/temp.ts';
 import { openWorkspace } from '../src/workspace.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
 import { dateRange } from '../src/define/partitions.ts';
-import { seededRandom } from '../src/quality/stats.ts';
+import { seededRandom } from '../src/random.ts';
 import type { Manifest } from '../src/store/tables/manifest.ts';
 import { allManifests } from './helpers/tables.ts';
 import { createTestSchema, type TestSchema } from './helpers/postgres.ts';

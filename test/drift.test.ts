@@ -6,7 +6,7 @@ import { SluiceError } from '../src/errors.ts';
 import { zScoreAnomaly } from '../src/quality/anomaly.ts';
 import { chiSquare, chiSquareSurvival, kolmogorovSurvival, ksPValue, ksStatistic, logGamma, psi, psiCategorical } from '../src/quality/drift.ts';
 import { quoteIdent, quoteLiteral } from '../src/sql/identifiers.ts';
-import { seededRandom } from '../src/quality/stats.ts';
+import { seededRandom } from '../src/random.ts';
 
 let engine: Engine;
 

@@ -9,7 +9,7 @@ import { queryTable } from '../src/batch/inspect.ts';
 import { runAssets } from '../src/batch/runner.ts';
 import { retryAfterMs } from '../src/backoff.ts';
 import { linkNext } from '../src/connectors/http-source.ts';
-import { seededRandom } from '../src/quality/stats.ts';
+import { seededRandom } from '../src/random.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { makeTempDir } from './helpers/temp.ts';
 

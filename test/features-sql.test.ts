@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { entity, featureView } from '../src/index.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { viewRowsSql } from '../src/sql/features-sql.ts';
-import { seededRandom } from '../src/quality/stats.ts';
+import { seededRandom } from '../src/random.ts';
 import { thrownSluiceError } from './helpers/errors.ts';
 
 const MIN = 60_000;

@@ -11,7 +11,7 @@ import { testRedisUrl } from '../src/config.ts';
 import { encodeKey } from '../src/features/keys.ts';
 import { materialize } from '../src/features/materialize.ts';
 import { measureSkew } from '../src/features/skew.ts';
-import { seededRandom } from '../src/quality/stats.ts';
+import { seededRandom } from '../src/random.ts';
 import { openOnlineStore } from '../src/store/online/open-online-store.ts';
 import type { OnlineStore } from '../src/store/online/online-store.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';

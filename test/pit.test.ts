@@ -11,7 +11,7 @@ import { Engine } from '../src/engine/engine.ts';
 import { SluiceError } from '../src/errors.ts';
 import { getHistoricalFeatures, runPointInTime, type PointInTimeView, type TrainingSet } from '../src/features/historical.ts';
 import { openViewSource } from '../src/features/view-source.ts';
-import { seededRandom } from '../src/quality/stats.ts';
+import { seededRandom } from '../src/random.ts';
 import { quoteLiteral } from '../src/sql/identifiers.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { duck, makeTempDir } from './helpers/temp.ts';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { entity, featureView, type WindowedFeatureView } from '../src/define/features.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { encodeKeyOf } from '../src/features/keys.ts';
-import { seededRandom } from '../src/quality/stats.ts';
+import { seededRandom } from '../src/random.ts';
 import { EVENT_TS, latestPerEntitySql, viewRowsSql } from '../src/sql/features-sql.ts';
 import { EventTimeGate, type EventTimeGateSnapshot } from '../src/stream/event-time-gate.ts';
 import { WindowedViewState, type WindowStateSnapshot } from '../src/stream/windows.ts';

@@ -14,7 +14,7 @@ import { withRetry } from './retry.ts';
 import { upToDateSteps } from './up-to-date.ts';
 import type { StepExecutor } from './executor.ts';
 import { CheckFailedError, type StepOutcome } from './step.ts';
-import { sendAlert, type AlertPayload } from '../quality/alerts.ts';
+import { sendAlert, type AlertPayload } from '../connectors/alerts.ts';
 import type { ExpectationResult } from '../quality/types.ts';
 import { columnOf, describeFailure } from './checks.ts';
 import type { ParentRef } from '../connectors/openlineage-event.ts';

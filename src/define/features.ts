@@ -2,7 +2,7 @@
 // windowed aggregations over an event asset), on-demand features (TypeScript row functions run identically
 // offline and online) and feature services (the named set of features a model consumes). Pure data.
 import { SluiceError } from '../errors.ts';
-import { isValidName } from '../sql/identifiers.ts';
+import { isValidName } from './names.ts';
 import type { Dataset } from './asset.ts';
 import { parseDuration, type Duration } from './duration.ts';
 import type { EventStream } from './stream.ts';

@@ -2,8 +2,7 @@
 // `ref` calls in each asset's SQL, and rejects unknown references and cycles with the offending names.
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
-import { isValidName } from '../sql/identifiers.ts';
-import { quoteIdent } from '../sql/identifiers.ts';
+import { isValidName } from './names.ts';
 import { partitionContext, type Asset, type Dataset, type RefOptions, type SqlContext } from './asset.ts';
 import { isDuration, parseInstant } from './duration.ts';
 import type { ExtractSpec } from './extract.ts';
@@ -321,7 +320,8 @@ export function recordReferences(asset: Asset, partition: string | null): { refs
       }
       if (typeof dataset !== 'string') objects.push(dataset);
       refs.push({ dataset: refName(dataset), lookback, lookahead });
-      return quoteIdent(refName(dataset));
+      // Only the references are recorded; the SQL text built here is discarded.
+      return refName(dataset);
     },
   }, Object.getOwnPropertyDescriptors(partitionContext(asset, partition))) as SqlContext;
   try {

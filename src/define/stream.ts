@@ -2,7 +2,7 @@
 // declared schema, the event-time and id fields, and how much disorder and lateness the stream tolerates.
 // Pure data; the stream runtime (src/stream) reads it.
 import { SluiceError } from '../errors.ts';
-import { isValidName } from '../sql/identifiers.ts';
+import { isValidName } from './names.ts';
 import { parseDuration, type Duration } from './duration.ts';
 
 /** Types of event fields; `timestamp` accepts ISO-8601 text or epoch milliseconds. */

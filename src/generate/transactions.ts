@@ -2,7 +2,7 @@
 // a realistic shape: card activity is skewed (a few cards are busy), amounts are log-normal, each card
 // shops at a handful of merchants, and some cards have fraud bursts (many transactions at many merchants in
 // minutes). A share of events is redelivered (same txn_id) or arrives out of order, as real feeds do.
-import { seededRandom } from '../quality/stats.ts';
+import { seededRandom } from '../random.ts';
 
 export interface TransactionEvent {
   readonly txn_id: string;

@@ -9,7 +9,7 @@ import { newRunId, runAssets, type RunSummary } from '../batch/runner.ts';
 import type { Job, Sensor } from '../define/job.ts';
 import { addDays, formatHourKey, joinKey, type Partitions } from '../define/partitions.ts';
 import { errorMessage } from '../errors.ts';
-import { sendAlert } from '../quality/alerts.ts';
+import { sendAlert } from '../connectors/alerts.ts';
 import type { RunKeyClaim } from '../store/catalog/catalog.ts';
 import type { Workspace } from '../workspace.ts';
 import { evaluateSensor, jobHasPartition, jobPartitioning, type LaunchRequest } from './sensors.ts';

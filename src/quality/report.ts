@@ -3,7 +3,7 @@
 // version, then renders one self-contained HTML file.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { relationFor } from '../batch/inspect.ts';
+import { tableRelation } from '../store/tables/table-relation.ts';
 import { getAsset } from '../define/project.ts';
 import { errorMessage } from '../errors.ts';
 import type { Manifest } from '../store/tables/manifest.ts';
@@ -77,7 +77,7 @@ async function assetReport(ws: Workspace, name: string, options: ReportOptions):
   if (manifest !== undefined) {
     // One unreadable table (say, a file removed by hand) should not cost the report of every other asset.
     try {
-      const relation = `(${relationFor(ws, manifest)})`;
+      const relation = `(${tableRelation(ws.tables, manifest, Object.keys(manifest.partitions).sort())})`;
       profiles = await ws.engine.withSession((session) => profileRelation(session, relation, { bins: options.bins }));
     } catch (error) {
       profileError = errorMessage(error);

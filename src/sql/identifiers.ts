@@ -1,15 +1,9 @@
 // Every identifier and literal that reaches SQL passes through these functions.
 import { SluiceError } from '../errors.ts';
 
-/**
- * Names users give to sources, assets and columns: letters, digits and underscores, starting with a letter.
- * A leading underscore is reserved: internal relations and columns (`__rejects_*`, `__raw_*`) use it.
- */
-const NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
+import { isValidName } from '../define/names.ts';
 
-export function isValidName(name: string): boolean {
-  return NAME.test(name);
-}
+export { isValidName };
 
 /** Reject a user-given name that is not a plain identifier, naming what it was for. */
 export function assertName(name: string, what: string): string {

@@ -4,7 +4,8 @@
 import type { CategoricalPartition, ContinuousPartition, ExpectationType } from '../../define/expect.ts';
 import { DISTRIBUTION_PARAMS } from '../../define/expect.ts';
 import { formatAggregateResult } from '../result-format.ts';
-import { cdf, chiSquarePValue, klDivergence, ksCriticalValue, ksPValue, ksStatistic, seededRandom } from '../stats.ts';
+import { cdf, chiSquarePValue, klDivergence, ksCriticalValue, ksPValue, ksStatistic } from '../stats.ts';
+import { seededRandom } from '../../random.ts';
 import type { Finish, PlanInput } from '../plan.ts';
 import { sameValue, sqlLiteral, toNumber } from '../values.ts';
 import { valueCounts } from './aggregate.ts';
