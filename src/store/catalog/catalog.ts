@@ -336,6 +336,37 @@ export interface TrainingSetRecord {
   readonly pinned: boolean;
 }
 
+/**
+ * What the audit log records. Counted per principal, key and minute: `read` (a feature service), `ingest` (an event
+ * stream), `denied` (a request refused with 401 or 403). One entry each: `run`, `backfill`, `delete`, `vacuum`, and
+ * the PII actions `forget` and `detokenize`.
+ */
+export type AuditAction = 'read' | 'ingest' | 'denied' | 'run' | 'backfill' | 'delete' | 'vacuum' | 'forget' | 'detokenize';
+
+export interface AuditEntry {
+  /** Counted entries have an id made of their principal, key, action, target and minute, so their counts add up. */
+  readonly id: string;
+  /** When; for counted entries, the start of their minute. */
+  readonly at: string;
+  /** Who: an access principal, the OS user (or SLUICE_PRINCIPAL) of a command, or `anonymous`. */
+  readonly principal: string;
+  /** Which of the principal's keys (a short fingerprint of its hash), for requests; null for commands. */
+  readonly keyId: string | null;
+  readonly action: AuditAction;
+  /** What: `service:<name>`, `stream:<name>`, `asset:<name>`, `job:<name>`, or the refused route. */
+  readonly target: string;
+  readonly count: number;
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditFilter {
+  /** Entries at or after this ISO time. */
+  readonly since?: string;
+  readonly principal?: string;
+  readonly action?: AuditAction;
+  readonly limit?: number;
+}
+
 export interface Catalog {
   /** Which backend this is, for messages: 'sqlite' | 'postgres'. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -375,6 +406,11 @@ export interface Catalog {
   listTrainingSets(filter?: { readonly id?: string; readonly pinned?: boolean }): Promise<TrainingSetRecord[]>;
   /** Pin or unpin a training set's versions; throws when there is no such training set. */
   setTrainingSetPinned(id: string, pinned: boolean): Promise<void>;
+
+  /** Append audit entries in one transaction; an entry whose id exists adds its count to it (and keeps its detail). */
+  recordAudit(entries: readonly AuditEntry[]): Promise<void>;
+  /** Newest first (by time, then id). */
+  listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
 
   recordMaterialization(record: MaterializationRecord): Promise<void>;
   /** The materialisation of a view into a store that reached furthest, if any. */
