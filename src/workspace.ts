@@ -40,6 +40,7 @@ export async function openWorkspace(project: Project, projectDir: string, overri
     onlineUrl: overrides.onlineUrl,
     queueUrl: overrides.queueUrl,
     logFormat: overrides.logFormat,
+    accessFile: overrides.accessFile ?? fromProject.access?.principalsFile,
   });
   fs.mkdirSync(settings.stateDir, { recursive: true });
   const logger = createLogger(settings.logLevel, settings.logFormat);

@@ -43,6 +43,10 @@ export interface ProjectSettings {
    * instead of now, unless a request or `--as-of` gives its own: for demos and backtests on historical data.
    */
   readonly servingAsOf?: string | undefined;
+  /** Access control: the principals file (roles, grants, hashed keys), relative to the project; SLUICE_ACCESS_FILE also names it. */
+  readonly access?: { readonly principalsFile?: string | undefined } | undefined;
+  /** `sluice serve` over HTTPS: PEM files of the certificate (chain) and its private key, relative to the project. */
+  readonly tls?: { readonly cert: string; readonly key: string } | undefined;
 }
 
 export interface ProjectInput {
@@ -188,6 +192,8 @@ const settingsSchema = z.object({
   alertOnWarn: z.boolean().optional(),
   apiKeys: z.record(z.string().regex(/^[^,|\s]+$/, 'an API key without commas, bars or spaces'), z.union([z.literal('*'), z.array(name).min(1)])).optional(),
   servingAsOf: z.string().refine((text) => parseInstant(text) !== undefined, 'an ISO date or timestamp such as 2026-11-25 or 2026-11-25T13:00:00Z').optional(),
+  access: z.object({ principalsFile: z.string().min(1).optional() }).strict().optional(),
+  tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
 }).strict();
 
 function invalid(what: string, error: z.ZodError): SluiceError {

@@ -361,10 +361,10 @@ export interface AuditEntry {
 
 export interface AuditFilter {
   /** Entries at or after this ISO time. */
-  readonly since?: string;
-  readonly principal?: string;
-  readonly action?: AuditAction;
-  readonly limit?: number;
+  readonly since?: string | undefined;
+  readonly principal?: string | undefined;
+  readonly action?: AuditAction | undefined;
+  readonly limit?: number | undefined;
 }
 
 export interface Catalog {
