@@ -1,7 +1,6 @@
 // Access control and audit: roles and grants decide every route (401 without a valid key, 403 naming the missing
 // grant), keys live hashed in the principals file and rotate without a restart, request counts land in the
 // catalog's audit log per principal, key and minute, and `sluice access` / `sluice audit` work as real processes.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -18,7 +17,8 @@ import type { OnlineStore } from '../src/store/online/online-store.ts';
 import { openOnlineStore } from '../src/store/online/open-online-store.ts';
 import { thrownSluiceError } from './helpers/errors.ts';
 import { fraudProject } from './helpers/fraud-project.ts';
-import { makeTempDir, repoRoot, runCli, writeParquet } from './helpers/temp.ts';
+import { makeTempDir, runCli, writeParquet } from './helpers/temp.ts';
+import { startServeProcess } from './helpers/serve-process.ts';
 
 const project = fraudProject();
 const known = projectNames(project);
@@ -260,18 +260,10 @@ describe('sluice access and sluice audit', () => {
     const refused = await runCli(['access', 'add-key', 'model-b', '--role', 'reader', '--service', 'modle', '-p', dir]);
     expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/model-b: services "modle"/) as unknown });
 
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'serve', '--port', '0', '-p', dir], { env: { ...process.env, SLUICE_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const server = await startServeProcess(['-p', dir], { SLUICE_LOG_LEVEL: 'error' });
+    let exit: number | null = null;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let seen = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          seen += chunk.toString();
-          const match = /listening on (http:\/\/\S+)/.exec(seen);
-          if (match !== null) resolve(match[1] as string);
-        });
-        child.on('exit', (code) => reject(new Error(`sluice serve exited with ${String(code)}`)));
-      });
+      const url = server.url;
       const status = async (key: string): Promise<number> => (await fetch(`${url}/v1/features`, {
         method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ service: 'model', entities: [{ user_id: 2 }] }),
       })).status;
@@ -285,9 +277,9 @@ describe('sluice access and sluice audit', () => {
       await eventually(async () => (await status(key1)) === 401);
       expect(await status(key2)).toBe(200);
     } finally {
-      child.kill('SIGTERM');
+      exit = await server.stop();
     }
-    expect(await exited).toBe(0);
+    expect(exit).toBe(0);
 
     const audit = await runCli(['audit', '--json', '-p', dir]);
     expect(audit.code, audit.stderr).toBe(0);

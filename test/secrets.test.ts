@@ -3,7 +3,6 @@
 // source URL carrying a password, an API key in SLUICE_API_KEYS and one in the principals file; every output
 // (stdout, stderr with debug logs), every file under the project (.sluice, reports) and every catalog row is then
 // searched for each secret.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testPostgresUrl } from '../src/config.ts';
 import { createTestSchema, type TestSchema } from './helpers/postgres.ts';
 import { makeTempDir, repoRoot, runCli, type CliResult } from './helpers/temp.ts';
+import { startServeProcess } from './helpers/serve-process.ts';
 
 /** Every file under `dir`, with its bytes. */
 function filesUnder(dir: string): { file: string; bytes: Buffer }[] {
@@ -83,19 +83,10 @@ describe('secrets', () => {
     outputs.push({ what: 'sluice access add-key (stderr)', text: added.stderr });
 
     // Serving, with a valid key, the file's key, and a wrong key that looks like the real one.
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'serve', '--port', '0', '-p', dir], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let served = '';
-    child.stdout.on('data', (chunk: Buffer) => { served += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { served += chunk.toString(); });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const server = await startServeProcess(['-p', dir], env);
+    let exit: number | null = null;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setInterval(() => {
-          const match = /listening on (http:\/\/\S+)/.exec(served);
-          if (match !== null) { clearInterval(timer); resolve(match[1] as string); }
-        }, 20);
-        child.on('exit', (code) => { clearInterval(timer); reject(new Error(`sluice serve exited with ${String(code)}: ${served}`)); });
-      });
+      const url = server.url;
       const lookup = async (key: string, service = 'churn_model_v1'): Promise<{ status: number; body: string }> => {
         const response = await fetch(`${url}/v1/features`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ service, entities: [{ user_id: 1 }, { user_id: 2 }], request: { plan_price: 9.99 } }) });
         const body = await response.text();
@@ -111,10 +102,10 @@ describe('secrets', () => {
       const health = await fetch(`${url}/health`);
       outputs.push({ what: 'GET /health', text: await health.text() });
     } finally {
-      child.kill('SIGTERM');
+      exit = await server.stop();
     }
-    expect(await exited).toBe(0);
-    outputs.push({ what: 'sluice serve', text: served });
+    expect(exit).toBe(0);
+    outputs.push({ what: 'sluice serve', text: server.output() });
     const audit = await cli(['audit']);
     expect(audit.stdout).toMatch(/secrets-test\s+\S*\s*backfill\s+job:churn_daily/);
     expect(audit.stdout).toMatch(/SLUICE_API_KEYS entry 1\s+[0-9a-f]{12}\s+read\s+service:churn_model_v1/);

@@ -2,7 +2,7 @@
 // request that trusts only that certificate; and PostgreSQL (`?sslmode=verify-full&sslrootcert=`) and Redis
 // (`rediss://...?ca=`) URLs whose TLS options reach the drivers, through a TLS-terminating proxy in front of the
 // plain local services (which have no TLS of their own).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
@@ -16,7 +16,8 @@ import { testPostgresUrl, testRedisUrl } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { thrownSluiceError } from './helpers/errors.ts';
 import { fraudProject } from './helpers/fraud-project.ts';
-import { makeTempDir, repoRoot, writeParquet } from './helpers/temp.ts';
+import { makeTempDir, writeParquet } from './helpers/temp.ts';
+import { startServeProcess } from './helpers/serve-process.ts';
 import { catalogSchemas } from './helpers/postgres.ts';
 
 interface Pem { readonly cert: string; readonly key: string }
@@ -132,25 +133,15 @@ const raw = fileSource('raw', { format: 'parquet', path: 'data/x.parquet' });
 export default defineProject({ name: 'tls', assets: [asset('x', { sql: ({ ref }) => \`SELECT * FROM \${ref(raw)}\` })] });
 `);
     await writeParquet(path.join(project, 'data/x.parquet'), 'SELECT 1 AS a');
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'serve', '--port', '0', '--tls-cert', pem.cert, '--tls-key', pem.key, '-p', project], {
-      env: { ...process.env, SLUICE_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const server = await startServeProcess(['--tls-cert', pem.cert, '--tls-key', pem.key, '-p', project], { SLUICE_LOG_LEVEL: 'error' });
+    let exit: number | null = null;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let seen = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          seen += chunk.toString();
-          const match = /listening on (https:\/\/\S+)/.exec(seen);
-          if (match !== null) resolve(match[1] as string);
-        });
-        child.on('exit', (code) => reject(new Error(`sluice serve exited with ${String(code)}`)));
-      });
-      expect(await httpsGet(`${url}/ready`, ca)).toEqual({ status: 200, body: '{"ready":true}' });
+      expect(server.url).toMatch(/^https:/);
+      expect(await httpsGet(`${server.url}/ready`, ca)).toEqual({ status: 200, body: '{"ready":true}' });
     } finally {
-      child.kill('SIGTERM');
+      exit = await server.stop();
     }
-    expect(await exited).toBe(0);
+    expect(exit).toBe(0);
   });
 
   it('passes PostgreSQL TLS options through: sslmode=verify-full with sslrootcert reaches a TLS server, and fails without them', async () => {
