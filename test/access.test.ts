@@ -245,7 +245,8 @@ describe('sluice access and sluice audit', () => {
   });
   afterAll(() => cleanup());
 
-  it('records who ran and vacuumed, prints keys once, and rotates the keys of a running server', async () => {
+  // About fifteen CLI processes, each loading the project: minutes on a loaded machine.
+  it('records who ran and vacuumed, prints keys once, and rotates the keys of a running server', { timeout: 240_000 }, async () => {
     const run = await runCli(['run', '-p', dir], { env });
     expect(run.code, run.stderr).toBe(0);
     expect((await runCli(['features', 'materialize', '-p', dir], { env })).code).toBe(0);

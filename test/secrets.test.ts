@@ -61,7 +61,8 @@ describe('secrets', () => {
     return result;
   };
 
-  it('appear in no output, file or catalog row of a full run', async () => {
+  // About twenty CLI processes: minutes on a loaded machine.
+  it('appear in no output, file or catalog row of a full run', { timeout: 300_000 }, async () => {
     const pgUrl = env['CHURN_USERS_PG_URL'] ?? '';
     const generated = await cli(['generate', 'churn', '--users', '300', '--days', '33', '--seed', '7', '--end-date', '2026-11-25', '--out', 'data', '--postgres-url', pgUrl, '--postgres-table', `${schema.schema}.users`]);
     expect(generated.code, generated.stderr.slice(-2000)).toBe(0);

@@ -18,7 +18,11 @@ import { thrownSluiceError } from './helpers/errors.ts';
 import { fraudProject } from './helpers/fraud-project.ts';
 import { makeTempDir, writeParquet } from './helpers/temp.ts';
 import { startServeProcess } from './helpers/serve-process.ts';
-import { catalogSchemas } from './helpers/postgres.ts';
+import { catalogSchemas, createTestSchema } from './helpers/postgres.ts';
+import { defineProject, extractAsset, postgresSource } from '../src/index.ts';
+import { runAssets } from '../src/batch/runner.ts';
+import { queryTable } from '../src/batch/inspect.ts';
+import { openWorkspace } from '../src/workspace.ts';
 
 interface Pem { readonly cert: string; readonly key: string }
 
@@ -172,6 +176,36 @@ export default defineProject({ name: 'tls', assets: [asset('x', { sql: ({ ref })
     } finally {
       await schemas.cleanup();
       await proxy.close();
+    }
+  });
+
+  it('passes a PostgreSQL source\'s TLS options through: an extract reads its table over TLS', async () => {
+    const pgs = await createTestSchema('sluice_tls_src');
+    const pg = new URL(pgs.url);
+    const proxy = await tlsProxy(pem, { host: pg.hostname, port: Number(pg.port || 5432) }, true);
+    const { dir: project, cleanup: cleanProject } = makeTempDir('sluice-tls-src-');
+    try {
+      await pgs.query(`CREATE TABLE "${pgs.schema}".users (id BIGINT PRIMARY KEY, updated_at TIMESTAMPTZ NOT NULL)`);
+      await pgs.query(`INSERT INTO "${pgs.schema}".users SELECT i, TIMESTAMPTZ '2026-11-01 00:00:00+00' + i * INTERVAL '1 hour' FROM generate_series(1, 25) i`);
+      const url = new URL(pgs.url);
+      url.hostname = 'localhost';
+      url.port = String(proxy.port);
+      url.searchParams.set('sslmode', 'verify-full');
+      url.searchParams.set('sslrootcert', pem.cert);
+      const source = postgresSource('crm', { url: url.toString(), table: `${pgs.schema}.users`, cursor: 'updated_at', key: 'id' });
+      const ws = await openWorkspace(defineProject({ name: 'tls_src', assets: [extractAsset('users', { source })] }), project);
+      try {
+        const summary = await runAssets(ws);
+        expect(summary.status, summary.steps.map((s) => s.error).join('; ')).toBe('success');
+        expect(await queryTable(ws, 'users', (t) => `SELECT count(*)::INTEGER AS n FROM ${t}`)).toEqual([{ n: 25 }]);
+      } finally {
+        await ws.close();
+      }
+      expect(proxy.handshakes()).toBeGreaterThan(0);
+    } finally {
+      cleanProject();
+      await proxy.close();
+      await pgs.drop();
     }
   });
 

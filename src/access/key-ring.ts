@@ -37,6 +37,8 @@ export class KeyRing {
   #entries: readonly Entry[];
   #stamp: string;
   #timer: NodeJS.Timeout | undefined;
+  /** Principals the file held at the last successful read. */
+  #filePrincipals = 0;
 
   constructor(options: KeyRingOptions) {
     this.#options = options;
@@ -48,8 +50,6 @@ export class KeyRing {
       this.#timer.unref();
     }
   }
-
-  #filePrincipals = 0;
 
   #load(): Entry[] {
     const fromFile = this.#options.file === undefined ? [] : readPrincipalsFile(this.#options.file).principals;
