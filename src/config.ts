@@ -1,4 +1,5 @@
 // The one module that reads environment variables: every setting, its default and its validation.
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { SluiceError } from './errors.ts';
@@ -19,6 +20,10 @@ const envSchema = z.object({
   SLUICE_ONLINE_URL: z.string().regex(/^(sqlite:|rediss?:\/\/)/, 'sqlite:<file> or redis://host:port').optional(),
   /** API keys for `sluice serve`: `key=service1|service2,key2=*` (`*`: every service). */
   SLUICE_API_KEYS: z.string().optional(),
+  /** The principals file (roles, grants, hashed API keys); `<state>/access.json` by default. */
+  SLUICE_ACCESS_FILE: z.string().min(1).optional(),
+  /** Who runs commands, for the audit log; the OS user by default. */
+  SLUICE_PRINCIPAL: z.string().min(1).optional(),
   /** Redis used by tests that need it. */
   SLUICE_TEST_REDIS_URL: z.string().min(1).optional(),
   /** NATS with JetStream for `sluice stream`: `nats://[user:pass@]host:port`. */
@@ -66,6 +71,10 @@ export interface Settings {
   readonly queueUrl: string | undefined;
   /** OpenLineage events are sent when set (SLUICE_OPENLINEAGE_URL or the project's `openlineage.url`). */
   readonly openLineage: OpenLineageSettings | undefined;
+  /** The principals file named by settings.access or SLUICE_ACCESS_FILE; undefined: `<state>/access.json` if it exists. */
+  readonly accessFile: string | undefined;
+  /** Who runs this process's commands, as the audit log records it: SLUICE_PRINCIPAL, else the OS user. */
+  readonly principal: string;
 }
 
 export interface SettingsOverrides {
@@ -82,6 +91,8 @@ export interface SettingsOverrides {
   readonly logFormat?: 'json' | 'human' | undefined;
   /** The project's `openlineage` settings; SLUICE_OPENLINEAGE_URL wins over its url. */
   readonly openLineage?: { readonly url?: string | undefined; readonly namespace?: string | undefined; readonly apiKeyEnv?: string | undefined } | undefined;
+  /** The principals file, relative to the project directory. */
+  readonly accessFile?: string | undefined;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): z.infer<typeof envSchema> {
@@ -112,7 +123,18 @@ export function resolveSettings(projectDir: string, overrides: SettingsOverrides
     natsUrl: e.SLUICE_NATS_URL ?? 'nats://127.0.0.1:4222',
     queueUrl: overrides.queueUrl === null ? undefined : overrides.queueUrl ?? e.SLUICE_QUEUE_URL,
     openLineage: openLineageSettings(e.SLUICE_OPENLINEAGE_URL, overrides.openLineage, env),
+    accessFile: ((file) => (file === undefined ? undefined : path.resolve(projectDir, file)))(overrides.accessFile ?? e.SLUICE_ACCESS_FILE),
+    principal: e.SLUICE_PRINCIPAL ?? osUser(),
   };
+}
+
+/** The OS user's name; `unknown` where the system has none for this uid (some containers). */
+function osUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'unknown';
+  }
 }
 
 function openLineageSettings(envUrl: string | undefined, project: SettingsOverrides['openLineage'], env: NodeJS.ProcessEnv): OpenLineageSettings | undefined {
@@ -122,7 +144,6 @@ function openLineageSettings(envUrl: string | undefined, project: SettingsOverri
   return { url, namespace: project?.namespace, apiKeyEnv: keyEnv, apiKey: keyEnv === undefined ? undefined : readNamedEnv(keyEnv, env) };
 }
 
-/** PostgreSQL used by tests that need it; a user can point it elsewhere. */
 /**
  * An environment variable a definition names (a source's URL, an API token): the user chooses the name, so it
  * cannot be in the schema above. Empty counts as unset.
@@ -132,6 +153,7 @@ export function readNamedEnv(name: string, env: NodeJS.ProcessEnv = process.env)
   return value === undefined || value === '' ? undefined : value;
 }
 
+/** PostgreSQL used by tests that need it; a user can point it elsewhere. */
 export function testPostgresUrl(env: NodeJS.ProcessEnv = process.env): string {
   return readEnv(env).SLUICE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 }

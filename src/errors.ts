@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'TRAINING_SET_NOT_FOUND'
   | 'LINEAGE_TARGET'
   | 'PII_FORBIDDEN'
+  | 'ACCESS_DENIED'
   | 'LEASE_HELD'
   | 'TIMEOUT'
   | 'VERSION_NOT_FOUND'

@@ -44,6 +44,7 @@ export async function openWorkspace(project: Project, projectDir: string, overri
     queueUrl: overrides.queueUrl,
     logFormat: overrides.logFormat,
     openLineage: fromProject.openlineage,
+    accessFile: overrides.accessFile ?? fromProject.access?.principalsFile,
   });
   fs.mkdirSync(settings.stateDir, { recursive: true });
   const logger = createLogger(settings.logLevel, settings.logFormat);

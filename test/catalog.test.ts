@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Catalog, CheckRecord, ColumnLineageRecord, LineageEdge, TrainingSetRecord, VersionRecord } from '../src/store/catalog/catalog.ts';
+import type { AuditEntry, Catalog, CheckRecord, ColumnLineageRecord, LineageEdge, TrainingSetRecord, VersionRecord } from '../src/store/catalog/catalog.ts';
 import { openCatalog } from '../src/store/catalog/open-catalog.ts';
 import { expectSluiceError } from './helpers/errors.ts';
 import { catalogSchemas } from './helpers/postgres.ts';
@@ -489,6 +489,26 @@ for (const kind of BACKENDS) {
       expect(read.sort((a, b) => a.token.localeCompare(b.token))).toEqual(entries);
       expect(await catalog.deleteVaultEntries([entries[0]?.token ?? '', entries[1]?.token ?? '', 'tok_missing'])).toBe(2);
       expect(await catalog.vaultEntries([entries[0]?.token ?? '', entries[2]?.token ?? ''])).toEqual([entries[2]]);
+    });
+
+    it('records audit entries, adds the counts of one id, and lists them newest first by time, principal and action', async () => {
+      const entry = (id: string, atIso: string, principal: string, action: AuditEntry['action'], count: number, detail: Record<string, unknown> = {}): AuditEntry => ({
+        id, at: atIso, principal, keyId: action === 'read' ? 'k-0a1b2c' : null, action, target: action === 'read' ? 'service:churn_model' : 'asset:orders', count, detail,
+      });
+      await catalog.recordAudit([]);
+      await catalog.recordAudit([entry('read-a-0800', at(0), 'model-a', 'read', 3), entry('run-1', at(1), 'alice', 'run', 1, { runId: 'r1', assets: ['orders'] })]);
+      // A second flush of the same minute (another process, or the next interval) adds to the first.
+      await catalog.recordAudit([entry('read-a-0800', at(0), 'model-a', 'read', 4_000_000_000)]);
+      await catalog.recordAudit([entry('delete-1', at(2), 'bob', 'delete', 1, { partitions: ['2026-11-01'] })]);
+      expect(await catalog.listAudit()).toEqual([
+        entry('delete-1', at(2), 'bob', 'delete', 1, { partitions: ['2026-11-01'] }),
+        entry('run-1', at(1), 'alice', 'run', 1, { runId: 'r1', assets: ['orders'] }),
+        entry('read-a-0800', at(0), 'model-a', 'read', 4_000_000_003),
+      ]);
+      expect((await catalog.listAudit({ since: at(1) })).map((e) => e.id)).toEqual(['delete-1', 'run-1']);
+      expect((await catalog.listAudit({ principal: 'model-a' })).map((e) => e.id)).toEqual(['read-a-0800']);
+      expect((await catalog.listAudit({ action: 'run' })).map((e) => e.id)).toEqual(['run-1']);
+      expect((await catalog.listAudit({ limit: 1 })).map((e) => e.id)).toEqual(['delete-1']);
     });
 
     it('opens a backfill once and keeps its partitions\' progress when opened again', async () => {

@@ -310,6 +310,28 @@ describe('OpenLineage events', () => {
     expect((written?.facets?.['schema']?.['fields'] as { name: string }[]).map((f) => f.name)).toEqual(set.columns.map((c) => c.name));
   });
 
+  it('sends credentials written in the endpoint URL as Basic authorization, and logs the URL without them', async () => {
+    const warnings: string[] = [];
+    const logger = createLogger('warn', 'json', { write: (line: string) => warnings.push(line) });
+    const receiver = await startReceiver();
+    const withCredentials = new URL(receiver.url);
+    withCredentials.username = 'lineage';
+    withCredentials.password = 's3cr3t-token';
+    const client = new OpenLineageClient({ url: withCredentials.toString(), outboxDir: path.join(dir, 'outbox'), logger });
+    client.emit(runEvent({ eventType: 'START', runId: '00000000-0000-4000-8000-000000000001', job: { namespace: 'ol', name: 'basic' } }));
+    await client.close();
+    await receiver.close();
+    expect(receiver.received.map((r) => [r.path, r.authorization])).toEqual([['/api/v1/lineage', `Basic ${Buffer.from('lineage:s3cr3t-token').toString('base64')}`]]);
+    const down = new URL(`http://127.0.0.1:${await closedPort()}`);
+    down.username = 'lineage';
+    down.password = 's3cr3t-token';
+    const failing = new OpenLineageClient({ url: down.toString(), outboxDir: path.join(dir, 'outbox'), logger, attempts: 1 });
+    failing.emit(runEvent({ eventType: 'START', runId: '00000000-0000-4000-8000-000000000002', job: { namespace: 'ol', name: 'basic' } }));
+    await failing.close();
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.some((w) => w.includes('s3cr3t-token'))).toBe(false);
+  });
+
   it('keeps the outbox within its size bound, dropping the oldest events', async () => {
     const outboxDir = path.join(dir, 'outbox');
     const warnings: string[] = [];

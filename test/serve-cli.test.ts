@@ -1,10 +1,10 @@
 // `sluice serve` as a real process: API keys from the project's settings and from SLUICE_API_KEYS together,
 // lookups over HTTP after `sluice features materialize`, and a clean stop on SIGTERM.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, repoRoot, runCli, writeParquet } from './helpers/temp.ts';
+import { makeTempDir, runCli, writeParquet } from './helpers/temp.ts';
+import { startServeProcess } from './helpers/serve-process.ts';
 
 const CONFIG = `import { asset, defineProject, entity, featureService, featureView, fileSource } from 'sluice';
 const user = entity('user', { keys: { user_id: 'int' } });
@@ -34,21 +34,10 @@ describe('sluice serve', () => {
   afterAll(() => cleanup());
 
   it('serves with keys from the project and the environment, and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'serve', '--port', '0', '-p', dir], {
-      env: { ...process.env, MODEL_KEY: 'model-key', SLUICE_API_KEYS: 'admin-key=*', SLUICE_LOG_LEVEL: 'error' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const server = await startServeProcess(['-p', dir], { MODEL_KEY: 'model-key', SLUICE_API_KEYS: 'admin-key=*', SLUICE_LOG_LEVEL: 'error' });
+    let exit: number | null = null;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let seen = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          seen += chunk.toString();
-          const match = /listening on (http:\/\/\S+)/.exec(seen);
-          if (match !== null) resolve(match[1] as string);
-        });
-        child.on('exit', (code) => reject(new Error(`sluice serve exited with ${String(code)}`)));
-      });
+      const url = server.url;
       const lookup = (service: string, key?: string): Promise<Response> => fetch(`${url}/v1/features`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'x-api-key': key }) },
@@ -67,8 +56,8 @@ describe('sluice serve', () => {
       expect((await lookup('internal', 'admin-key')).status).toBe(200);
       expect((await fetch(`${url}/health`)).status).toBe(200);
     } finally {
-      child.kill('SIGTERM');
+      exit = await server.stop();
     }
-    expect(await exited).toBe(0);
+    expect(exit).toBe(0);
   });
 });

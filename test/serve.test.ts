@@ -14,7 +14,7 @@ import { SluiceError } from '../src/errors.ts';
 import { encodeKey } from '../src/features/keys.ts';
 import { createFeatureClient, readOnlineFeatures, type OnlineFeaturesResponse } from '../src/features/online-read.ts';
 import { createLogger } from '../src/logger.ts';
-import { parseApiKeys } from '../src/server/api-keys.ts';
+import { parseApiKeys } from '../src/access/api-keys.ts';
 import { buildServer, startServer } from '../src/server/server.ts';
 import type { OnlineRecord, OnlineStore, ReadRequest } from '../src/store/online/online-store.ts';
 import { openOnlineStore } from '../src/store/online/open-online-store.ts';
@@ -379,7 +379,10 @@ describe('API keys', () => {
     expect((await post(app, { nonsense: true })).status).toBe(401);
     const forbidden = await post(app, lookup, { 'x-api-key': secretA });
     expect(forbidden.status).toBe(403);
-    expect(forbidden.json).toEqual({ error: 'FORBIDDEN', message: 'this API key may not read feature service "shop_service"' });
+    expect(forbidden.json).toEqual({
+      error: 'FORBIDDEN', principal: 'SLUICE_API_KEYS entry 1', route: 'POST /v1/features', missing: 'grants.services: ["shop_service"]',
+      message: 'principal "SLUICE_API_KEYS entry 1" may not read feature service "shop_service" (POST /v1/features): it needs grants.services: ["shop_service"]; ask an admin to grant it',
+    });
     expect(JSON.stringify(forbidden.json)).not.toContain(secretA);
     // A restricted key learns nothing about services it cannot read, not even suggestions.
     expect((await post(app, { ...lookup, service: 'shop_servic' }, { 'x-api-key': secretA })).status).toBe(403);
@@ -392,7 +395,9 @@ describe('API keys', () => {
     const unknown = await post(app, { ...lookup, service: 'shop_servic' }, { 'x-api-key': secretB });
     expect(unknown).toMatchObject({ status: 400, json: { error: 'FEATURE_NOT_FOUND' } });
     expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
+    // With keys, /metrics wants one too (any principal's); /health stays open for load balancers.
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'GET', url: '/metrics', headers: { 'x-api-key': secretA } })).statusCode).toBe(200);
   });
 
   it('parses the key format and rejects malformed values without echoing keys', () => {
@@ -413,7 +418,7 @@ describe('API keys', () => {
       expect(error.message).not.toContain('supersecret');
     }
     const unknown = thrownSluiceError(() => buildServer({ project, store: stubStore(), apiKeys: 'k=user_service|usr_service', logger: quiet }));
-    expect(unknown).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/does not define: usr_service/) as unknown });
+    expect(unknown).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/does not define: SLUICE_API_KEYS entry 1: services "usr_service"/) as unknown });
   });
 
   it('maps store failures to 503 and unexpected errors to 500, without internals', async () => {

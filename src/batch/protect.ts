@@ -16,6 +16,11 @@ import { errorMessage, SluiceError } from '../errors.ts';
 import { quoteIdent } from '../sql/identifiers.ts';
 import { keyVariables, protectSql, tokenSql, type KeyPurpose } from '../sql/pii-sql.ts';
 import type { Catalog, VaultEntry } from '../store/catalog/catalog.ts';
+import { recordAction } from '../access/audit.ts';
+import { authorize } from '../access/principals.ts';
+import { readPrincipalsFile } from '../access/principals-file.ts';
+import { principalsFilePath } from '../access/serving-access.ts';
+import type { Workspace } from '../workspace.ts';
 
 export const DEFAULT_PII_KEY_ENV = 'SLUICE_PII_KEY';
 const MIN_SECRET_BYTES = 16;
@@ -159,6 +164,27 @@ export async function createProtectedView(
     throw new SluiceError('DEFINITION_INVALID', `${where}: ${errorMessage(error)}`);
   }
   await session.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(view)} AS ${select}`);
+}
+
+/**
+ * Detokenise as the process's principal (SLUICE_PRINCIPAL, or the OS user): with a principals file, that principal
+ * needs `grants.detokenize` for each token's class; without one, holding the secret is the only gate. Recorded in
+ * the audit log (token counts per class, never a value).
+ */
+export async function detokenizeAs(ws: Workspace, tokens: readonly string[]): Promise<Map<string, { value: string; pii: string }>> {
+  const values = await detokenize({ project: ws.project, projectDir: ws.projectDir, catalog: ws.catalog }, tokens);
+  const classes = [...new Set([...values.values()].map((v) => v.pii))].sort();
+  const file = principalsFilePath(ws.settings);
+  if (fs.existsSync(file)) {
+    const principal = readPrincipalsFile(file).principals.find((p) => p.name === ws.settings.principal);
+    const denied = classes.map((pii) => (principal === undefined ? { allowed: false as const, missing: `a principal named "${ws.settings.principal}"` } : authorize(principal, { action: 'detokenize', pii }))).find((d) => !d.allowed);
+    if (denied !== undefined && !denied.allowed) {
+      await recordAction(ws.catalog, ws.settings.principal, 'denied', 'detokenize', { classes, tokens: tokens.length });
+      throw new SluiceError('ACCESS_DENIED', `detokenize: principal "${ws.settings.principal}" lacks ${denied.missing} in ${file}; an admin adds it (grants.detokenize lists the personal-data classes it may read)`);
+    }
+  }
+  await recordAction(ws.catalog, ws.settings.principal, 'detokenize', `pii:${classes.join(',') || 'none'}`, { tokens: tokens.length, found: values.size });
+  return values;
 }
 
 /** The values of tokens, from the vault (tokens it does not hold are left out). */

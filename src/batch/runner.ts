@@ -2,6 +2,7 @@
 // a failure stops its downstream steps but not independent ones. Every step is recorded in the catalog.
 // Attempts go to an executor (in process, or a queue of `sluice worker` processes); retries and records stay here.
 import { randomBytes } from 'node:crypto';
+import { recordAction } from '../access/audit.ts';
 import { getAsset } from '../define/project.ts';
 import { errorMessage } from '../errors.ts';
 import type { CheckRecord, LineageEdge, NewStep, StepRecord, StepStatus } from '../store/catalog/catalog.ts';
@@ -99,6 +100,8 @@ export async function runAssets(ws: Workspace, request: RunRequest = {}): Promis
   await ws.catalog.createRun({ id: runId, project: ws.project.name, startedAt: new Date(started).toISOString(), args, owner: PROCESS_OWNER });
   const lineage = RunLineageEmitter.forRun(ws, runId, args, request.partitions ?? [], request.lineageParent);
   lineage.runStart();
+  const assets = [...new Set(steps.map((s) => s.asset))];
+  await recordAction(ws.catalog, ws.settings.principal, 'run', assets.length === 1 ? `asset:${assets[0] ?? ''}` : `assets:${assets.length}`, { runId, assets, partitions: [...new Set(steps.map((s) => s.partition))].length, force: request.force ?? false }, started);
   // A heartbeat, so a run whose process dies is seen as abandoned by the next command (batch/abandoned.ts).
   const heartbeat = setInterval(() => {
     ws.catalog.heartbeatRun(runId, Date.now()).catch((error: unknown) => ws.logger.warn({ run: runId, err: errorMessage(error) }, 'run heartbeat failed'));

@@ -1,5 +1,6 @@
 // Operations on an asset's table outside a build: delete partitions (a new version without them, recorded as
 // a run), vacuum old versions, and the schema history (`sluice delete`, `sluice vacuum`, `sluice schema`).
+import { recordAction } from '../access/audit.ts';
 import { getAsset } from '../define/project.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
 import type { ColumnSchema, SchemaChange } from '../store/tables/manifest.ts';
@@ -25,6 +26,7 @@ export async function deletePartitions(ws: Workspace, asset: string, partitions:
   const runId = newRunId();
   const started = new Date().toISOString();
   await ws.catalog.createRun({ id: runId, project: ws.project.name, startedAt: started, args: { command: 'delete', asset, partitions: [...partitions] } });
+  await recordAction(ws.catalog, ws.settings.principal, 'delete', `asset:${asset}`, { runId, partitions: [...partitions] });
   try {
     const manifest = await ws.tables.deletePartitions(asset, partitions, runId);
     await ws.catalog.recordVersion({
@@ -66,6 +68,9 @@ export async function vacuum(ws: Workspace, assets: readonly string[], options: 
   for (const asset of names) {
     const pinned = [...(pins.get(asset) ?? new Map<number, string[]>())].filter(([, ids]) => ids.some((id) => !unpinned.has(id))).map(([version]) => version);
     reports.push(await vacuumTable(ws.tables, asset, { ...options, pinned: [...(options.pinned ?? []), ...pinned] }));
+  }
+  if (options.dryRun !== true) {
+    await recordAction(ws.catalog, ws.settings.principal, 'vacuum', assets.length === 1 ? `asset:${assets[0] ?? ''}` : 'tables', { assets: names, unpinned: options.unpin ?? [] });
   }
   return reports;
 }

@@ -1,6 +1,8 @@
 // The `sluice` command line: global options, one file per command, errors printed without a stack
 // trace unless --debug. Returns the exit code.
 import { Command, CommanderError } from 'commander';
+import { registerAccess } from './commands/access.ts';
+import { registerAudit } from './commands/audit.ts';
 import { registerBackfill } from './commands/backfill.ts';
 import { registerFeatures } from './commands/features.ts';
 import { registerGenerate } from './commands/generate.ts';
@@ -44,6 +46,8 @@ export function buildProgram(): Command {
   registerPii(program);
   registerLineage(program);
   registerServe(program);
+  registerAccess(program);
+  registerAudit(program);
   registerStream(program);
   registerGenerate(program);
   registerWorker(program);

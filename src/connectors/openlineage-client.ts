@@ -57,11 +57,25 @@ export function lineageEndpoint(url: string): string {
   return parsed.toString();
 }
 
+/**
+ * Credentials in the URL (`http://user:token@host/`) become a Basic authorization header: fetch refuses URLs with
+ * credentials, and the URL is logged, so it must not carry them.
+ */
+function splitCredentials(url: string): { endpoint: string; basic: string | undefined } {
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '') return { endpoint: url, basic: undefined };
+  const basic = Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64');
+  parsed.username = '';
+  parsed.password = '';
+  return { endpoint: parsed.toString(), basic };
+}
+
 type SendResult = 'sent' | 'rejected' | 'down';
 
 export class OpenLineageClient implements LineageSink {
   readonly enabled = true;
   readonly #endpoint: string;
+  readonly #basic: string | undefined;
   readonly #options: OpenLineageClientOptions;
   readonly #log: Logger;
   /** Serialised events not yet sent, oldest first (the outbox's, once claimed, come first). */
@@ -75,7 +89,9 @@ export class OpenLineageClient implements LineageSink {
   #abort = new AbortController();
 
   constructor(options: OpenLineageClientOptions) {
-    this.#endpoint = lineageEndpoint(options.url);
+    const { endpoint, basic } = splitCredentials(lineageEndpoint(options.url));
+    this.#endpoint = endpoint;
+    this.#basic = basic;
     this.#options = options;
     this.#log = options.logger;
   }
@@ -146,6 +162,7 @@ export class OpenLineageClient implements LineageSink {
     const attempts = this.#options.attempts ?? 3;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.#options.apiKey !== undefined) headers['authorization'] = `Bearer ${this.#options.apiKey}`;
+    else if (this.#basic !== undefined) headers['authorization'] = `Basic ${this.#basic}`;
     let last = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (this.#abort.signal.aborted) return 'down';

@@ -52,6 +52,10 @@ export interface ProjectSettings {
    * project's name; `apiKeyEnv` names an env var holding a bearer token.
    */
   readonly openlineage?: { readonly url?: string | undefined; readonly namespace?: string | undefined; readonly apiKeyEnv?: string | undefined } | undefined;
+  /** Access control: the principals file (roles, grants, hashed keys), relative to the project; SLUICE_ACCESS_FILE also names it. */
+  readonly access?: { readonly principalsFile?: string | undefined } | undefined;
+  /** `sluice serve` over HTTPS: PEM files of the certificate (chain) and its private key, relative to the project. */
+  readonly tls?: { readonly cert: string; readonly key: string } | undefined;
 }
 
 export interface ProjectInput {
@@ -212,6 +216,8 @@ const settingsSchema = z.object({
     namespace: z.string().min(1).optional(),
     apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the name of an environment variable, e.g. OPENLINEAGE_API_KEY').optional(),
   }).strict().optional(),
+  access: z.object({ principalsFile: z.string().min(1).optional() }).strict().optional(),
+  tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
 }).strict();
 
 function invalid(what: string, error: z.ZodError): SluiceError {

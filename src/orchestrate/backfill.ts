@@ -1,5 +1,6 @@
 // Backfills: one run of a job per partition in a date range, at most K at once, recorded in the catalog so that
 // invoking the same backfill again continues where it stopped (partitions that succeeded are not run again).
+import { recordAction } from '../access/audit.ts';
 import { runAssets, type RunSummary } from '../batch/runner.ts';
 import { plan } from '../batch/plan.ts';
 import { reconcileVersions } from '../batch/reconcile.ts';
@@ -140,6 +141,7 @@ export async function backfill(ws: Workspace, options: BackfillOptions): Promise
   const lineage = new RunLineageEmitter(ws, (scope) => jobRunLineage(scope, `backfill:${id}:${new Date(started).toISOString()}`, `backfill.${job.name}`, rangeOf(ws, job, partitions)));
   lineage.runStart({ jobType: 'BACKFILL' });
   const lineageParent = lineage.run === undefined ? {} : { lineageParent: asParent(lineage.run) };
+  await recordAction(ws.catalog, ws.settings.principal, 'backfill', `job:${job.name}`, { backfillId: id, from: options.from, to: options.to, partitions: partitions.length, force: options.force === true });
   const records = new Map((await ws.catalog.listBackfillPartitions(id)).map((p) => [p.partition, p]));
   const results = new Map<string, BackfillPartitionResult>();
   const pending: string[] = [];

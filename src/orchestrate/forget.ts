@@ -4,6 +4,7 @@
 // its rows used leave the vault, and the erasure is recorded as a run without the erased values. Old versions'
 // files stay until `sluice vacuum` removes them (a training set's pin keeps them: it is reported).
 import { createHmac } from 'node:crypto';
+import { recordAction } from '../access/audit.ts';
 import { getAsset } from '../define/project.ts';
 import type { FileSource } from '../define/source.ts';
 import type { Session } from '../engine/engine.ts';
@@ -179,7 +180,10 @@ export async function forget(ws: Workspace, entity: Readonly<Record<string, stri
     }
     const pins = await pinnedVersions(ws);
     const pinnedBy = [...new Set(assets.flatMap((a) => [...(pins.get(a.asset) ?? new Map<number, string[]>()).values()].flat()))].sort();
-    if (runId !== null) await ws.catalog.finishRun(runId, 'success', new Date().toISOString(), null);
+    if (runId !== null) {
+      await ws.catalog.finishRun(runId, 'success', new Date().toISOString(), null);
+      await recordAction(ws.catalog, ws.settings.principal, 'forget', `entity:${keyColumns.join(',')}`, { runId, entityHash, assets: assets.map((a) => ({ asset: a.asset, version: a.version, partitions: a.partitions.length })), online: online.reduce((n, o) => n + o.deleted, 0), tokens });
+    }
     return { runId, dryRun, keyColumns, assets, online, tokens, sourceFiles, pinnedBy };
   } catch (error) {
     if (runId !== null) await ws.catalog.finishRun(runId, 'failed', new Date().toISOString(), errorMessage(error));

@@ -1,8 +1,18 @@
-// The serving HTTP API (Fastify): POST /v1/features over readOnlineFeatures, GET /health, GET /metrics.
-// A thin shell: it authenticates, checks the body's shape, calls the feature layer and maps errors to status
-// codes; every rule about lookups lives in features/online-read.ts.
+// The serving HTTP API (Fastify): POST /v1/features over readOnlineFeatures, GET /health, GET /metrics, over HTTP or
+// HTTPS. A thin shell: it authenticates (access/key-ring.ts), authorizes each route (access/principals.ts), counts
+// what each principal read for the audit log, checks the body's shape, calls the feature layer and maps errors to
+// status codes; every rule about lookups lives in features/online-read.ts.
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import fs from 'node:fs';
 import http, { STATUS_CODES } from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
+import { RequestAudit } from '../access/audit.ts';
+import { KeyRing } from '../access/key-ring.ts';
+import { authorize, type AccessRequest, type Principal } from '../access/principals.ts';
+import { legacyPrincipals, parseApiKeys, type ApiKeyConfig } from '../access/api-keys.ts';
+import { projectNames } from '../access/serving-access.ts';
+import type { Catalog } from '../store/catalog/catalog.ts';
 import type { Project } from '../define/project.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
 import { asOfMillis, readOnlineFeaturesCounted, type AsOf, type OnlineFeaturesRequest } from '../features/online-read.ts';
@@ -10,15 +20,23 @@ import type { EventStream } from '../define/stream.ts';
 import { parseEvent } from '../stream/event-schema.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
-import { hashKey, parseApiKeys, unknownServices, type ApiKeyConfig, type KeyGrant } from './api-keys.ts';
 import { createServingMetrics } from './metrics.ts';
 
 export interface ServerOptions {
   readonly project: Project;
   /** The caller opened the store and closes it after the server. */
   readonly store: OnlineStore;
-  /** Parsed keys, or the raw `key=svc1|svc2,key2=*` text; none (or empty): the API is open to anyone. */
+  /**
+   * Who may call the API: a key ring (principals file and older keys; the caller opened it and closes it), or
+   * only older-style keys, parsed or as `key=svc1|svc2,key2=*` text. No keys at all: the API is open to anyone.
+   */
+  readonly access?: KeyRing | undefined;
   readonly apiKeys?: ApiKeyConfig | string | undefined;
+  /** Count what each principal reads and sends, per minute, into this catalog's audit log (flushed every `auditFlushMs`, default 10 s, and on close). */
+  readonly audit?: Catalog | undefined;
+  readonly auditFlushMs?: number | undefined;
+  /** Serve HTTPS with this certificate (chain) and private key, PEM. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined;
   /** Default: warnings and errors to stderr. */
   readonly logger?: Logger | undefined;
   /** Largest number of entities in one lookup (default 1000). */
@@ -48,7 +66,7 @@ const HEALTH_TIMEOUT_MS = 1_000;
 
 /** An HTTP error the server raises itself (authentication, routing), with the code clients see. */
 class HttpError extends Error {
-  constructor(readonly statusCode: number, readonly code: string, message: string) {
+  constructor(readonly statusCode: number, readonly code: string, message: string, readonly fields: Readonly<Record<string, string>> = {}) {
     super(message);
   }
 }
@@ -57,8 +75,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** performance.now() when the request arrived, for the latency histogram. */
     sluiceStart: number;
-    /** What the request's API key grants; '*' when the server has no keys. */
-    sluiceGrant: KeyGrant;
+    /** Who sent the request; undefined when the server has no keys (anyone may do anything). */
+    sluicePrincipal: Principal | undefined;
+    /** Which of the principal's keys. */
+    sluiceKeyId: string | null;
   }
 }
 
@@ -78,6 +98,8 @@ const lookupSchema = {
 } as const;
 
 const ROUTES = 'POST /v1/features, POST /v1/events/<stream>, GET /health, GET /ready, GET /metrics';
+/** Who the audit log names when the server has no keys, or for a request without a valid key. */
+const ANONYMOUS = 'anonymous';
 /** Most events in one ingest request. */
 const MAX_INGEST_EVENTS = 10_000;
 
@@ -85,15 +107,16 @@ const MAX_INGEST_EVENTS = 10_000;
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { project, store } = options;
   const logger = options.logger ?? createLogger('warn');
-  const keys = typeof options.apiKeys === 'string' ? parseApiKeys(options.apiKeys) : options.apiKeys ?? { grants: new Map<string, KeyGrant>() };
-  // A key grants feature services (to read) and event streams (to send events to), by name.
-  const missing = unknownServices(keys, new Set([...project.featureServices.keys(), ...project.eventStreams.keys()]));
-  if (missing.length > 0) {
-    throw new SluiceError('CONFIG_INVALID', `SLUICE_API_KEYS grants services that project "${project.name}" does not define: ${missing.join(', ')}; its services: ${[...project.featureServices.keys()].join(', ') || '(none)'}; its event streams: ${[...project.eventStreams.keys()].join(', ') || '(none)'}`);
-  }
+  // A ring built here from older-style keys is the server's own, closed with it; a ring passed in is the caller's.
+  const ownRing = options.access === undefined;
+  const ring = options.access ?? new KeyRing({
+    fixed: legacyPrincipals(typeof options.apiKeys === 'string' ? parseApiKeys(options.apiKeys) : options.apiKeys ?? { grants: new Map() }, 'SLUICE_API_KEYS', new Set(project.eventStreams.keys())),
+    known: projectNames(project),
+  });
   if (options.asOf !== undefined) asOfMillis(options.asOf, 'the server\'s asOf');
-  const open = keys.grants.size === 0;
-  if (open) logger.warn('no API keys configured (SLUICE_API_KEYS): the feature API is open to anyone who can reach it');
+  const open = ring.open;
+  if (open) logger.warn('no API keys configured (principals file, SLUICE_API_KEYS): the feature API is open to anyone who can reach it');
+  const audit = options.audit === undefined ? undefined : new RequestAudit({ catalog: options.audit, flushMs: options.auditFlushMs, logger });
   const metrics = createServingMetrics({ defaultMetrics: options.processMetrics !== false });
   const serviceLabel = (name: unknown): string => (typeof name === 'string' && project.featureServices.has(name) ? name : 'unknown');
 
@@ -103,27 +126,54 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     logger: false,
     // Node checks request deadlines every connectionsCheckingInterval (30 s by default): check often enough
     // that a stalled body is answered 408 close to its deadline; sockets idle past 6 deadlines are closed.
-    serverFactory: (handler) => http.createServer({
-      requestTimeout,
-      headersTimeout: requestTimeout,
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
-      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(requestTimeout / 2))),
-    }, handler).setTimeout(requestTimeout * 6),
+    serverFactory: (handler) => {
+      const serverOptions = {
+        requestTimeout,
+        headersTimeout: requestTimeout,
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+        connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(requestTimeout / 2))),
+      };
+      const server = options.tls === undefined ? http.createServer(serverOptions, handler) : https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handler);
+      return server.setTimeout(requestTimeout * 6);
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   app.decorateRequest('sluiceStart', 0);
-  app.decorateRequest('sluiceGrant', '*');
+  app.decorateRequest('sluicePrincipal', undefined);
+  app.decorateRequest('sluiceKeyId', null);
+  app.addHook('onClose', async () => {
+    if (ownRing) ring.close();
+    await audit?.close();
+  });
+
+  const routeOf = (request: FastifyRequest): string => `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0] ?? ''}`;
 
   // Callback-style hooks: no promise per request on the hot path.
   const authenticate = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
     request.sluiceStart = performance.now();
     if (open) return done();
     const key = presentedKey(request);
-    if (key === undefined) return done(new HttpError(401, 'UNAUTHORIZED', 'an API key is required: send it in the x-api-key header or as Authorization: Bearer <key>'));
-    const grant = keys.grants.get(hashKey(key));
-    if (grant === undefined) return done(new HttpError(401, 'UNAUTHORIZED', 'the API key is not valid'));
-    request.sluiceGrant = grant;
+    const result = key === undefined ? undefined : ring.authenticate(key);
+    if (result?.ok !== true) {
+      audit?.count(ANONYMOUS, null, 'denied', routeOf(request));
+      return done(new HttpError(401, 'UNAUTHORIZED', result?.reason ?? 'an API key is required: send it in the x-api-key header or as Authorization: Bearer <key>'));
+    }
+    request.sluicePrincipal = result.principal;
+    request.sluiceKeyId = result.keyId;
     done();
+  };
+
+  /** 403 unless the request's principal may do `wanted`; the message names the principal, the route and the missing grant. */
+  const allow = (request: FastifyRequest, wanted: AccessRequest, what: string): void => {
+    const principal = request.sluicePrincipal;
+    if (principal === undefined) return;
+    const decision = authorize(principal, wanted);
+    if (decision.allowed) return;
+    audit?.count(principal.name, request.sluiceKeyId, 'denied', routeOf(request));
+    throw new HttpError(403, 'FORBIDDEN', `principal "${principal.name}" may not ${what} (${routeOf(request)}): it needs ${decision.missing}; ask an admin to grant it`, { principal: principal.name, route: routeOf(request), missing: decision.missing });
+  };
+  const countFor = (request: FastifyRequest, action: 'read' | 'ingest', target: string): void => {
+    audit?.count(request.sluicePrincipal?.name ?? ANONYMOUS, request.sluiceKeyId, action, target);
   };
 
   app.post<{ Body: OnlineFeaturesRequest }>('/v1/features', {
@@ -135,13 +185,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       done();
     },
   }, async (request) => {
-    const grant = request.sluiceGrant;
     const service = request.body.service;
-    if (grant !== '*' && !grant.has(service)) {
-      throw new HttpError(403, 'FORBIDDEN', `this API key may not read feature service "${service}"`);
-    }
+    allow(request, { action: 'read', service }, `read feature service "${service}"`);
     const { response, counts } = await readOnlineFeaturesCounted(project, store, request.body, { maxEntities: options.maxEntities, asOf: options.asOf });
     metrics.countLookups(response.service, counts);
+    countFor(request, 'read', `service:${response.service}`);
     return response;
   });
 
@@ -151,8 +199,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (stream === undefined) {
       throw new HttpError(404, 'NOT_FOUND', `no event stream "${name}" in project "${project.name}"; streams: ${[...project.eventStreams.keys()].join(', ') || '(none)'}`);
     }
-    const grant = request.sluiceGrant;
-    if (grant !== '*' && !grant.has(name)) throw new HttpError(403, 'FORBIDDEN', `this API key may not send events to stream "${name}"`);
+    allow(request, { action: 'ingest', stream: name }, `send events to stream "${name}"`);
     if (options.ingest === undefined) throw new HttpError(503, 'INGEST_OFF', 'event ingest is off: start the server with `sluice serve --ingest` (it publishes to NATS JetStream, SLUICE_NATS_URL)');
     const body = request.body;
     const events = Array.isArray(body) ? body : [body];
@@ -167,6 +214,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       return reply.code(400).send({ error: 'EVENT_INVALID', message: `${rejected.length} of ${lines.length} event(s) do not fit stream "${name}"; none was accepted; first: event ${rejected[0]?.index ?? 0}: ${rejected[0]?.reason ?? ''}`, rejected: rejected.slice(0, 100) });
     }
     const accepted = await options.ingest(stream, lines);
+    countFor(request, 'ingest', `stream:${name}`);
     return reply.code(202).send({ stream: name, accepted });
   });
 
@@ -196,7 +244,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     return reply.code(ok ? 200 : 503).send({ ready: ok });
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  // /health and /ready stay open for load balancers' probes: they say only whether dependencies answer.
+  app.get('/metrics', { onRequest: authenticate }, async (request, reply) => {
+    allow(request, { action: 'observe' }, 'read metrics');
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -231,7 +281,7 @@ function presentedKey(request: FastifyRequest): string | undefined {
 
 /** Status and body for an error: clients see what they can fix, never internals. */
 function errorResponse(error: unknown): { statusCode: number; body: { error: string; message: string } } {
-  if (error instanceof HttpError) return { statusCode: error.statusCode, body: { error: error.code, message: error.message } };
+  if (error instanceof HttpError) return { statusCode: error.statusCode, body: { error: error.code, message: error.message, ...error.fields } };
   if (error instanceof SluiceError) {
     if (error.code === 'FEATURE_REQUEST' || error.code === 'FEATURE_NOT_FOUND') return { statusCode: 400, body: { error: error.code, message: error.message } };
     if (error.code === 'ONLINE_STORE' || error.transient) {
@@ -288,7 +338,29 @@ export async function startServer(options: ServerOptions & { readonly host?: str
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port ?? 8080;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   logger.info({ url, services: [...options.project.featureServices.keys()], store: options.store.kind }, 'feature server listening');
   return { app, url, close: () => app.close() };
+}
+
+/** Read the PEM files `sluice serve --tls-cert/--tls-key` (or settings.tls) name; both or neither. */
+export function readTlsFiles(cert: string | undefined, key: string | undefined): { cert: Buffer; key: Buffer } | undefined {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw new SluiceError('CONFIG_INVALID', `HTTPS needs both a certificate and its private key: give --tls-cert and --tls-key (or settings.tls { cert, key }); only ${cert === undefined ? 'the key' : 'the certificate'} was given`);
+  }
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch (error) {
+      throw new SluiceError('CONFIG_INVALID', `cannot read the TLS ${what} ${file}: ${errorMessage(error)}; give a PEM file (e.g. made with openssl req -x509)`, { file });
+    }
+  };
+  const pair = { cert: read(cert, 'certificate'), key: read(key, 'private key') };
+  try {
+    tls.createSecureContext(pair);
+  } catch (error) {
+    throw new SluiceError('CONFIG_INVALID', `the TLS certificate ${cert} and key ${key} cannot be used together: ${errorMessage(error)}; give PEM files of one certificate and its own private key`, { file: cert });
+  }
+  return pair;
 }

@@ -61,8 +61,8 @@ export function registerPii(program: Command): void {
     .action(async (tokens: string[], _options: unknown, cmd: Command) => {
       const g = globals(cmd);
       await withWorkspace(g, async (ws) => {
-        const { detokenize } = await import('../../batch/protect.ts');
-        const values = await detokenize({ project: ws.project, projectDir: ws.projectDir, catalog: ws.catalog }, tokens);
+        const { detokenizeAs } = await import('../../batch/protect.ts');
+        const values = await detokenizeAs(ws, tokens);
         const rows = tokens.map((token) => ({ token, pii: values.get(token)?.pii ?? '', value: values.get(token)?.value ?? '(not in the vault)' }));
         if (g.json) return printJson(rows);
         process.stdout.write(`${renderTable(rows)}\n`);

@@ -353,6 +353,37 @@ export interface VaultEntry {
   readonly sealed: string;
 }
 
+/**
+ * What the audit log records. Counted per principal, key and minute: `read` (a feature service), `ingest` (an event
+ * stream), `denied` (a request refused with 401 or 403). One entry each: `run`, `backfill`, `delete`, `vacuum`, and
+ * the PII actions `forget` and `detokenize`.
+ */
+export type AuditAction = 'read' | 'ingest' | 'denied' | 'run' | 'backfill' | 'delete' | 'vacuum' | 'forget' | 'detokenize';
+
+export interface AuditEntry {
+  /** Counted entries have an id made of their principal, key, action, target and minute, so their counts add up. */
+  readonly id: string;
+  /** When; for counted entries, the start of their minute. */
+  readonly at: string;
+  /** Who: an access principal, the OS user (or SLUICE_PRINCIPAL) of a command, or `anonymous`. */
+  readonly principal: string;
+  /** Which of the principal's keys (a short fingerprint of its hash), for requests; null for commands. */
+  readonly keyId: string | null;
+  readonly action: AuditAction;
+  /** What: `service:<name>`, `stream:<name>`, `asset:<name>`, `job:<name>`, or the refused route. */
+  readonly target: string;
+  readonly count: number;
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditFilter {
+  /** Entries at or after this ISO time. */
+  readonly since?: string | undefined;
+  readonly principal?: string | undefined;
+  readonly action?: AuditAction | undefined;
+  readonly limit?: number | undefined;
+}
+
 export interface Catalog {
   /** Which backend this is, for messages: 'sqlite' | 'postgres'. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -404,6 +435,10 @@ export interface Catalog {
   vaultEntries(tokens: readonly string[]): Promise<VaultEntry[]>;
   /** Remove these tokens (erasure); how many were there. */
   deleteVaultEntries(tokens: readonly string[]): Promise<number>;
+  /** Append audit entries in one transaction; an entry whose id exists adds its count to it (and keeps its detail). */
+  recordAudit(entries: readonly AuditEntry[]): Promise<void>;
+  /** Newest first (by time, then id). */
+  listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
 
   recordMaterialization(record: MaterializationRecord): Promise<void>;
   /** The materialisation of a view into a store that reached furthest, if any. */

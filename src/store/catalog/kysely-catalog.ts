@@ -6,6 +6,8 @@ import type { Insertable, Kysely, RawBuilder, Selectable } from 'kysely';
 import { SluiceError, errorMessage, isTransient } from '../../errors.ts';
 import type { ErrorContext } from '../../errors.ts';
 import type {
+  AuditEntry,
+  AuditFilter,
   Catalog,
   CheckFilter,
   CheckHistory,
@@ -389,6 +391,34 @@ export class KyselyCatalog implements Catalog {
       deleted += Number(result.numDeletedRows);
     }
     return deleted;
+  }
+
+  async recordAudit(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const rows = entries.map((e) => ({ id: e.id, at: e.at, principal: e.principal, key_id: e.keyId, action: e.action, target: e.target, count: e.count, detail: JSON.stringify(e.detail) }));
+    await this.#execute(`record ${entries.length} audit entr${entries.length === 1 ? 'y' : 'ies'}`, {}, (db) =>
+      db.transaction().execute(async (trx) => {
+        for (let start = 0; start < rows.length; start += BATCH_ROWS) {
+          await trx.insertInto('audit_log').values(rows.slice(start, start + BATCH_ROWS))
+            .onConflict((oc) => oc.column('id').doUpdateSet({ count: sql<number>`audit_log.count + excluded.count` })).execute();
+        }
+      }),
+    );
+  }
+
+  async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    const rows = await this.#execute('list the audit log', {}, (db) => {
+      let query = db.selectFrom('audit_log').selectAll().orderBy('at', 'desc').orderBy('id', 'desc');
+      if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+      if (filter.principal !== undefined) query = query.where('principal', '=', filter.principal);
+      if (filter.action !== undefined) query = query.where('action', '=', filter.action);
+      if (filter.limit !== undefined) query = query.limit(filter.limit);
+      return query.execute();
+    });
+    return rows.map((row) => ({
+      id: row.id, at: row.at, principal: row.principal, keyId: row.key_id, action: row.action, target: row.target,
+      count: Number(row.count), detail: JSON.parse(row.detail) as Record<string, unknown>,
+    }));
   }
 
   async recordMaterialization(record: MaterializationRecord): Promise<void> {

@@ -26,6 +26,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 11, up: addMaterializedVersions },
   { version: 12, up: createTrainingSets },
   { version: 13, up: createColumnLineage },
+  { version: 14, up: createAuditLog },
   { version: 15, up: createPiiVault },
 ];
 
@@ -283,6 +284,21 @@ async function createPiiVault(db: Kysely<Database>): Promise<void> {
     .addColumn('sealed', 'text', (col) => col.notNull())
     .addColumn('created_at', 'text', (col) => col.notNull())
     .execute();
+}
+
+/** The audit log: counted request entries per principal, key and minute, and one entry per command action. */
+async function createAuditLog(db: Kysely<Database>): Promise<void> {
+  await db.schema.createTable('audit_log').ifNotExists()
+    .addColumn('id', 'text', (col) => col.primaryKey())
+    .addColumn('at', 'text', (col) => col.notNull())
+    .addColumn('principal', 'text', (col) => col.notNull())
+    .addColumn('key_id', 'text')
+    .addColumn('action', 'text', (col) => col.notNull())
+    .addColumn('target', 'text', (col) => col.notNull())
+    .addColumn('count', 'bigint', (col) => col.notNull())
+    .addColumn('detail', 'text', (col) => col.notNull())
+    .execute();
+  await db.schema.createIndex('audit_log_at').ifNotExists().on('audit_log').columns(['at', 'id']).execute();
 }
 
 /** Which version of its asset a materialisation read, so `--incremental` also rewrites partitions changed since. */

@@ -2,7 +2,7 @@
 // Timestamps are ISO-8601 text, JSON is text, counts are 64-bit integers; enums are text typed as their unions.
 import type { ColumnType } from 'kysely';
 import type { ColumnLineageKind } from '../../sql/column-lineage.ts';
-import type { CheckRecord, LineageDirection, LineageEdge, RunStatus, StepStatus } from './catalog.ts';
+import type { AuditAction, CheckRecord, LineageDirection, LineageEdge, RunStatus, StepStatus } from './catalog.ts';
 
 /** A 64-bit integer: written as a number; PostgreSQL's `pg` driver reads `bigint` back as a string. */
 export type Int64 = ColumnType<number | string, number, number>;
@@ -202,6 +202,19 @@ export interface TrainingSetsTable {
   pinned: Int64;
 }
 
+/** Who read, ingested, ran, backfilled, deleted, forgot or detokenized what (migration 14). */
+export interface AuditLogTable {
+  id: string;
+  at: string;
+  principal: string;
+  key_id: string | null;
+  action: AuditAction;
+  target: string;
+  count: Int64;
+  /** JSON object. */
+  detail: string;
+}
+
 export interface BackfillsTable {
   id: string;
   job: string;
@@ -238,4 +251,5 @@ export interface Database {
   training_sets: TrainingSetsTable;
   pii_vault: PiiVaultTable;
   column_lineage: ColumnLineageTable;
+  audit_log: AuditLogTable;
 }

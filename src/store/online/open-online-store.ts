@@ -1,7 +1,8 @@
 // Opens the online store named by a URL: `sqlite:<path>` (one file, created with its directories) or
-// `redis://[user:password@]host:port[/db][?prefix=p:]` (`rediss://` for TLS; the prefix defaults to `sluice:`,
+// `redis://[user:password@]host:port[/db][?prefix=p:]` (`rediss://` for TLS, `&ca=<PEM file>` to trust a private CA;
+// the prefix defaults to `sluice:`,
 // and to `sluice:<project>:` when a command opens it for a project, so projects sharing a Redis do not collide).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SluiceError, errorMessage, isTransient, redactUrl } from '../../errors.ts';
 import type { OnlineStore } from './online-store.ts';
@@ -64,13 +65,21 @@ function parseRedisUrl(url: string, defaultPrefix: string): Parameters<typeof Re
   if (!/^\d*$/.test(dbText)) throw invalid(`the database "${dbText}" must be a number`);
   const db = dbText === '' ? 0 : Number(dbText);
   for (const name of parsed.searchParams.keys()) {
-    if (name !== 'prefix') throw invalid(`unknown parameter "${name}" (only prefix is supported)`);
+    if (name !== 'prefix' && name !== 'ca') throw invalid(`unknown parameter "${name}" (prefix and, with rediss://, ca are supported)`);
   }
   const prefix = parsed.searchParams.get('prefix') ?? defaultPrefix;
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
   if (host === '') throw invalid('no host');
   const port = parsed.port === '' ? DEFAULT_REDIS_PORT : Number(parsed.port);
   const tls = parsed.protocol === 'rediss:';
+  const caFile = parsed.searchParams.get('ca') ?? undefined;
+  if (caFile !== undefined && !tls) throw invalid('ca= needs TLS: use rediss://');
+  let ca: Buffer | undefined;
+  try {
+    ca = caFile === undefined ? undefined : readFileSync(caFile);
+  } catch (error) {
+    throw invalid(`cannot read the CA file ${caFile ?? ''} (${errorMessage(error)})`);
+  }
   // No credentials in the location: it appears in messages and keys incremental state.
   const location = `${parsed.protocol}//${parsed.host}/${db}${prefix === DEFAULT_PREFIX ? '' : `?prefix=${prefix}`}`;
   return {
@@ -80,6 +89,7 @@ function parseRedisUrl(url: string, defaultPrefix: string): Parameters<typeof Re
     username: parsed.username === '' ? undefined : decodeURIComponent(parsed.username),
     password: parsed.password === '' ? undefined : decodeURIComponent(parsed.password),
     tls,
+    ca,
     prefix,
     location,
   };

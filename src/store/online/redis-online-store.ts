@@ -63,6 +63,8 @@ export interface RedisConnectOptions {
   readonly username?: string | undefined;
   readonly password?: string | undefined;
   readonly tls: boolean;
+  /** With `tls`: PEM certificate authorities to trust besides the system's (a private CA). */
+  readonly ca?: Buffer | undefined;
   /** Prepended to every key, e.g. `sluice:`. */
   readonly prefix: string;
   /** Where the store is, without credentials. */
@@ -92,7 +94,7 @@ export class RedisOnlineStore implements OnlineStore {
       db: options.db,
       ...(options.username === undefined ? {} : { username: options.username }),
       ...(options.password === undefined ? {} : { password: options.password }),
-      ...(options.tls ? { tls: { servername: options.host } } : {}),
+      ...(options.tls ? { tls: { servername: options.host, ...(options.ca === undefined ? {} : { ca: options.ca }) } } : {}),
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs ?? 3000,
       retryStrategy: (attempt) => (connected ? Math.min(attempt * 100, 2000) : null),

@@ -1,8 +1,8 @@
-// API keys for the serving API: parsed once from `key=service1|service2,key2=*` (SLUICE_API_KEYS), looked up
-// per request by a hash of the presented key, so no comparison ever runs over the secret itself.
-import { createHash } from 'node:crypto';
+// The older form of API keys, `key=service1|service2,key2=*` (SLUICE_API_KEYS, settings.apiKeys): parsed once,
+// kept by hash only, and turned into principals so the server has one way to check every key.
 import { SluiceError } from '../errors.ts';
 import { isValidName } from '../sql/identifiers.ts';
+import { hashKey, type Principal } from './principals.ts';
 
 /** What one key may read: every service, or the services named. */
 export type KeyGrant = '*' | ReadonlySet<string>;
@@ -10,10 +10,6 @@ export type KeyGrant = '*' | ReadonlySet<string>;
 /** Grants by the SHA-256 (hex) of each key. */
 export interface ApiKeyConfig {
   readonly grants: ReadonlyMap<string, KeyGrant>;
-}
-
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
 }
 
 /**
@@ -57,4 +53,22 @@ export function unknownServices(config: ApiKeyConfig, services: ReadonlySet<stri
     for (const name of grant) if (!services.has(name)) unknown.add(name);
   }
   return [...unknown];
+}
+
+/**
+ * Each key as a principal named for where it came from (`SLUICE_API_KEYS entry 2`): a reader of the services it
+ * names; a key that names an event stream, or `*`, may also send events to it, so it is an operator limited to
+ * those streams (no assets). This keeps every key working as it did before principals.
+ */
+export function legacyPrincipals(config: ApiKeyConfig, label: string, streams: ReadonlySet<string>): Principal[] {
+  return [...config.grants].map(([sha256, grant], i) => {
+    const names = grant === '*' ? ['*'] : [...grant];
+    const streamNames = grant === '*' ? ['*'] : names.filter((n) => streams.has(n));
+    return {
+      name: `${label} entry ${i + 1}`,
+      role: streamNames.length > 0 ? 'operator' : 'reader',
+      grants: { services: grant === '*' ? ['*'] : names.filter((n) => !streams.has(n)), streams: streamNames, assets: [], detokenize: [] },
+      keys: [{ sha256 }],
+    };
+  });
 }
