@@ -24,6 +24,8 @@ import { defineProject, type Project } from '../src/define/project.ts';
 import { fileSource } from '../src/define/source.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
 import { tempProjectEachTest } from './helpers/temp.ts';
+import { createTestSchema } from './helpers/postgres.ts';
+import { testPostgresUrl } from '../src/config.ts';
 
 let dir: string;
 const opened: Workspace[] = [];
@@ -46,7 +48,7 @@ function writeUsers(rows = PEOPLE): void {
   fs.writeFileSync(path.join(dir, 'data', 'users.csv'), [header, ...rows.map((r) => [r.user_id, r.email, `"${r.phone}"`, r.name, r.country, r.birth_date, r.ip, r.zip, r.ssn, r.income].join(','))].join('\n'));
 }
 
-function makeProject(emailPolicy: PiiPolicyOption = 'hash', incomeType = 'INTEGER'): Project {
+function makeProject(emailPolicy: PiiPolicyOption = 'hash', incomeType = 'INTEGER', settings: Project['settings'] = {}): Project {
   const users = fileSource('users', {
     format: 'csv', path: 'data/users.csv',
     columns: {
@@ -67,7 +69,7 @@ function makeProject(emailPolicy: PiiPolicyOption = 'hash', incomeType = 'INTEGE
     sql: ({ ref }) => `SELECT user_id, 'called ' || email AS note, email AS contact FROM ${ref(users)}`,
     pii: { note: { pii: 'free_text', policy: 'drop' }, contact: { pii: 'email', policy: { mask: 'none' } } },
   });
-  return defineProject({ name: 'pii', sources: [users], assets: [clean, notes] });
+  return defineProject({ name: 'pii', sources: [users], assets: [clean, notes], settings });
 }
 
 async function open(project: Project): Promise<Workspace> {
@@ -109,7 +111,7 @@ describe('personal data', () => {
     expect(tokens.every((t) => /^tok_[0-9a-f]{32}$/.test(t))).toBe(true);
     expect(tokens[0]).toBe(tokens[2]);
     expect(tokens[0]).not.toBe(tokens[1]);
-    const back = await detokenize({ project: ws.project, projectDir: dir, catalog: ws.catalog }, tokens);
+    const back = await detokenize({ project: ws.project, projectDir: dir, stateDir: ws.stateDir, catalog: ws.catalog }, tokens);
     expect(tokens.map((t) => back.get(t)?.value)).toEqual(PEOPLE.map((p) => p.ssn));
     expect(back.get(tokens[0] ?? '')?.pii).toBe('id');
     expect(await ws.catalog.vaultEntries(tokens)).toHaveLength(2);
@@ -141,13 +143,14 @@ describe('personal data', () => {
 
   it('names the column and the way out when a secret is missing or weak, or a policy does not fit the type', async () => {
     writeUsers();
-    const ws = await open(makeProject());
+    // A secret named in the settings is required: nothing is generated in its place.
+    const ws = await open(makeProject('hash', 'INTEGER', { pii: { keyEnv: 'SLUICE_PII_KEY' } }));
     const noKey = await runAssets(ws);
     expect(noKey.steps.find((s) => s.asset === 'users_clean')?.error).toMatch(/source "users" column "email" is hashed or tokenised with a secret key, but no secret is set: set the environment variable SLUICE_PII_KEY/);
     process.env['SLUICE_PII_KEY'] = 'short';
     expect((await runAssets(ws)).steps.find((s) => s.asset === 'users_clean')?.error).toMatch(/the PII secret from the environment variable SLUICE_PII_KEY is 5 bytes; use at least 16/);
     process.env['SLUICE_PII_KEY'] = SECRET;
-    const wrongType = await open(makeProject('hash', 'VARCHAR'));
+    const wrongType = await open(makeProject('hash', 'VARCHAR', { pii: { keyEnv: 'SLUICE_PII_KEY' } }));
     expect((await runAssets(wrongType)).steps.find((s) => s.asset === 'users_clean')?.error).toMatch(/source "users": generalize \{ bin: 10000 \} needs a number, but the column is VARCHAR/);
     expect(() => makeProjectWith({ pii: 'e-mail' })).toThrow(/source "people" column "email": pii "e-mail" is not a classification/);
     expect(() => makeProjectWith({ pii: 'email', policy: 'encrypt' as PiiPolicyOption })).toThrow(/policy "encrypt" is not a policy; use 'keep', 'drop', 'mask'/);
@@ -255,6 +258,41 @@ describe('sluice forget', () => {
     expect(await onDisk()).toBeGreaterThan(0);
     await vacuum(ws, [], { keepVersions: 1, graceMs: 0 });
     expect(await onDisk()).toBe(0);
+  });
+});
+
+describe('the secret on embedded defaults', () => {
+  it('is generated once into .sluice/pii.key (mode 0600) and reused; a shared catalog never gets one', async () => {
+    writeUsers();
+    const ws = await open(makeProject());
+    expect((await runAssets(ws)).steps.every((s) => s.error === null)).toBe(true);
+    const file = path.join(dir, '.sluice', 'pii.key');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const secret = fs.readFileSync(file, 'utf8').trim();
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    const emails = async (w: Workspace): Promise<unknown[]> => (await queryTable(w, 'users_clean', (r) => `SELECT email FROM ${r} ORDER BY user_id`)).map((r) => r['email']);
+    expect(await emails(ws)).toEqual(PEOPLE.map((p) => expectedHash(p.email, secret)));
+    // Another process (workspace) of the same project finds the same secret: nothing is rebuilt.
+    const again = await open(makeProject());
+    expect((await runAssets(again)).steps.map((s) => s.status)).toEqual(['skipped', 'skipped']);
+    expect(fs.readFileSync(file, 'utf8').trim()).toBe(secret);
+
+    // With the catalog in PostgreSQL, machines must share one configured secret: none is generated.
+    const schema = await createTestSchema('sluice_pii');
+    try {
+      const stateDir = path.join(dir, 'pg-state');
+      const url = new URL(testPostgresUrl());
+      url.searchParams.set('schema', schema.schema);
+      const shared = await openWorkspace(makeProject(), dir, { stateDir, catalogUrl: url.toString() });
+      try {
+        expect((await runAssets(shared)).steps.find((s) => s.asset === 'users_clean')?.error).toMatch(/no secret is set: set the environment variable SLUICE_PII_KEY/);
+        expect(fs.existsSync(path.join(stateDir, 'pii.key'))).toBe(false);
+      } finally {
+        await shared.close();
+      }
+    } finally {
+      await schema.drop();
+    }
   });
 });
 

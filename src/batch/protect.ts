@@ -42,12 +42,53 @@ function secretSource(project: Project): string {
   return file === undefined ? `the environment variable ${project.settings.pii?.keyEnv ?? DEFAULT_PII_KEY_ENV}` : `the key file ${file}`;
 }
 
+/** Where a project on embedded defaults keeps the secret it generated for itself. */
+export const LOCAL_SECRET_FILE = 'pii.key';
+
+/**
+ * On embedded defaults (a SQLite catalog in the state directory, no `settings.pii`, no SLUICE_PII_KEY), the secret
+ * is generated once into `<state>/pii.key` (mode 0600), so a project works from its first run; the file goes with
+ * the state it protects. A shared catalog never gets one: every machine must use the same configured secret.
+ */
+export interface LocalSecret {
+  readonly stateDir: string;
+  readonly embedded: boolean;
+}
+
+function localSecret(local: LocalSecret): Buffer {
+  const target = path.join(local.stateDir, LOCAL_SECRET_FILE);
+  if (!fs.existsSync(target)) {
+    fs.mkdirSync(local.stateDir, { recursive: true });
+    const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    fs.writeFileSync(temp, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    try {
+      fs.linkSync(temp, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      fs.rmSync(temp, { force: true });
+    }
+  }
+  return Buffer.from(fs.readFileSync(target, 'utf8').trim(), 'utf8');
+}
+
+/** Where the secret of this project comes from, for `sluice pii`. */
+export function piiSecretSource(project: Project, local?: LocalSecret, env: NodeJS.ProcessEnv = process.env): string {
+  const envName = project.settings.pii?.keyEnv ?? DEFAULT_PII_KEY_ENV;
+  if (project.settings.pii?.keyFile === undefined && (env[envName] ?? '') === '' && project.settings.pii === undefined && local?.embedded === true) {
+    return `${path.join(local.stateDir, LOCAL_SECRET_FILE)} (generated for this project's embedded state; back it up with .sluice, or set ${DEFAULT_PII_KEY_ENV})`;
+  }
+  return secretSource(project);
+}
+
 /** The project's keys, or undefined when no secret is configured (then no policy may need one). */
-export function piiKeys(project: Project, projectDir: string, env: NodeJS.ProcessEnv = process.env): PiiKeys | undefined {
+export function piiKeys(project: Project, projectDir: string, local?: LocalSecret, env: NodeJS.ProcessEnv = process.env): PiiKeys | undefined {
   const file = project.settings.pii?.keyFile;
   const envName = project.settings.pii?.keyEnv ?? DEFAULT_PII_KEY_ENV;
   let secret: Buffer | undefined;
-  if (file !== undefined) {
+  if (file === undefined && (env[envName] ?? '') === '' && project.settings.pii === undefined && local?.embedded === true) {
+    secret = localSecret(local);
+  } else if (file !== undefined) {
     const where = path.resolve(projectDir, file);
     try {
       secret = Buffer.from(fs.readFileSync(where, 'utf8').trim(), 'utf8');
@@ -75,10 +116,10 @@ function keyedColumns(entries: readonly [string, Readonly<Record<string, ColumnP
 }
 
 /** The keys a definition's protections need: throws, naming the column and where the secret goes, when there are none. */
-export function requireKeys(project: Project, projectDir: string, where: string, protections: Readonly<Record<string, ColumnProtection>>): PiiKeys | undefined {
+export function requireKeys(project: Project, projectDir: string, where: string, protections: Readonly<Record<string, ColumnProtection>>, local?: LocalSecret): PiiKeys | undefined {
   const keyed = keyedColumns([[where, protections]]);
   if (keyed.length === 0) return undefined;
-  const keys = piiKeys(project, projectDir);
+  const keys = piiKeys(project, projectDir, local);
   if (keys === undefined) {
     throw new SluiceError('CONFIG_INVALID', `${keyed[0] ?? where} is hashed or tokenised with a secret key, but no secret is set: set ${secretSource(project)} to at least ${MIN_SECRET_BYTES} random bytes (e.g. \`export ${project.settings.pii?.keyEnv ?? DEFAULT_PII_KEY_ENV}=$(openssl rand -hex 32)\`), kept out of the project's files`);
   }
@@ -86,12 +127,17 @@ export function requireKeys(project: Project, projectDir: string, where: string,
 }
 
 /** What a step's output depends on besides its SQL and inputs: its sources' and its own policies, and the secret. */
-export function protectionFingerprint(project: Project, projectDir: string, asset: Asset, sources: readonly FileSource[]): string {
+export function protectionFingerprint(project: Project, projectDir: string, asset: Asset, sources: readonly FileSource[], local?: LocalSecret): string {
   const parts: [string, Readonly<Record<string, ColumnProtection>>][] = sources.filter((s) => Object.keys(s.protect).length > 0).map((s) => [`source "${s.name}"`, s.protect]);
   if (asset.protect !== undefined) parts.push([`asset "${asset.name}"`, asset.protect]);
   if (parts.length === 0) return '';
   const keyed = keyedColumns(parts).length > 0;
-  return JSON.stringify({ parts, key: keyed ? piiKeys(project, projectDir)?.id ?? 'none' : null });
+  return JSON.stringify({ parts, key: keyed ? piiKeys(project, projectDir, local)?.id ?? 'none' : null });
+}
+
+/** Embedded defaults: the catalog is SQLite (one machine, or workers sharing its state directory). */
+export function localSecretOf(env: { stateDir: string; catalog?: Catalog | undefined }): LocalSecret {
+  return { stateDir: env.stateDir, embedded: env.catalog?.dialect === 'sqlite' };
 }
 
 /** Put the padded HMAC keys into the session's variables, from parameters (never in SQL text). */
@@ -140,7 +186,7 @@ async function fillVault(session: Session, catalog: Catalog | undefined, keys: P
  */
 export async function createProtectedView(
   session: Session,
-  env: { project: Project; projectDir: string; catalog?: Catalog | undefined },
+  env: { project: Project; projectDir: string; stateDir: string; catalog?: Catalog | undefined },
   where: string,
   protections: Readonly<Record<string, ColumnProtection>>,
   relation: string,
@@ -152,7 +198,7 @@ export async function createProtectedView(
   if (missing.length > 0) {
     throw new SluiceError('DEFINITION_INVALID', `${where} classifies column "${missing[0]}" as personal data, but it has no such column; its columns are ${columns.map((c) => c.name).join(', ')}`, { column: missing[0] });
   }
-  const keys = requireKeys(env.project, env.projectDir, where, protections);
+  const keys = requireKeys(env.project, env.projectDir, where, protections, localSecretOf(env));
   if (keys !== undefined) await setKeyVariables(session, keys);
   for (const [column, protection] of Object.entries(protections)) {
     if (protection.policy?.kind === 'tokenize' && keys !== undefined) await fillVault(session, env.catalog, keys, relation, column, protection, where);
@@ -172,7 +218,7 @@ export async function createProtectedView(
  * the audit log (token counts per class, never a value).
  */
 export async function detokenizeAs(ws: Workspace, tokens: readonly string[]): Promise<Map<string, { value: string; pii: string }>> {
-  const values = await detokenize({ project: ws.project, projectDir: ws.projectDir, catalog: ws.catalog }, tokens);
+  const values = await detokenize({ project: ws.project, projectDir: ws.projectDir, stateDir: ws.stateDir, catalog: ws.catalog }, tokens);
   const classes = [...new Set([...values.values()].map((v) => v.pii))].sort();
   const file = principalsFilePath(ws.settings);
   if (fs.existsSync(file)) {
@@ -188,8 +234,8 @@ export async function detokenizeAs(ws: Workspace, tokens: readonly string[]): Pr
 }
 
 /** The values of tokens, from the vault (tokens it does not hold are left out). */
-export async function detokenize(env: { project: Project; projectDir: string; catalog: Catalog }, tokens: readonly string[]): Promise<Map<string, { value: string; pii: string }>> {
-  const keys = piiKeys(env.project, env.projectDir);
+export async function detokenize(env: { project: Project; projectDir: string; stateDir: string; catalog: Catalog }, tokens: readonly string[]): Promise<Map<string, { value: string; pii: string }>> {
+  const keys = piiKeys(env.project, env.projectDir, localSecretOf(env));
   if (keys === undefined) throw new SluiceError('CONFIG_INVALID', `detokenising needs the secret the tokens were made with: set ${secretSource(env.project)}`);
   const out = new Map<string, { value: string; pii: string }>();
   for (const entry of await env.catalog.vaultEntries(tokens)) {

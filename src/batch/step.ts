@@ -15,7 +15,7 @@ import type { ColumnSchema, InputRef, Manifest } from '../store/tables/manifest.
 import type { Catalog } from '../store/catalog/catalog.ts';
 import type { CommitResult, MultiCommitResult, TableStore } from '../store/tables/table-store.ts';
 import { entryPathInState } from '../store/tables/table-log.ts';
-import { createProtectedView, protectionFingerprint } from './protect.ts';
+import { createProtectedView, localSecretOf, protectionFingerprint } from './protect.ts';
 import { checkPiiRules } from './pii-inventory.ts';
 import { prepareInputs, renderSql, resolveInputs, stepFingerprint, type LatestVersion, type RenderedSql, type ResolvedInput } from './inputs.ts';
 import { describeFailure, runChecks, stagedRelation, type CheckOutcome } from './checks.ts';
@@ -226,7 +226,7 @@ export async function resolveStep(session: Session, env: StepEnv, asset: Asset, 
   const rendered = renderSql(env.project, asset, partition);
   const inputs = await resolveInputs(session, env, asset, partition, rendered.references, latest);
   const sources = inputs.flatMap((i) => { const d = env.project.datasets.get(i.ref.dataset); return d?.kind === 'source' ? [d] : []; });
-  const fingerprint = stepFingerprint(rendered.sql, asset.partitions?.column ?? null, inputs, protectionFingerprint(env.project, env.projectDir, asset, sources));
+  const fingerprint = stepFingerprint(rendered.sql, asset.partitions?.column ?? null, inputs, protectionFingerprint(env.project, env.projectDir, asset, sources, localSecretOf(env)));
   const reads = inputs.map((i) => i.ref);
   const current = await latest(asset.name);
   const built = current === undefined ? undefined : builtWith(asset, current, partition);

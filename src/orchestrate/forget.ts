@@ -11,7 +11,7 @@ import type { Session } from '../engine/engine.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
 import { encodeKeyOf } from '../features/keys.ts';
 import { newRunId } from '../batch/runner.ts';
-import { piiKeys } from '../batch/protect.ts';
+import { localSecretOf, piiKeys } from '../batch/protect.ts';
 import { pinnedVersions } from '../batch/table-admin.ts';
 import { quoteIdent, quoteList, quoteLiteral } from '../sql/identifiers.ts';
 import type { Manifest } from '../store/tables/manifest.ts';
@@ -106,7 +106,7 @@ export async function forget(ws: Workspace, entity: Readonly<Record<string, stri
   const started = new Date().toISOString();
   // The record holds key names and, when a PII secret is set, a keyed hash of the values: enough to answer
   // "was this entity erased?" later, without keeping what was erased.
-  const keys = piiKeys(ws.project, ws.projectDir);
+  const keys = piiKeys(ws.project, ws.projectDir, localSecretOf(ws));
   const entityHash = keys === undefined ? null : createHmac('sha256', keys.hash).update(JSON.stringify(keyColumns.map((c) => entity[c]))).digest('hex');
   if (runId !== null) await ws.catalog.createRun({ id: runId, project: ws.project.name, startedAt: started, args: { command: 'forget', keyColumns, entityHash } });
   try {
