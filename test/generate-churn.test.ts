@@ -147,7 +147,7 @@ describe('generateChurn', () => {
 
   it('writes users.csv with one row per user, duplicates, nulls and exactly the reported malformed lines', () => {
     const lines = fs.readFileSync(path.join(dir, 'users.csv'), 'utf8').split('\n');
-    expect(lines[0]).toBe('user_id,signup_date,country,plan');
+    expect(lines[0]).toBe('user_id,signup_date,country,plan,email,phone');
     expect(lines.at(-1)).toBe('');
     const data = lines.slice(1, -1);
     expect(data).toHaveLength(summary.userRows);
@@ -158,13 +158,13 @@ describe('generateChurn', () => {
     };
     const malformed = data.filter((l) => {
       const f = l.split(',');
-      return f.length !== 4 || !/^\d+$/.test(f[0] ?? '') || !isDate(f[1] ?? '');
+      return f.length !== 6 || !/^\d+$/.test(f[0] ?? '') || !isDate(f[1] ?? '');
     });
     expect(malformed).toHaveLength(summary.malformedLines);
     expect(summary.malformedLines).toBeGreaterThanOrEqual(3);
-    expect(malformed.some((l) => l.split(',').length < 4)).toBe(true);
-    expect(malformed.some((l) => l.split(',').length === 4 && !/^\d+$/.test(l.split(',')[0] ?? ''))).toBe(true);
-    expect(malformed.some((l) => l.split(',').length === 4 && /^\d+$/.test(l.split(',')[0] ?? ''))).toBe(true);
+    expect(malformed.some((l) => l.split(',').length < 6)).toBe(true);
+    expect(malformed.some((l) => l.split(',').length === 6 && !/^\d+$/.test(l.split(',')[0] ?? ''))).toBe(true);
+    expect(malformed.some((l) => l.split(',').length === 6 && /^\d+$/.test(l.split(',')[0] ?? ''))).toBe(true);
 
     const good = data.filter((l) => !malformed.includes(l)).map((l) => l.split(','));
     const ids = new Set(good.map((f) => Number(f[0])));
@@ -183,6 +183,12 @@ describe('generateChurn', () => {
     const firstDay = Date.parse(`${summary.startDate}T00:00:00Z`);
     expect(good.every((f) => Date.parse(`${f[1] ?? ''}T00:00:00Z`) < firstDay)).toBe(true);
     expect(new Set(good.map((f) => f[3]).filter((p) => p !== ''))).toEqual(new Set(['free', 'basic', 'pro']));
+    // Personal data: one fake e-mail and phone number per user, the same in its duplicate rows.
+    expect(good.every((f) => new RegExp(`^user${f[0] ?? ''}@(example\\.com|mail\\.example\\.org|corp\\.example\\.net)$`).test(f[4] ?? ''))).toBe(true);
+    expect(good.every((f) => /^\+1 555 \d{7}$/.test(f[5] ?? ''))).toBe(true);
+    const phones = new Map<string, Set<string>>();
+    for (const f of good) phones.set(f[0] ?? '', new Set([...(phones.get(f[0] ?? '') ?? []), f[5] ?? '']));
+    expect([...phones.values()].every((set) => set.size === 1)).toBe(true);
   });
 
   it('rejects options it cannot honour, saying which', async () => {

@@ -150,3 +150,11 @@ Nothing was published for ${corruptDay}: user_features still has ${query(['versi
 The failing rows are in ${quarantineDir}; \`sluice report\` renders the history as HTML.
 `);
 fs.rmSync(corruptDir, { recursive: true, force: true });
+
+// Personal data: users.csv carries e-mails (hashed as read) and phones (masked); countries are classified and kept.
+process.stdout.write('\nWhere personal data is, and under which policy (derived columns follow column lineage):\n');
+run(['pii']);
+process.stdout.write('\nA user asks to be forgotten: first what would change, then the erasure, recorded without the erased values:\n');
+run(['forget', '--entity', 'user_id=7', '--dry-run']);
+run(['forget', '--entity', 'user_id=7']);
+run(['audit', '--since', '1h', '--action', 'forget']);

@@ -16,7 +16,14 @@ const logs = fileSource('logs', {
 const users = fileSource('users', {
   format: 'csv',
   path: 'data/users.csv',
-  columns: { user_id: 'BIGINT', signup_date: 'DATE', country: 'VARCHAR', plan: 'VARCHAR' },
+  // Personal data, protected as it is read: e-mails hashed with the project's secret (SLUICE_PII_KEY, or on
+  // embedded defaults one generated into .sluice/pii.key), phones masked to their last 4 digits, countries kept
+  // (classified, so `sluice pii` shows where they go). Older exports without the two columns still read.
+  columns: {
+    user_id: 'BIGINT', signup_date: 'DATE', country: { type: 'VARCHAR', pii: 'address' }, plan: 'VARCHAR',
+    email: { type: 'VARCHAR', optional: true, pii: 'email', policy: 'hash' },
+    phone: { type: 'VARCHAR', optional: true, pii: 'phone', policy: 'mask' },
+  },
   badRecords: 'dead-letter',
   description: 'User metadata export: has duplicates, nulls and malformed lines.',
 });
@@ -47,7 +54,7 @@ const usersClean = usersFromPostgres
   : asset('users_clean', {
     description: 'One row per user: the most complete, most recent record',
     sql: ({ ref }) => `
-      SELECT user_id, signup_date, country, plan
+      SELECT user_id, signup_date, country, plan, email, phone
       FROM ${ref(users)}
       WHERE user_id IS NOT NULL
       QUALIFY row_number() OVER (

@@ -289,6 +289,11 @@ interface CsvCounts {
  * malformed lines spliced in at fixed positions: too few fields, a non-numeric user_id, an impossible date, too
  * many fields.
  */
+// Personal data for the governance example: an e-mail address and a phone number per user (deterministic, fake:
+// example.* domains and 555 numbers), the same in a user's duplicate rows.
+const EMAIL_SQL = "'user' || user_id || '@' || (['example.com', 'mail.example.org', 'corp.example.net'])[1 + floor(rnd(32, user_id, 0) * 3)::INTEGER]";
+const PHONE_SQL = "'+1 555 ' || lpad(CAST(floor(rnd(33, user_id, 0) * 10000000)::BIGINT AS VARCHAR), 7, '0')";
+
 async function writeUsersCsv(s: Session, out: string, users: number): Promise<CsvCounts> {
   const file = path.join(out, 'users.csv');
   await s.run(`
@@ -296,29 +301,31 @@ async function writeUsersCsv(s: Session, out: string, users: number): Promise<Cs
       WITH base AS (
         SELECT user_id, signup_date, rnd(30, user_id, 0) AS u_null, rnd(31, user_id, 0) AS u_dup,
                CASE WHEN rnd(30, user_id, 0) < 0.0025 THEN NULL ELSE country END AS country,
-               CASE WHEN rnd(30, user_id, 0) >= 0.0025 AND rnd(30, user_id, 0) < 0.005 THEN NULL ELSE plan END AS plan
+               CASE WHEN rnd(30, user_id, 0) >= 0.0025 AND rnd(30, user_id, 0) < 0.005 THEN NULL ELSE plan END AS plan,
+               ${EMAIL_SQL} AS email, ${PHONE_SQL} AS phone
         FROM gen_users
       ), rows AS (
-        SELECT user_id, signup_date, country, plan, 0 AS copy FROM base
+        SELECT user_id, signup_date, country, plan, email, phone, 0 AS copy FROM base
         UNION ALL
         SELECT user_id, signup_date,
                CASE WHEN u_dup < 0.003 THEN NULL ELSE country END,
                CASE WHEN u_dup >= 0.003 AND u_dup < 0.005 THEN NULL ELSE plan END,
+               email, phone,
                1 AS copy
         FROM base WHERE u_dup < 0.01
       )
-      SELECT user_id, signup_date, country, plan FROM rows ORDER BY user_id, copy
+      SELECT user_id, signup_date, country, plan, email, phone FROM rows ORDER BY user_id, copy
     ) TO ${quoteLiteral(file)} (FORMAT csv, HEADER)`);
   const [dup] = await s.query<{ n: bigint }>('SELECT count(*) AS n FROM gen_users WHERE rnd(31, user_id, 0) < 0.01');
   const duplicates = Number(dup?.n ?? 0n);
 
   const malformed = Math.max(3, Math.floor(users / 2000));
-  const picked = await s.query<{ k: bigint; user_id: bigint; signup_date: string; country: string; plan: string }>(`
-    SELECT range AS k, user_id, strftime(signup_date, '%Y-%m-%d') AS signup_date, country, plan
+  const picked = await s.query<{ k: bigint; user_id: bigint; signup_date: string; country: string; plan: string; email: string; phone: string }>(`
+    SELECT range AS k, user_id, strftime(signup_date, '%Y-%m-%d') AS signup_date, country, plan, ${EMAIL_SQL} AS email, ${PHONE_SQL} AS phone
     FROM range(${malformed})
     JOIN gen_users ON user_id = 1 + floor(rnd(40, range, 0) * ${users})::BIGINT
     ORDER BY k`);
-  const bad = picked.map((p) => malformedLine(Number(p.k), String(p.user_id), p.signup_date, p.country, p.plan));
+  const bad = picked.map((p) => malformedLine(Number(p.k), String(p.user_id), p.signup_date, `${p.country},${p.plan},${p.email},${p.phone}`));
 
   const lines = fs.readFileSync(file, 'utf8').split('\n');
   if (lines.at(-1) === '') lines.pop();
@@ -332,17 +339,19 @@ async function writeUsersCsv(s: Session, out: string, users: number): Promise<Cs
 }
 
 /** The k-th malformed line, cycling through the kinds a hand-edited export tends to have. */
-function malformedLine(k: number, userId: string, signup: string, country: string, plan: string): string {
+/** A broken users.csv line: too few fields, a bad user id, a bad date, or one field too many. `rest` is country..phone. */
+function malformedLine(k: number, userId: string, signup: string, rest: string): string {
   const variant = Math.floor(k / 4) % 3;
+  const country = rest.split(',')[0] ?? '';
   switch (k % 4) {
     case 0:
       return `${userId},${signup},${country}`;
     case 1:
-      return `${['abc', `user_${userId}`, `${userId}x`][variant] ?? 'abc'},${signup},${country},${plan}`;
+      return `${['abc', `user_${userId}`, `${userId}x`][variant] ?? 'abc'},${signup},${rest}`;
     case 2:
-      return `${userId},${['2026-13-45', '2025-02-30', 'yesterday'][variant] ?? '2026-13-45'},${country},${plan}`;
+      return `${userId},${['2026-13-45', '2025-02-30', 'yesterday'][variant] ?? '2026-13-45'},${rest}`;
     default:
-      return `${userId},${signup},${country},${plan},${plan}`;
+      return `${userId},${signup},${rest},${country}`;
   }
 }
 

@@ -79,13 +79,14 @@ async function sourceFilesWith(session: Session, ws: Workspace, entity: Readonly
   for (const source of sources) {
     const glob = quoteLiteral(`${ws.projectDir}/${source.path.replace(/\{[^}]+\}/g, '*')}`);
     const reader = source.format === 'parquet' ? `read_parquet(${glob}, filename = true, union_by_name = true)`
-      : source.format === 'csv' ? `read_csv(${glob}, filename = true, union_by_name = true, all_varchar = true, header = ${String(source.csv.header)}, delim = ${quoteLiteral(source.csv.delimiter)})`
+      // Malformed lines are skipped here: only the rows that read can hold the entity's key.
+      : source.format === 'csv' ? `read_csv(${glob}, filename = true, union_by_name = true, all_varchar = true, header = ${String(source.csv.header)}, delim = ${quoteLiteral(source.csv.delimiter)}, ignore_errors = true, null_padding = true)`
       : `read_json_auto(${glob}, filename = true, union_by_name = true, format = 'newline_delimited')`;
     try {
       const rows = await session.query<{ filename: string; n: bigint }>(`SELECT filename, count(*) AS n FROM ${reader} WHERE ${where} GROUP BY filename ORDER BY filename`);
       for (const row of rows) found.push({ source: source.name, file: row.filename, rows: Number(row.n) });
     } catch (error) {
-      found.push({ source: source.name, file: `(could not be scanned: ${errorMessage(error)})`, rows: 0 });
+      found.push({ source: source.name, file: `(could not be scanned: ${errorMessage(error).split('\n')[0] ?? ''})`, rows: 0 });
     }
   }
   return found;

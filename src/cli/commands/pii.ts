@@ -1,5 +1,6 @@
 // `sluice pii`, `sluice forget` and `sluice detokenize`: where personal data is and under which policy, erasing
 // one entity everywhere sluice holds it, and reading tokens back from the vault. Thin shells.
+import path from 'node:path';
 import type { Command } from 'commander';
 import { collect, globals, withWorkspace } from '../context.ts';
 import { printJson, renderTable } from '../render.ts';
@@ -45,7 +46,11 @@ export function registerPii(program: Command): void {
           result.assets.length === 0 ? 'no current table holds that entity' : renderTable(result.assets.map((a) => ({ asset: a.asset, [verb]: `${a.partitions.length} partition(s)`, rows: a.rows, version: a.version ?? '' }))),
           ...result.online.map((o) => `online store: ${result.dryRun ? 'would delete' : 'deleted'} ${o.deleted} record(s) of feature view ${o.view}`),
           `vault: ${result.dryRun ? 'would remove' : 'removed'} ${result.tokens} token(s) only this entity used`,
-          ...result.sourceFiles.map((f) => `source ${f.source}: ${f.file} still holds ${f.rows} row(s) of it, outside sluice: remove them there, or a rebuild of that partition brings them back`),
+          ...[...new Set(result.sourceFiles.map((f) => f.source))].map((source) => {
+            const files = result.sourceFiles.filter((f) => f.source === source);
+            const shown = files.slice(0, 3).map((f) => path.relative(ws.projectDir, f.file) || f.file).join(', ');
+            return `source ${source}: ${files.length} file(s) still hold ${files.reduce((n, f) => n + f.rows, 0)} row(s) of it (${shown}${files.length > 3 ? `, +${files.length - 3} more` : ''}), outside sluice: remove them there, or a rebuild of those partitions brings them back (--json lists every file)`;
+          }),
           ...(result.pinnedBy.length > 0 ? [`pinned training sets keep older versions holding it: ${result.pinnedBy.join(', ')} (sluice vacuum --unpin <id>)`] : []),
           ...(result.dryRun ? [] : [`recorded as run ${result.runId ?? ''} (key columns ${result.keyColumns.join(', ')}, no values); old versions' files stay until \`sluice vacuum --keep-versions 1 --grace 0\``]),
         ];
