@@ -8,6 +8,7 @@ import type { Project } from './define/project.ts';
 import { Engine } from './engine/engine.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { Catalog } from './store/catalog/catalog.ts';
+import type { OnlineStore } from './store/online/online-store.ts';
 import { openCatalog } from './store/catalog/open-catalog.ts';
 import { errorMessage } from './errors.ts';
 import { TableStore } from './store/tables/table-store.ts';
@@ -27,6 +28,12 @@ export interface Workspace {
   readonly executor: StepExecutor;
   /** Where runs, steps, stream jobs and training sets send OpenLineage events (a no-op unless configured). */
   readonly openLineage: LineageSink;
+  /**
+   * The online store (SLUICE_ONLINE_URL, default `<state>/online.db`; Redis keys under `sluice:<project>:` unless the
+   * URL's `?prefix=` says otherwise), opened on first use and closed with the workspace: the CLI and a library
+   * user of the workspace read the same keyspace.
+   */
+  onlineStore(): Promise<OnlineStore>;
   close(): Promise<void>;
 }
 
@@ -66,14 +73,22 @@ export async function openWorkspace(project: Project, projectDir: string, overri
   const env = { project, projectDir: dir, stateDir: settings.stateDir, engine, catalog, tables };
   const openLineage = openLineageSink(settings, logger);
   const executor = settings.queueUrl === undefined ? inProcessExecutor(env) : lazyQueueExecutor(project.name, settings.queueUrl, logger);
+  let online: Promise<OnlineStore> | undefined;
   return {
     ...env,
     settings,
     logger,
     executor,
     openLineage,
+    onlineStore(): Promise<OnlineStore> {
+      online ??= import('./store/online/open-online-store.ts').then((m) => m.openOnlineStore(settings.onlineUrl, { defaultPrefix: `sluice:${project.name}:` }));
+      return online;
+    },
     async close(): Promise<void> {
       try {
+        // A store that never opened (Redis down) has nothing to close; its error was the caller's.
+        const store = await online?.catch(() => undefined);
+        await store?.close();
         await openLineage.close();
         await executor.close();
         await tables.close();

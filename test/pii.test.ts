@@ -223,13 +223,13 @@ describe('sluice forget', () => {
     const tokenOf = async (user: number): Promise<string> => String((await queryTable(ws, 'users_clean', (r) => `SELECT ssn FROM ${r} WHERE user_id = ${user}`))[0]?.['ssn']);
     const [token1, token2] = [await tokenOf(1), await tokenOf(2)];
 
-    const dry = await forget(ws, { user_id: '2' }, { dryRun: true, online: () => Promise.resolve(new SqliteOnlineStore(path.join(dir, '.sluice', 'online.db'))) });
+    const dry = await forget(ws, { user_id: '2' }, { dryRun: true });
     expect(dry.assets.map((a) => [a.asset, a.partitions, a.rows]).sort()).toEqual([['notes', [''], 1], ['users_clean', [''], 1], ['visits_daily', ['2026-01-01', '2026-01-02'], 2]]);
     expect(dry.online).toEqual([{ view: 'last_visit', deleted: 1 }]);
     expect(dry.tokens).toBe(1);
     expect((await queryTable(ws, 'visits_daily', (r) => `SELECT count(*)::INT AS n FROM ${r} WHERE user_id = 2`))[0]?.['n']).toBe(2);
 
-    const done = await forget(ws, { user_id: '2' }, { online: () => Promise.resolve(new SqliteOnlineStore(path.join(dir, '.sluice', 'online.db'))) });
+    const done = await forget(ws, { user_id: '2' });
     expect(done.assets.map((a) => a.asset).sort()).toEqual(['notes', 'users_clean', 'visits_daily']);
     expect(done.sourceFiles.map((f) => [f.source, path.basename(f.file), f.rows]).sort()).toEqual([['users', 'users.csv', 1], ['visits', 'visits-2026-01-01.csv', 1], ['visits', 'visits-2026-01-02.csv', 1]]);
     // Gone from every current table; other entities untouched.

@@ -16,7 +16,6 @@ import { pinnedVersions } from '../batch/table-admin.ts';
 import { quoteIdent, quoteList, quoteLiteral } from '../sql/identifiers.ts';
 import type { Manifest } from '../store/tables/manifest.ts';
 import { entryPathInState } from '../store/tables/table-log.ts';
-import type { OnlineStore } from '../store/online/online-store.ts';
 import type { Workspace } from '../workspace.ts';
 
 export interface ForgetResult {
@@ -93,10 +92,10 @@ async function sourceFilesWith(session: Session, ws: Workspace, entity: Readonly
 }
 
 /**
- * Erase one entity from every current table, the online store and the vault. With `dryRun`, only says what it
- * would rewrite. `online` opens the online store when the project has feature views of a matching entity.
+ * Erase one entity from every current table, the online store (the workspace's, when the project has feature views
+ * of a matching entity) and the vault. With `dryRun`, only says what it would rewrite.
  */
-export async function forget(ws: Workspace, entity: Readonly<Record<string, string>>, options: { dryRun?: boolean; online?: () => Promise<OnlineStore> } = {}): Promise<ForgetResult> {
+export async function forget(ws: Workspace, entity: Readonly<Record<string, string>>, options: { dryRun?: boolean } = {}): Promise<ForgetResult> {
   const dryRun = options.dryRun === true;
   const keyColumns = Object.keys(entity).sort();
   const where = condition(entity);
@@ -168,15 +167,11 @@ export async function forget(ws: Workspace, entity: Readonly<Record<string, stri
     const tokens = dryRun ? candidateTokens.size : await ws.catalog.deleteVaultEntries([...candidateTokens]);
     const online: { view: string; deleted: number }[] = [];
     const views = [...ws.project.featureViews.values()].filter((v) => v.entity.keys.map((k) => k.name).sort().join(',') === keyColumns.join(','));
-    if (views.length > 0 && options.online !== undefined) {
-      const store = await options.online();
-      try {
-        for (const view of views) {
-          const key = encodeKeyOf(view.entity.keys, Object.fromEntries(view.entity.keys.map((k) => [k.name, k.type === 'int' ? Number(entity[k.name]) : entity[k.name]])));
-          online.push({ view: view.name, deleted: dryRun ? (await store.read([{ view: view.name, keys: [key] }]))[0]?.filter((v) => v !== undefined).length ?? 0 : await store.deleteKeys(view.name, [key]) });
-        }
-      } finally {
-        await store.close();
+    if (views.length > 0) {
+      const store = await ws.onlineStore();
+      for (const view of views) {
+        const key = encodeKeyOf(view.entity.keys, Object.fromEntries(view.entity.keys.map((k) => [k.name, k.type === 'int' ? Number(entity[k.name]) : entity[k.name]])));
+        online.push({ view: view.name, deleted: dryRun ? (await store.read([{ view: view.name, keys: [key] }]))[0]?.filter((v) => v !== undefined).length ?? 0 : await store.deleteKeys(view.name, [key]) });
       }
     }
     const pins = await pinnedVersions(ws);

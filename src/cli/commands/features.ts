@@ -9,14 +9,9 @@ import type { Workspace } from '../../workspace.ts';
 import { collect, globals, parseInteger, withWorkspace } from '../context.ts';
 import { printJson, renderTable } from '../render.ts';
 
+/** Run `fn` with the workspace's online store (which the workspace closes). */
 export async function withOnlineStore<T>(ws: Workspace, fn: (store: OnlineStore) => Promise<T>): Promise<T> {
-  const { openOnlineStore } = await import('../../store/online/open-online-store.ts');
-  const store = await openOnlineStore(ws.settings.onlineUrl, { defaultPrefix: `sluice:${ws.project.name}:` });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
+  return fn(await ws.onlineStore());
 }
 
 function parseRate(value: string): number {

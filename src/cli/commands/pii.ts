@@ -35,11 +35,7 @@ export function registerPii(program: Command): void {
       const g = globals(cmd);
       await withWorkspace(g, async (ws) => {
         const { forget, parseEntity } = await import('../../orchestrate/forget.ts');
-        const { openOnlineStore } = await import('../../store/online/open-online-store.ts');
-        const result = await forget(ws, parseEntity(options.entity), {
-          dryRun: options.dryRun === true,
-          online: () => openOnlineStore(ws.settings.onlineUrl, { defaultPrefix: `sluice:${ws.project.name}:` }),
-        });
+        const result = await forget(ws, parseEntity(options.entity), { dryRun: options.dryRun === true });
         if (g.json) return printJson(result);
         const verb = result.dryRun ? 'would rewrite' : 'rewrote';
         const lines = [
