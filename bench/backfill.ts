@@ -9,14 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { flag, median } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sluice = path.join(root, 'bin/sluice.mjs');
-
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : (process.argv[i + 1] ?? fallback);
-}
 
 const users = Number(flag('users', '20000'));
 const days = Number(flag('days', '30'));
@@ -53,11 +49,6 @@ interface Result {
   readonly built: number;
   readonly partitionsPerSecond: number;
   readonly builtStepsPerSecond: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 function measure(mode: string, args: string[], count: (stdout: string, home: string) => { runs: number; steps: number; built: number }): Result {

@@ -10,26 +10,17 @@ import { fileURLToPath } from 'node:url';
 import { Engine } from '../src/engine/engine.ts';
 import { generateChurn } from '../src/generate/churn.ts';
 import { quoteLiteral } from '../src/sql/identifiers.ts';
+import { median, numberFlag } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-}
-
-const users = flag('users', 100_000);
-const days = flag('days', 35);
-const seed = flag('seed', 42);
-const repeat = flag('repeat', 3);
+const users = numberFlag('users', 100_000);
+const days = numberFlag('days', 35);
+const seed = numberFlag('seed', 42);
+const repeat = numberFlag('repeat', 3);
 const date = '2026-11-25';
 
 interface Sample { ms: number; maxRssMb: number; processMs: number; outFile: string }
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
 
 /** Run a command under GNU time, returning its wall time and peak RSS. */
 function timed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): { ms: number; maxRssMb: number; stdout: string } {

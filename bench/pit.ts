@@ -14,15 +14,11 @@ import { entity, featureView, type FeatureView } from '../src/define/features.ts
 import { Engine } from '../src/engine/engine.ts';
 import { runPointInTime } from '../src/features/historical.ts';
 import { quoteIdent, quoteLiteral } from '../src/sql/identifiers.ts';
+import { median, numberFlag } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MODES = ['asof', 'row_number'] as const;
 type Mode = (typeof MODES)[number];
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-}
 
 /** The three views: one feature of each type, different TTLs (the last never expires). */
 function views(): FeatureView[] {
@@ -125,14 +121,9 @@ async function checksum(file: string): Promise<{ rows: number; checksum: string 
   }
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
-
 async function main(): Promise<void> {
-  const shape = { rows: flag('rows', 10_000_000), entities: flag('entities', 1_000_000), spine: flag('spine', 1_000_000), seed: flag('seed', 42) };
-  const repeat = flag('repeat', 3);
+  const shape = { rows: numberFlag('rows', 10_000_000), entities: numberFlag('entities', 1_000_000), spine: numberFlag('spine', 1_000_000), seed: numberFlag('seed', 42) };
+  const repeat = numberFlag('repeat', 3);
   const dataDir = path.join(root, 'bench', 'data', `pit-r${shape.rows}-e${shape.entities}-s${shape.spine}-seed${shape.seed}`);
   if (!fs.existsSync(files(dataDir).spine)) {
     process.stderr.write(`generating 3 x ${shape.rows} feature rows and ${shape.spine} spine rows into ${dataDir} ...\n`);

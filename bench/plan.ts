@@ -11,14 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { flag, median } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sluice = path.join(root, 'bin/sluice.mjs');
-
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : (process.argv[i + 1] ?? fallback);
-}
 
 interface Size { readonly kind: 'daily' | 'hourly'; readonly count: number }
 const sizes: Size[] = flag('sizes', 'daily:30,daily:1461,hourly:8760').split(',').map((s) => {
@@ -74,11 +70,6 @@ function run(dir: string, size: Size): Counted {
   const failed = steps.filter((s) => s.status !== 'success' && s.status !== 'skipped');
   if (failed.length > 0) throw new Error(`${failed.length} step(s) did not succeed`);
   return { ms, steps: steps.length, built: steps.filter((s) => s.status === 'success').length, skipped: steps.filter((s) => s.status === 'skipped').length };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 interface Result {

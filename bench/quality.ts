@@ -11,14 +11,11 @@ import type { ExpectationConfig } from '../src/define/checks.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { quoteLiteral } from '../src/sql/identifiers.ts';
 import { validateSuite } from '../src/quality/validate.ts';
+import { median, numberFlag } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const flag = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
-const rows = flag('rows', 10_000_000);
-const repeat = flag('repeat', 3);
+const rows = numberFlag('rows', 10_000_000);
+const repeat = numberFlag('repeat', 3);
 
 const e = (type: string, kwargs: Record<string, unknown>): ExpectationConfig => ({ type, kwargs });
 const EXPECTATIONS: ExpectationConfig[] = [
@@ -70,11 +67,6 @@ async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> 
   const t0 = performance.now();
   const value = await fn();
   return { ms: performance.now() - t0, value };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
 async function main(): Promise<void> {

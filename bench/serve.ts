@@ -26,19 +26,15 @@ import { seededRandom } from '../src/random.ts';
 import { startServer } from '../src/server/server.ts';
 import type { OnlineRecord, OnlineStore } from '../src/store/online/online-store.ts';
 import { openOnlineStore } from '../src/store/online/open-online-store.ts';
+import { median, numberFlag } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const self = fileURLToPath(import.meta.url);
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-}
-
-const ENTITIES = flag('entities', 100_000);
-const DURATION = flag('duration', 5);
-const SAMPLES = flag('samples', 20_000);
-const REPEAT = flag('repeat', 3);
+const ENTITIES = numberFlag('entities', 100_000);
+const DURATION = numberFlag('duration', 5);
+const SAMPLES = numberFlag('samples', 20_000);
+const REPEAT = numberFlag('repeat', 3);
 const BATCH = 100;
 const FEATURES = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(2, '0')}`);
 const VIEW = 'user_features';
@@ -156,11 +152,6 @@ async function timePair(n: number, a: () => unknown, b: () => unknown): Promise<
     msB.push(performance.now() - t0);
   }
   return [percentiles(msA), percentiles(msB)];
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
 /** Per metric, the median over repeated runs. */

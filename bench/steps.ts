@@ -17,15 +17,12 @@ import { addDays } from '../src/define/partitions.ts';
 import { loadProject } from '../src/load-project.ts';
 import { openWorkspace } from '../src/workspace.ts';
 import { deleteRedisPrefix } from '../test/helpers/redis.ts';
+import { numberFlag, quantile } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const flag = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
-const runs = flag('runs', 30);
-const partitionCount = flag('partitions', 200);
-const concurrency = flag('concurrency', 4);
+const runs = numberFlag('runs', 30);
+const partitionCount = numberFlag('partitions', 200);
+const concurrency = numberFlag('concurrency', 4);
 const prefix = `sluice-bench-steps-${randomBytes(4).toString('hex')}`;
 // The test Redis (SLUICE_TEST_QUEUE_URL), under a prefix of this run's own, deleted afterwards.
 const queueUrl = `${testQueueUrl()}?prefix=${prefix}`;
@@ -45,10 +42,6 @@ interface Row {
   p50Ms: number;
   p99Ms: number;
   stepsPerSecond: number;
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
 function row(mode: string, asset: string, stepMs: number[], wallMs: number): Row {

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { deleteStream, ensureStream, JetStreamSource, openJetStream, type JetStreamHandle } from '../src/connectors/nats.ts';
 import { transactions } from '../src/generate/transactions.ts';
 import { writeFraudConfig } from '../test/helpers/fraud-project.ts';
+import { quantile } from './harness.ts';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
 const REDIS = 'redis://127.0.0.1:6379';
@@ -27,11 +28,6 @@ interface Latency {
   readonly p50: number;
   readonly p99: number;
   readonly max: number;
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
 
 function summarise(rate: number, seconds: number, sent: number, samples: number[]): Latency {

@@ -12,14 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TableStore } from '../src/store/tables/table-store.ts';
+import { flag, median, quantile } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : process.argv[i + 1] ?? fallback;
-};
-const sizes = arg('partitions', '8760,365').split(',').map(Number);
-const rebuilds = Number(arg('rebuilds', '100'));
+const sizes = flag('partitions', '8760,365').split(',').map(Number);
+const rebuilds = Number(flag('rebuilds', '100'));
 const schema = [
   { name: 'station', type: 'VARCHAR' }, { name: 'temperature', type: 'DOUBLE' }, { name: 'humidity', type: 'DOUBLE' },
   { name: 'readings', type: 'BIGINT' }, { name: 'hour', type: 'DATE' },
@@ -27,15 +24,6 @@ const schema = [
 
 function hourKey(i: number): string {
   return new Date(Date.UTC(2026, 0, 1) + i * 3_600_000).toISOString().slice(0, 13);
-}
-
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-}
-
-function median(values: readonly number[]): number {
-  return quantile(values, 0.5);
 }
 
 function bytesUnder(dir: string, keep: (file: string) => boolean = () => true): number {
