@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { flag, median } from './harness.ts';
+import { flag, median, writeResult } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sluice = path.join(root, 'bin/sluice.mjs');
@@ -95,4 +95,4 @@ const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? ''
 process.stdout.write(`backfill of ${days} partitions of user_features (${users} users), cold, ${os.cpus().length} cores, median of ${repeat}\n`);
 for (const row of table) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')}\n`);
 fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-fs.writeFileSync(path.join(root, 'bench', 'results', 'backfill.json'), `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadBefore: os.loadavg(), users, days, from, to: end, repeat, results: rows }, null, 2)}\n`);
+writeResult('backfill', { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadBefore: os.loadavg(), users, days, from, to: end, repeat, results: rows });

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Engine } from '../src/engine/engine.ts';
 import { generateChurn } from '../src/generate/churn.ts';
 import { quoteLiteral } from '../src/sql/identifiers.ts';
-import { median, numberFlag } from './harness.ts';
+import { median, numberFlag, writeResult } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
   // The default scale is the headline result; other scales are kept beside it.
   const name = users === 100_000 && days === 35 ? 'batch.json' : `batch-u${users}-d${days}.json`;
-  fs.writeFileSync(path.join(root, 'bench', 'results', name), `${JSON.stringify(result, null, 2)}\n`);
+  writeResult(name.replace(/\.json$/, ''), result);
   fs.rmSync(scratch, { recursive: true, force: true });
 
   const rows = [

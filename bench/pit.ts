@@ -14,7 +14,7 @@ import { entity, featureView, type FeatureView } from '../src/define/features.ts
 import { Engine } from '../src/engine/engine.ts';
 import { runPointInTime } from '../src/features/historical.ts';
 import { quoteIdent, quoteLiteral } from '../src/sql/identifiers.ts';
-import { median, numberFlag } from './harness.ts';
+import { median, numberFlag, writeResult } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MODES = ['asof', 'row_number'] as const;
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
     const isDefault = shape.rows === 10_000_000 && shape.entities === 1_000_000 && shape.spine === 1_000_000;
     const name = isDefault ? 'pit.json' : `pit-r${shape.rows}-e${shape.entities}-s${shape.spine}.json`;
-    fs.writeFileSync(path.join(root, 'bench', 'results', name), `${JSON.stringify(result, null, 2)}\n`);
+    writeResult(name.replace(/\.json$/, ''), result);
 
     const rows = [
       ['mode', 'wall ms (median)', 'process ms', 'CPU s', 'peak RSS MB', 'runs ms', 'ratio'],

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { flag, median } from './harness.ts';
+import { flag, median, writeResult } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sluice = path.join(root, 'bin/sluice.mjs');
@@ -140,4 +140,4 @@ const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? ''
 process.stdout.write(`planning and skipping, two assets (lookback 6 days / 23 hours), CLI wall time, median of ${repeat}, ${os.cpus().length} cores, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`);
 for (const row of table) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')}\n`);
 fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-fs.writeFileSync(path.join(root, 'bench', 'results', 'plan.json'), `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadBefore, loadAfter: os.loadavg(), repeat, baseline: baseline.size, results }, null, 2)}\n`);
+writeResult('plan', { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadBefore, loadAfter: os.loadavg(), repeat, baseline: baseline.size, results });

@@ -11,7 +11,7 @@ import type { ExpectationConfig } from '../src/define/checks.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { quoteLiteral } from '../src/sql/identifiers.ts';
 import { validateSuite } from '../src/quality/validate.ts';
-import { median, numberFlag } from './harness.ts';
+import { median, numberFlag, writeResult } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rows = numberFlag('rows', 10_000_000);
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
         },
       };
       fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-      fs.writeFileSync(path.join(root, 'bench', 'results', 'quality.json'), `${JSON.stringify(result, null, 2)}\n`);
+      writeResult('quality', result);
       process.stdout.write(`quality: ${EXPECTATIONS.length} expectations on ${rows.toLocaleString('en-US')} rows (median of ${repeat})\n`);
       process.stdout.write(`mode                  ms       ratio\n`);
       process.stdout.write(`suite (${queries} queries)  ${median(suiteMs).toFixed(0).padStart(7)}  1.00\n`);

@@ -26,7 +26,7 @@ import { seededRandom } from '../src/random.ts';
 import { startServer } from '../src/server/server.ts';
 import type { OnlineRecord, OnlineStore } from '../src/store/online/online-store.ts';
 import { openOnlineStore } from '../src/store/online/open-online-store.ts';
-import { median, numberFlag } from './harness.ts';
+import { median, numberFlag, writeResult } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const self = fileURLToPath(import.meta.url);
@@ -436,7 +436,7 @@ async function main(): Promise<void> {
     summary,
   };
   fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'bench', 'results', 'serve.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeResult('serve', result);
 
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
   process.stdout.write(`serve: ${ENTITIES.toLocaleString('en-US')} entities x ${FEATURES.length} features, HTTP runs of ${DURATION} s, median of ${REPEAT}, ${os.cpus().length} CPUs\n`);

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeResult } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const runsIndex = process.argv.indexOf('--runs');
@@ -59,7 +60,7 @@ try {
   process.stdout.write(`${'command'.padEnd(16)}${pad('dist (ms)', 12)}${pad('tsx src (ms)', 14)}${pad('ratio', 8)}${pad('goal (ms)', 11)}\n`);
   for (const r of results) process.stdout.write(`${r.command.padEnd(16)}${pad(r.compiledMedianMs.toFixed(0), 12)}${pad(r.sourceMedianMs.toFixed(0), 14)}${pad(`${r.ratio.toFixed(2)}x`, 8)}${pad(String(r.goalMs), 11)}\n`);
   fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'bench', 'results', 'startup.json'), `${JSON.stringify({ benchmark: 'startup', runs, machine: { cpus: os.cpus().length, node: process.version, loadAverage: loadBefore, loadAverageAfter: loadAfter }, results }, null, 2)}\n`);
+  writeResult('startup', { benchmark: 'startup', runs, machine: { cpus: os.cpus().length, node: process.version, loadAverage: loadBefore, loadAverageAfter: loadAfter }, results });
 } finally {
   fs.rmSync(project, { recursive: true, force: true });
 }

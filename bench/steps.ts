@@ -17,7 +17,7 @@ import { addDays } from '../src/define/partitions.ts';
 import { loadProject } from '../src/load-project.ts';
 import { openWorkspace } from '../src/workspace.ts';
 import { deleteRedisPrefix } from '../test/helpers/redis.ts';
-import { numberFlag, quantile } from './harness.ts';
+import { numberFlag, quantile, writeResult } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const runs = numberFlag('runs', 30);
@@ -120,4 +120,4 @@ const result = {
   results,
 };
 fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-fs.writeFileSync(path.join(root, 'bench', 'results', 'steps.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeResult('steps', result);

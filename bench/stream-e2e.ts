@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { deleteStream, ensureStream, JetStreamSource, openJetStream, type JetStreamHandle } from '../src/connectors/nats.ts';
 import { transactions } from '../src/generate/transactions.ts';
 import { writeFraudConfig } from '../test/helpers/fraud-project.ts';
-import { quantile } from './harness.ts';
+import { quantile, writeResult } from './harness.ts';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
 const REDIS = 'redis://127.0.0.1:6379';
@@ -272,7 +272,7 @@ async function main(): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'bench', 'results', 'stream-e2e.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeResult('stream-e2e', result);
   const rows = [
     ...(result['bare'] as Latency[]).map((r) => ['bare JetStream', r]),
     ...(result['steps'] as E2EResult[]).map((r) => ['step (publish -> API)', r]),

@@ -14,6 +14,7 @@ import vm from 'node:vm';
 import { entity, featureView, type AggregationInput, type WindowedFeatureView } from '../src/define/features.ts';
 import { seededRandom } from '../src/random.ts';
 import { WindowedViewState } from '../src/stream/windows.ts';
+import { writeResult } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const flag = (name: string, fallback: number): number => {
@@ -119,4 +120,4 @@ const result = {
   goal: { eventsPerSecondPerCore: 1_000_000 },
 };
 fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-fs.writeFileSync(path.join(root, 'bench', 'results', 'stream.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeResult('stream', result);

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TableStore } from '../src/store/tables/table-store.ts';
-import { flag, median, quantile } from './harness.ts';
+import { flag, median, quantile, writeResult } from './harness.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sizes = flag('partitions', '8760,365').split(',').map(Number);
@@ -165,4 +165,4 @@ const result = {
   ratiosAgainstBefore: ratios,
 };
 fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-fs.writeFileSync(path.join(root, 'bench', 'results', 'tables.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeResult('tables', result);
