@@ -188,6 +188,18 @@ describe('where personal data goes', () => {
     expect(at('served', 'model', 'country')).toMatchObject({ pii: 'address', protected: false, origin: 'profile.country' });
     expect(at('served', 'model', 'email')).toBeUndefined();
 
+    // A service marked forbidden is refused before a run, and materialisation writes nothing online for it.
+    const serviceOnly = await open(defineProject({ name: 'pii_paths', sources: [users], assets: [clean, byCountry], featureServices: [featureService('model', { features: [profile], pii: 'forbidden' })] }));
+    const servedPath = `feature service "model" is marked pii: 'forbidden', but its feature "country" carries unprotected personal data: profile.country <- users_clean.country <- users.country (address, none (unprotected))`;
+    await expect(runAssets(serviceOnly)).rejects.toMatchObject({ code: 'PII_FORBIDDEN', message: expect.stringContaining(servedPath) as unknown });
+    const online = new SqliteOnlineStore(path.join(dir, 'online-forbidden.db'));
+    try {
+      await expect(materialize(serviceOnly, online)).rejects.toMatchObject({ code: 'PII_FORBIDDEN' });
+      expect(await online.count('profile')).toBe(0);
+    } finally {
+      await online.close();
+    }
+
     const strict = await open(project(true));
     await expect(runAssets(strict)).rejects.toMatchObject({
       code: 'PII_FORBIDDEN',

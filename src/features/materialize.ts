@@ -14,6 +14,7 @@ import { encodeKeyOf } from './keys.ts';
 import { openViewSource, viewColumns, type ViewSource } from './view-source.ts';
 import type { Session } from '../engine/engine.ts';
 import { tableRelation } from '../store/tables/table-relation.ts';
+import { checkPiiRules } from '../batch/pii-inventory.ts';
 
 export interface MaterializeOptions {
   /** Views to materialise (default: every view of the project, or of `service`). */
@@ -57,6 +58,8 @@ export function selectViews(ws: Workspace, options: { views?: readonly string[] 
 }
 
 export async function materialize(ws: Workspace, store: OnlineStore, options: MaterializeOptions = {}): Promise<ViewMaterialization[]> {
+  // Values a service marked pii: 'forbidden' would serve are not written online when personal data reaches them.
+  await checkPiiRules(ws);
   const views = selectViews(ws, options);
   const toMicros = options.toMicros ?? Date.now() * 1000;
   if (options.fromMicros !== undefined && options.fromMicros > toMicros) {

@@ -30,6 +30,8 @@ export function registerServe(program: Command): void {
         import('../../connectors/nats.ts'), import('../../server/server.ts'), import('../../stream/publish.ts'), import('../../access/serving-access.ts'),
       ]);
       await withWorkspace(g, async (ws) => withOnlineStore(ws, async (store) => {
+        const { checkPiiRules } = await import('../../batch/pii-inventory.ts');
+        await checkPiiRules(ws);
         const fromSettings = ws.project.settings.tls;
         const inProject = (file: string | undefined): string | undefined => (file === undefined ? undefined : path.resolve(ws.projectDir, file));
         const tls = readTlsFiles(options.tlsCert ?? inProject(fromSettings?.cert), options.tlsKey ?? inProject(fromSettings?.key));
