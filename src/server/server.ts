@@ -65,7 +65,7 @@ export interface ServerOptions {
 const HEALTH_TIMEOUT_MS = 1_000;
 
 /** An HTTP error the server raises itself (authentication, routing), with the code clients see. */
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(readonly statusCode: number, readonly code: string, message: string, readonly fields: Readonly<Record<string, string>> = {}) {
     super(message);
   }
@@ -268,7 +268,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   return app;
 }
 
-function presentedKey(request: FastifyRequest): string | undefined {
+/** The API key a request presents: `x-api-key`, or `Authorization: Bearer <key>`. */
+export function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key'];
   if (typeof header === 'string' && header !== '') return header;
   const authorization = request.headers.authorization;
