@@ -3,7 +3,7 @@
 // and sensors' last and next ticks, run keys, and backfills with progress and an ETA.
 import type { MaterializationRecord, RunKeyRecord } from '../store/catalog/catalog.ts';
 import type { Workspace } from '../workspace.ts';
-import { dueTicks } from './scheduler.ts';
+import { Cron } from 'croner';
 import { assetStatuses, type FreshnessState } from './status.ts';
 
 export interface FeatureViewOverview {
@@ -82,15 +82,13 @@ export interface ScheduleOverview {
   readonly backfills: readonly { readonly id: string; readonly job: string; readonly from: string; readonly to: string; readonly createdAt: string; readonly updatedAt: string; readonly total: number; readonly done: number; readonly failed: number; readonly running: number; readonly etaMs: number | null }[];
 }
 
-const YEAR_MS = 366 * 86_400_000;
-
 export async function schedulesOverview(ws: Workspace, nowMs: number = Date.now()): Promise<ScheduleOverview> {
   const project = ws.project.name;
   const jobs = [];
   for (const job of ws.project.jobs.values()) {
     const schedule = job.schedule;
     const cursor = schedule === undefined ? undefined : await ws.catalog.getCursor(`schedule:${project}:${job.name}`);
-    const next = schedule === undefined ? undefined : dueTicks(schedule.cron, schedule.timezone, nowMs, nowMs + YEAR_MS, 1)[0];
+    const next = schedule === undefined ? undefined : new Cron(schedule.cron, { timezone: schedule.timezone, paused: true }).nextRun(new Date(nowMs)) ?? undefined;
     const runKeys = (await ws.catalog.listRunKeys(`${project}:schedule:${job.name}:`)).slice(-20).reverse();
     jobs.push({ name: job.name, assets: job.assets, cron: schedule?.cron ?? null, timezone: schedule?.timezone ?? null, lastTick: cursor?.value ?? null, nextTick: next?.toISOString() ?? null, runKeys });
   }

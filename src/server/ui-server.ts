@@ -2,13 +2,13 @@
 // (ui-api.ts). Every /api route authenticates as the feature server does (access/key-ring.ts); actions started
 // from the UI run in the background and are awaited when the server closes.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { authorize, type AccessRequest } from '../access/principals.ts';
+import type { AccessRequest } from '../access/principals.ts';
 import type { KeyRing } from '../access/key-ring.ts';
 import { errorMessage, SluiceError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import type { Workspace } from '../workspace.ts';
-import { HttpError, presentedKey, type RunningServer } from './server.ts';
+import { denial, HttpError, listen, presentedKey, type RunningServer } from './server.ts';
 import { registerUiApi } from './ui-api.ts';
 import { loadUiBundle, type UiBundle } from './ui-bundle.ts';
 
@@ -47,12 +47,8 @@ export async function buildUiServer(options: UiServerOptions): Promise<FastifyIn
     done();
   });
   const allow = (request: FastifyRequest, wanted: AccessRequest, what: string): void => {
-    const principal = request.sluicePrincipal;
-    if (principal === undefined) return;
-    const decision = authorize(principal, wanted);
-    if (!decision.allowed) {
-      throw new HttpError(403, 'FORBIDDEN', `principal "${principal.name}" may not ${what}: it needs ${decision.missing}; ask an admin to grant it`, { principal: principal.name, missing: decision.missing });
-    }
+    const denied = denial(request, wanted, what, `${request.method} ${request.routeOptions.url ?? request.url}`);
+    if (denied !== undefined) throw denied;
   };
   const background = (name: string, work: () => Promise<unknown>): void => {
     const task = work().catch((error: unknown) => logger.error({ err: errorMessage(error) }, `${name} failed`)).finally(() => running.delete(task));
@@ -91,16 +87,5 @@ function uiErrorResponse(error: unknown): { statusCode: number; body: Record<str
 }
 
 export async function startUiServer(options: UiServerOptions & { readonly host?: string; readonly port?: number }): Promise<RunningServer> {
-  const app = await buildUiServer(options);
-  const host = options.host ?? '127.0.0.1';
-  try {
-    await app.listen({ host, port: options.port ?? 3000 });
-  } catch (error) {
-    await app.close();
-    throw error;
-  }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port ?? 3000;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return { app, url, close: () => app.close() };
+  return listen(await buildUiServer(options), options.host, options.port ?? 3000);
 }

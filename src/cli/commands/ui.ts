@@ -1,7 +1,10 @@
 // `sluice ui`: the web UI and its JSON API over the project's catalog and tables, until SIGINT or SIGTERM.
 // `sluice dev`: the same, plus the scheduler and the feature server in one process, for local work.
 import type { Command } from 'commander';
-import { globals, parseInteger, withWorkspace } from '../context.ts';
+import type { KeyRing } from '../../access/key-ring.ts';
+import type { OnlineStore } from '../../store/online/online-store.ts';
+import type { Workspace } from '../../workspace.ts';
+import { globals, parseInteger, waitForSignal, withWorkspace } from '../context.ts';
 import { withOnlineStore } from './features.ts';
 
 interface UiOptions {
@@ -55,7 +58,11 @@ export function registerUi(program: Command): void {
     });
 }
 
-type Opened = { ws: import('../../workspace.ts').Workspace; store: import('../../store/online/online-store.ts').OnlineStore; access: import('../../access/key-ring.ts').KeyRing };
+interface Opened {
+  readonly ws: Workspace;
+  readonly store: OnlineStore;
+  readonly access: KeyRing;
+}
 
 async function serveUi(command: Command, options: UiOptions, body: (opened: Opened) => Promise<void>): Promise<void> {
   const g = globals(command);
@@ -77,14 +84,3 @@ async function serveUi(command: Command, options: UiOptions, body: (opened: Open
   }));
 }
 
-function waitForSignal(): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
