@@ -45,6 +45,8 @@ export default tseslint.config(
     'src/stream/**': ['orchestrate', 'server', 'cli'],
     'src/orchestrate/**': ['server', 'cli'],
     'src/server/**': ['cli'],
+    // The web UI's front end runs in the browser: it talks to the server over HTTP only.
+    'src/ui/**': ['define', 'sql', 'engine', 'store', 'connectors', 'access', 'generate', ...RUNTIMES, 'server', 'cli'],
   }),
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],

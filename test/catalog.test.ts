@@ -199,6 +199,30 @@ for (const kind of BACKENDS) {
       expect((await catalog.listRuns({ status: 'running' })).map((r) => r.id)).toEqual(['r5']);
     });
 
+    it('pages runs and filters them by asset, job and start time', async () => {
+      const jobs = ['daily', 'daily_x', 'daily', null, 'da%ly'] as const;
+      for (const [i, job] of jobs.entries()) {
+        await catalog.createRun({ id: `p${i}`, project: 'shop', startedAt: at(10 * (i + 1)), args: job === null ? { command: 'run' } : { command: 'schedule', job } });
+      }
+      await catalog.createSteps([{ id: 'p1-s', runId: 'p1', asset: 'orders', partition: '', status: 'pending' }, { id: 'p3-s', runId: 'p3', asset: 'orders', partition: '', status: 'pending' }]);
+      expect((await catalog.listRuns({ limit: 2, offset: 1 })).map((r) => r.id)).toEqual(['p3', 'p2']);
+      expect((await catalog.listRuns({ offset: 3 })).map((r) => r.id)).toEqual(['p1', 'p0']);
+      expect((await catalog.listRuns({ asset: 'orders' })).map((r) => r.id)).toEqual(['p3', 'p1']);
+      // LIKE's wildcards in a job name match only themselves.
+      expect((await catalog.listRuns({ job: 'daily' })).map((r) => r.id)).toEqual(['p2', 'p0']);
+      expect((await catalog.listRuns({ job: 'da%ly' })).map((r) => r.id)).toEqual(['p4']);
+      expect((await catalog.listRuns({ since: at(30), job: 'daily' })).map((r) => r.id)).toEqual(['p2']);
+    });
+
+    it('lists backfills newest first with their partitions counted by state', async () => {
+      await catalog.openBackfill({ id: 'b1', job: 'daily', from: '2026-11-01', to: '2026-11-03' }, ['2026-11-01', '2026-11-02', '2026-11-03']);
+      await catalog.updateBackfillPartition('b1', '2026-11-01', { status: 'success', runId: 'r1' });
+      await catalog.updateBackfillPartition('b1', '2026-11-02', { status: 'failed', error: 'boom' });
+      const [b1] = await catalog.listBackfills();
+      expect(b1).toMatchObject({ id: 'b1', job: 'daily', from: '2026-11-01', to: '2026-11-03', partitions: { pending: 1, running: 0, success: 1, failed: 1 } });
+      expect(Date.parse(b1?.updatedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(b1?.createdAt ?? ''));
+    });
+
     it('lists versions newest first and accepts an identical version twice', async () => {
       for (const n of [2, 1, 3]) await catalog.recordVersion(version('orders', n));
       await catalog.recordVersion(version('customers', 1, { partitions: [''], stepId: null }));

@@ -49,3 +49,16 @@ export function parseInteger(name: string): (value: string) => number {
     return n;
   };
 }
+
+/** Resolves on the first SIGINT or SIGTERM (long-running commands stop cleanly on either). */
+export function waitForSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

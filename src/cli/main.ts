@@ -18,6 +18,7 @@ import { registerServe } from './commands/serve.ts';
 import { registerStream } from './commands/stream.ts';
 import { registerTables } from './commands/tables.ts';
 import { registerTrainingSets } from './commands/training-sets.ts';
+import { registerUi } from './commands/ui.ts';
 import { registerShow } from './commands/show.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerWorker } from './commands/worker.ts';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerPii(program);
   registerLineage(program);
   registerServe(program);
+  registerUi(program);
   registerAccess(program);
   registerAudit(program);
   registerStream(program);

@@ -65,7 +65,7 @@ export interface ServerOptions {
 const HEALTH_TIMEOUT_MS = 1_000;
 
 /** An HTTP error the server raises itself (authentication, routing), with the code clients see. */
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(readonly statusCode: number, readonly code: string, message: string, readonly fields: Readonly<Record<string, string>> = {}) {
     super(message);
   }
@@ -165,12 +165,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   /** 403 unless the request's principal may do `wanted`; the message names the principal, the route and the missing grant. */
   const allow = (request: FastifyRequest, wanted: AccessRequest, what: string): void => {
-    const principal = request.sluicePrincipal;
-    if (principal === undefined) return;
-    const decision = authorize(principal, wanted);
-    if (decision.allowed) return;
-    audit?.count(principal.name, request.sluiceKeyId, 'denied', routeOf(request));
-    throw new HttpError(403, 'FORBIDDEN', `principal "${principal.name}" may not ${what} (${routeOf(request)}): it needs ${decision.missing}; ask an admin to grant it`, { principal: principal.name, route: routeOf(request), missing: decision.missing });
+    const denied = denial(request, wanted, what, routeOf(request));
+    if (denied === undefined) return;
+    audit?.count(request.sluicePrincipal?.name ?? ANONYMOUS, request.sluiceKeyId, 'denied', routeOf(request));
+    throw denied;
   };
   const countFor = (request: FastifyRequest, action: 'read' | 'ingest', target: string): void => {
     audit?.count(request.sluicePrincipal?.name ?? ANONYMOUS, request.sluiceKeyId, action, target);
@@ -268,7 +266,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   return app;
 }
 
-function presentedKey(request: FastifyRequest): string | undefined {
+/** The 403 when the request's principal may not do `wanted`, naming the principal, the route and the missing grant; undefined when it may (or the API is open). */
+export function denial(request: FastifyRequest, wanted: AccessRequest, what: string, route: string): HttpError | undefined {
+  const principal = request.sluicePrincipal;
+  if (principal === undefined) return undefined;
+  const decision = authorize(principal, wanted);
+  if (decision.allowed) return undefined;
+  return new HttpError(403, 'FORBIDDEN', `principal "${principal.name}" may not ${what} (${route}): it needs ${decision.missing}; ask an admin to grant it`, { principal: principal.name, route, missing: decision.missing });
+}
+
+/** The API key a request presents: `x-api-key`, or `Authorization: Bearer <key>`. */
+export function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key'];
   if (typeof header === 'string' && header !== '') return header;
   const authorization = request.headers.authorization;
@@ -329,17 +337,22 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions & { readonly host?: string; readonly port?: number }): Promise<RunningServer> {
   const logger = options.logger ?? createLogger('info');
   const app = buildServer({ ...options, logger });
-  const host = options.host ?? '127.0.0.1';
+  const running = await listen(app, options.host, options.port ?? 8080, options.tls !== undefined);
+  logger.info({ url: running.url, services: [...options.project.featureServices.keys()], store: options.store.kind }, 'feature server listening');
+  return running;
+}
+
+/** Listen on host (default 127.0.0.1) and port; the app is closed if that fails. */
+export async function listen(app: FastifyInstance, host = '127.0.0.1', port: number, secure = false): Promise<RunningServer> {
   try {
-    await app.listen({ host, port: options.port ?? 8080 });
+    await app.listen({ host, port });
   } catch (error) {
     await app.close();
     throw error;
   }
   const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port ?? 8080;
-  const url = `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url, services: [...options.project.featureServices.keys()], store: options.store.kind }, 'feature server listening');
+  const bound = typeof address === 'object' && address !== null ? address.port : port;
+  const url = `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
   return { app, url, close: () => app.close() };
 }
 

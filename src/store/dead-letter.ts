@@ -78,3 +78,31 @@ export async function replaceDeadLetters(
   await fs.rename(temp, target);
   return target;
 }
+
+/** A page of the dead letters of a source, asset or stream, across its files (by file name, then line). */
+export async function readDeadLetters(stateDir: string, name: string, page: { readonly offset: number; readonly limit: number }): Promise<{ total: number; records: Record<string, unknown>[] }> {
+  const dir = deadLetterDir(stateDir, name);
+  let files: string[];
+  try {
+    files = (await fs.readdir(dir)).filter((f) => f.endsWith('.ndjson') && !f.startsWith('.tmp-')).sort();
+  } catch {
+    return { total: 0, records: [] };
+  }
+  let total = 0;
+  const records: Record<string, unknown>[] = [];
+  for (const file of files) {
+    const text = await fs.readFile(path.join(dir, file), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      if (total >= page.offset && records.length < page.limit) {
+        try {
+          records.push({ deadLetterFile: file, ...(JSON.parse(line) as Record<string, unknown>) });
+        } catch {
+          records.push({ deadLetterFile: file, raw: line, reason: 'unreadable dead-letter line' });
+        }
+      }
+      total++;
+    }
+  }
+  return { total, records };
+}

@@ -12,8 +12,11 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startServeProcess(args: readonly string[], env: Record<string, string | undefined>): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), 'serve', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `sluice <command> --port 0 <args>` (serve by default), ready when it prints `ready` (with the URL in group 1). */
+export async function startServeProcess(args: readonly string[], env: Record<string, string | undefined>, options: { readonly command?: string; readonly ready?: RegExp } = {}): Promise<ServeProcess> {
+  const command = options.command ?? 'serve';
+  const ready = options.ready ?? /listening on (https?:\/\/\S+)/;
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), command, '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let seen = '';
   child.stderr.on('data', (chunk: Buffer) => { seen += chunk.toString(); });
@@ -21,10 +24,10 @@ export async function startServeProcess(args: readonly string[], env: Record<str
     const url = await new Promise<string>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
         seen += chunk.toString();
-        const match = /listening on (https?:\/\/\S+)/.exec(seen);
+        const match = ready.exec(seen);
         if (match !== null) resolve(match[1] as string);
       });
-      child.on('exit', (code) => reject(new Error(`sluice serve exited with ${String(code)}: ${seen}`)));
+      child.on('exit', (code) => reject(new Error(`sluice ${command} exited with ${String(code)}: ${seen}`)));
     });
     return { url, output: () => seen, stop: () => { child.kill('SIGTERM'); return exited; } };
   } catch (error) {

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { EventStream } from '../../define/stream.ts';
-import { globals, parseInteger, withWorkspace } from '../context.ts';
+import { globals, parseInteger, waitForSignal, withWorkspace } from '../context.ts';
 import { withOnlineStore } from './features.ts';
 
 interface ServeOptions {
@@ -47,15 +47,7 @@ export function registerServe(program: Command): void {
           };
           const server = await startServer({ project: ws.project, store, access, audit: ws.catalog, tls, logger: ws.logger, host: options.host, port: options.port, ingest, ingestHealth, asOf });
           process.stdout.write(`listening on ${server.url} (online store: ${store.location}${asOf === undefined ? '' : `; answering as of ${asOf}`})\n`);
-          await new Promise<void>((resolve) => {
-            const stop = (): void => {
-              process.off('SIGINT', stop);
-              process.off('SIGTERM', stop);
-              resolve();
-            };
-            process.on('SIGINT', stop);
-            process.on('SIGTERM', stop);
-          });
+          await waitForSignal();
           // Closing the server flushes the audit counts into the catalog, which the workspace closes after.
           await server.close();
         } finally {

@@ -213,7 +213,15 @@ export interface CheckHistory {
 
 export interface RunFilter {
   readonly limit?: number;
+  /** Skip this many of the newest first (a page of a list). */
+  readonly offset?: number;
   readonly status?: RunStatus;
+  /** Runs with a step of this asset. */
+  readonly asset?: string;
+  /** Runs launched for this job (a schedule tick, sensor or backfill: `args.job`). */
+  readonly job?: string;
+  /** Runs started at or after this ISO-8601 instant. */
+  readonly since?: string;
 }
 
 /** A feature view written to an online store for event times in [fromMicros, toMicros]. */
@@ -315,6 +323,12 @@ export interface BackfillRecord {
   readonly from: string;
   readonly to: string;
   readonly createdAt: string;
+}
+
+/** A backfill with how many of its partitions are in each state, and when one last changed. */
+export interface BackfillOverview extends BackfillRecord {
+  readonly partitions: Readonly<Record<BackfillPartitionStatus, number>>;
+  readonly updatedAt: string;
 }
 
 export interface BackfillPartitionRecord {
@@ -481,6 +495,8 @@ export interface Catalog {
   /** Create the backfill and its partitions (pending) unless it exists; partitions already recorded keep their state. */
   openBackfill(backfill: Omit<BackfillRecord, 'createdAt'>, partitions: readonly string[]): Promise<BackfillRecord>;
   listBackfillPartitions(backfillId: string): Promise<BackfillPartitionRecord[]>;
+  /** Backfills, newest first, with their partitions counted by state. */
+  listBackfills(filter?: { readonly limit?: number }): Promise<BackfillOverview[]>;
   updateBackfillPartition(backfillId: string, partition: string, update: { status: BackfillPartitionStatus; runId?: string | null; error?: string | null; attempts?: number }): Promise<void>;
 
   close(): Promise<void>;

@@ -6,6 +6,7 @@ import type { Insertable, Kysely, RawBuilder, Selectable } from 'kysely';
 import { SluiceError, errorMessage, isTransient } from '../../errors.ts';
 import type { ErrorContext } from '../../errors.ts';
 import type {
+  BackfillOverview,
   AuditEntry,
   AuditFilter,
   Catalog,
@@ -127,7 +128,17 @@ export class KyselyCatalog implements Catalog {
     const rows = await this.#execute('list runs', {}, (db) => {
       let query = db.selectFrom('runs').selectAll().orderBy('started_at', 'desc').orderBy('id', 'desc');
       if (filter.status !== undefined) query = query.where('status', '=', filter.status);
-      if (filter.limit !== undefined) query = query.limit(filter.limit);
+      if (filter.since !== undefined) query = query.where('started_at', '>=', filter.since);
+      const asset = filter.asset;
+      if (asset !== undefined) query = query.where('id', 'in', db.selectFrom('steps').select('run_id').where('asset', '=', asset));
+      // args is JSON.stringify'd (no spaces), so the job's member is this exact text.
+      if (filter.job !== undefined) {
+        const member = JSON.stringify({ job: filter.job }).slice(1, -1).replace(/[%_\\]/g, '\\$&');
+        query = query.where(sql<boolean>`args like ${`%${member}%`} escape '\\'`);
+      }
+      // SQLite needs a LIMIT before an OFFSET; PostgreSQL refuses a negative one.
+      if (filter.limit !== undefined || filter.offset !== undefined) query = query.limit(filter.limit ?? 2 ** 31 - 1);
+      if (filter.offset !== undefined) query = query.offset(filter.offset);
       return query.execute();
     });
     return rows.map(toRunRecord);
@@ -630,6 +641,26 @@ export class KyselyCatalog implements Catalog {
       backfillId: row.backfill_id, partition: row.partition_key, status: row.status as BackfillPartitionStatus, runId: row.run_id,
       attempts: row.attempts, updatedAt: row.updated_at, error: row.error,
     }));
+  }
+
+  async listBackfills(filter: { readonly limit?: number } = {}): Promise<BackfillOverview[]> {
+    return this.#execute('list backfills', {}, async (db) => {
+      const backfills = await db.selectFrom('backfills').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit ?? 100).execute();
+      if (backfills.length === 0) return [];
+      const counts = await db.selectFrom('backfill_partitions')
+        .select(['backfill_id', 'status', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.max('updated_at').as('updated_at')])
+        .where('backfill_id', 'in', backfills.map((b) => b.id)).groupBy(['backfill_id', 'status']).execute();
+      return backfills.map((b) => {
+        const partitions: Record<BackfillPartitionStatus, number> = { pending: 0, running: 0, success: 0, failed: 0 };
+        let updatedAt = b.created_at;
+        for (const c of counts) {
+          if (c.backfill_id !== b.id) continue;
+          partitions[c.status as BackfillPartitionStatus] = Number(c.n);
+          if (c.updated_at !== null && c.updated_at > updatedAt) updatedAt = c.updated_at;
+        }
+        return { id: b.id, job: b.job, from: b.from_key, to: b.to_key, createdAt: b.created_at, partitions, updatedAt };
+      });
+    });
   }
 
   async updateBackfillPartition(backfillId: string, partition: string, update: { status: BackfillPartitionStatus; runId?: string | null; error?: string | null; attempts?: number }): Promise<void> {
