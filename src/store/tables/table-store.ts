@@ -219,11 +219,15 @@ export class TableStore {
     // Entries after the latest snapshot are contiguous up to the latest version: probe them instead of
     // listing a log that holds a version per commit.
     let last = (await log.snapshots()).at(-1) ?? 0;
-    for (;;) {
-      const probes = await Promise.all(Array.from({ length: 64 }, (_, i) => log.has(last + 1 + i)));
-      const missing = probes.indexOf(false);
-      last += missing === -1 ? 64 : missing;
-      if (missing !== -1) break;
+    // One probe first: a table never built (status and the UI ask about every asset) costs one stat, not 64.
+    if (await log.has(last + 1)) {
+      last += 1;
+      for (;;) {
+        const probes = await Promise.all(Array.from({ length: 64 }, (_, i) => log.has(last + 1 + i)));
+        const missing = probes.indexOf(false);
+        last += missing === -1 ? 64 : missing;
+        if (missing !== -1) break;
+      }
     }
     if (last === 0) return undefined;
     const built = await this.#build(asset, last);
