@@ -23,9 +23,11 @@ export async function reconcileVersions(ws: Workspace, assets?: readonly string[
     reconciledUpTo.set(ws, memo);
   }
   let recorded = 0;
-  for (const asset of names) {
+  // The latest versions of every table at once (file-system round trips overlap); the rare work after is in turn.
+  const latestOf = await Promise.all(names.map(async (asset) => (await ws.tables.latest(asset))?.version ?? 0));
+  for (const [i, asset] of names.entries()) {
     const after = memo.get(asset) ?? 0;
-    const latest = (await ws.tables.latest(asset))?.version ?? 0;
+    const latest = latestOf[i] ?? 0;
     if (latest <= after) continue;
     const kept = (await ws.tables.versions(asset)).filter((v) => v > after);
     const known = new Set((await ws.catalog.listVersions(asset, { after })).map((v) => v.version));

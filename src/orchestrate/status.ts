@@ -54,18 +54,24 @@ export interface PartitionSummary {
 export async function assetStatuses(ws: Workspace, nowMs: number = Date.now()): Promise<AssetStatus[]> {
   await reconcileVersions(ws);
   const names = ws.project.order.filter((name) => ws.project.datasets.get(name)?.kind === 'asset');
-  const outcomes = await ws.catalog.partitionOutcomes(names, { sampleKeys: STATUS_SAMPLE_KEYS });
+  // Every asset's latest version and table at once: one after the other, a thousand assets wait on a thousand
+  // file-system round trips in turn.
+  const [outcomes, versions, tables] = await Promise.all([
+    ws.catalog.partitionOutcomes(names, { sampleKeys: STATUS_SAMPLE_KEYS }),
+    Promise.all(names.map(async (name) => (await ws.catalog.listVersions(name, { limit: 1 }))[0])),
+    Promise.all(names.map((name) => (ws.project.datasets.get(name)?.kind === 'asset' && (ws.project.datasets.get(name) as { partitions?: unknown }).partitions !== undefined ? ws.tables.latest(name) : Promise.resolve(undefined)))),
+  ]);
   const statuses: AssetStatus[] = [];
   for (const [i, name] of names.entries()) {
     const dataset = ws.project.datasets.get(name);
     const outcome = outcomes[i];
     if (dataset === undefined || dataset.kind !== 'asset' || outcome === undefined) continue;
-    const latest = (await ws.catalog.listVersions(name, { limit: 1 }))[0];
+    const latest = versions[i];
     const lagMs = latest === undefined ? null : Math.max(0, nowMs - Date.parse(latest.createdAt));
     const maxLagMs = dataset.freshness?.maxLagMs ?? null;
     const freshness: FreshnessState = maxLagMs === null ? 'no-sla' : lagMs === null ? 'never-built' : lagMs > maxLagMs ? 'stale' : 'fresh';
     const range = dataset.partitions;
-    const table = range === undefined ? undefined : await ws.tables.latest(name);
+    const table = range === undefined ? undefined : tables[i];
     const held = new Set(table === undefined ? [] : Object.keys(table.partitions));
     const outOfRange = range === undefined ? [] : [...held].filter((key) => !inPartitions(range, key));
     const blocked = outcome.blockedKeys;
