@@ -81,26 +81,47 @@ export function isHourKey(value: string): boolean {
   return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 13) === value;
 }
 
+// Plans over years of partitions parse and format the same keys many times (windows overlap): valid keys and
+// their instants are remembered, up to a bound.
+const KEY_CACHE_LIMIT = 200_000;
+const parsedKeys = new Map<string, number>();
+const formattedKeys = new Map<number, string>();
+
+function remember<K, V>(cache: Map<K, V>, key: K, value: V): V {
+  if (cache.size >= KEY_CACHE_LIMIT) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
 export function parseDateKey(value: string, what = 'partition'): number {
+  const known = parsedKeys.get(value);
+  if (known !== undefined && value.length === 10) return known;
   if (!isDateKey(value)) {
     throw new SluiceError('INVALID_PARTITION', `${what} ${JSON.stringify(value)} is not a date: use YYYY-MM-DD`, { partition: value });
   }
-  return Date.parse(`${value}T00:00:00Z`);
+  return remember(parsedKeys, value, Date.parse(`${value}T00:00:00Z`));
 }
 
 export function parseHourKey(value: string, what = 'partition'): number {
+  const known = parsedKeys.get(value);
+  if (known !== undefined && value.length === 13) return known;
   if (!isHourKey(value)) {
     throw new SluiceError('INVALID_PARTITION', `${what} ${JSON.stringify(value)} is not an hour: use YYYY-MM-DDTHH (UTC), e.g. 2026-01-01T05`, { partition: value });
   }
-  return Date.parse(`${value}:00:00Z`);
+  return remember(parsedKeys, value, Date.parse(`${value}:00:00Z`));
+}
+
+/** `2026-01-01T05:00:00.000Z` for an instant; formatted once per instant. */
+function isoOf(epochMs: number): string {
+  return formattedKeys.get(epochMs) ?? remember(formattedKeys, epochMs, new Date(epochMs).toISOString());
 }
 
 export function formatDateKey(epochMs: number): string {
-  return new Date(epochMs).toISOString().slice(0, 10);
+  return isoOf(epochMs).slice(0, 10);
 }
 
 export function formatHourKey(epochMs: number): string {
-  return new Date(epochMs).toISOString().slice(0, 13);
+  return isoOf(epochMs).slice(0, 13);
 }
 
 export function addDays(key: string, days: number): string {
