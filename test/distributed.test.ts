@@ -210,21 +210,24 @@ describe('sluice worker', () => {
   });
 });
 
-describe('step outcomes through the queue', () => {
-  it('brings check results, failed checks and timeouts back from a worker as in process', async () => {
+// One suite over both executors (the seam batch/executor.ts): a step's outcome, its warnings, a failed error check
+// and a timeout come back the same whether the attempt ran in process or on a queue worker.
+describe.each([{ executor: 'in-process' as const }, { executor: 'queue' as const }])('step executor: $executor', ({ executor }) => {
+  it('returns outcomes with warnings, and fails a blocked check and a timeout with the same messages and records', async () => {
     const { dir, cleanup } = makeTempDir('sluice-queue-');
-    const queuePrefix = `${prefix}-outcomes`;
+    const queuePrefix = `${prefix}-outcomes-${executor}`;
     fs.mkdirSync(path.join(dir, 'data'));
     fs.writeFileSync(path.join(dir, 'data', 'orders.csv'), 'id,amount\n1,10\n2,-5\n3,\n');
     const orders = fileSource('orders', { format: 'csv', path: 'data/orders.csv', columns: { id: 'INTEGER', amount: 'INTEGER' } });
     const warned = asset('warned', { sql: ({ ref }) => `SELECT * FROM ${ref(orders)}`, checks: [check.columnValuesToNotBeNull('amount', { severity: 'warn' })] });
     const blocked = asset('blocked', { sql: ({ ref }) => `SELECT * FROM ${ref(orders)}`, checks: [check.columnValuesToBeBetween('amount', { minValue: 0 })] });
     const slow = asset('slow', { retry: { retries: 0, timeoutMs: 300 }, sql: 'SELECT sum(hash(a.range * b.range)) AS x FROM range(100000) a, range(100000) b' });
-    // One workspace is both the coordinator (its executor is the queue) and, through startStepWorker, the worker.
-    const ws = await openWorkspace(defineProject({ name: 'outcomes', assets: [warned, blocked, slow] }), dir, { queueUrl: `${testQueueUrl()}?prefix=${queuePrefix}` });
-    const worker = await startStepWorker(ws, { concurrency: 3 });
+    // On the queue, one workspace is both the coordinator (its executor is the queue) and, through
+    // startStepWorker, the worker.
+    const ws = await openWorkspace(defineProject({ name: 'outcomes', assets: [warned, blocked, slow] }), dir, { queueUrl: executor === 'queue' ? `${testQueueUrl()}?prefix=${queuePrefix}` : null });
+    const worker = executor === 'queue' ? await startStepWorker(ws, { concurrency: 3 }) : undefined;
     try {
-      expect(ws.executor.kind).toBe('queue');
+      expect(ws.executor.kind).toBe(executor);
       const summary = await runAssets(ws, { concurrency: 3 });
       const byAsset = new Map(summary.steps.map((s) => [s.asset, s]));
       expect(byAsset.get('warned')).toMatchObject({ status: 'success', attempts: 1 });
@@ -240,9 +243,9 @@ describe('step outcomes through the queue', () => {
       ]);
       expect((await ws.catalog.listVersions('warned')).map((v) => v.runId)).toEqual([summary.runId]);
     } finally {
-      await worker.close();
+      await worker?.close();
       await ws.close();
-      await deleteRedisPrefix(queuePrefix);
+      if (executor === 'queue') await deleteRedisPrefix(queuePrefix);
       cleanup();
     }
   });
