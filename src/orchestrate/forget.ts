@@ -50,25 +50,33 @@ function condition(entity: Readonly<Record<string, string>>): string {
   return Object.entries(entity).map(([column, value]) => `CAST(${quoteIdent(column)} AS VARCHAR) = ${quoteLiteral(value)}`).join(' AND ');
 }
 
-/** Rows of the entity per partition of a table version (files read directly, so the key column may be any column). */
+const FILE_COLUMN = '__sluice_file';
+
+/** A table's files read directly (so the key may be any column), by column name across their schemas. */
+function filesRelation(files: readonly string[], withFile = false): string {
+  return `read_parquet(${quoteList(files)}, hive_partitioning = false, union_by_name = true${withFile ? `, filename = ${quoteLiteral(FILE_COLUMN)}` : ''})`;
+}
+
+/** Rows of the entity per partition of a table version: one scan of every file, counted by file. */
 async function entityRows(session: Session, ws: Workspace, manifest: Manifest, where: string): Promise<Map<string, number>> {
+  const keyOf = new Map<string, string>();
+  for (const entry of Object.values(manifest.partitions)) for (const file of ws.tables.files(manifest, [entry.key])) keyOf.set(file, entry.key);
   const counts = new Map<string, number>();
-  for (const entry of Object.values(manifest.partitions)) {
-    if (entry.files.length === 0) continue;
-    const files = ws.tables.files(manifest, [entry.key]);
-    const [row] = await session.query<{ n: bigint }>(`SELECT count(*) AS n FROM read_parquet(${quoteList(files)}, hive_partitioning = false, union_by_name = true) WHERE ${where}`);
-    const n = Number(row?.n ?? 0n);
-    if (n > 0) counts.set(entry.key, n);
+  if (keyOf.size === 0) return counts;
+  const rows = await session.query<{ file: string; n: bigint }>(`SELECT ${quoteIdent(FILE_COLUMN)} AS file, count(*) AS n FROM ${filesRelation([...keyOf.keys()], true)} WHERE ${where} GROUP BY ALL`);
+  for (const row of rows) {
+    const key = keyOf.get(row.file);
+    if (key !== undefined) counts.set(key, (counts.get(key) ?? 0) + Number(row.n));
   }
   return counts;
 }
 
-/** The tokens in the entity's rows of a partition (columns of text whose values are vault tokens). */
-async function tokensIn(session: Session, files: readonly string[], textColumns: readonly string[], where: string): Promise<string[]> {
-  if (textColumns.length === 0) return [];
-  const union = textColumns.map((c) => `SELECT ${quoteIdent(c)} AS v FROM read_parquet(${quoteList(files)}, hive_partitioning = false, union_by_name = true) WHERE ${where}`).join(' UNION ');
-  const rows = await session.query<{ v: string | null }>(`SELECT DISTINCT v FROM (${union}) WHERE regexp_full_match(v, 'tok_[0-9a-f]{32}')`);
-  return rows.flatMap((r) => (r.v !== null && TOKEN.test(r.v) ? [r.v] : []));
+/** Distinct values of text columns over the rows `rowFilter` keeps, those `valueFilter` (on `v`) keeps. */
+async function textValues(session: Session, files: readonly string[], columns: readonly string[], rowFilter: string, valueFilter: string): Promise<string[]> {
+  if (columns.length === 0 || files.length === 0) return [];
+  const union = columns.map((c) => `SELECT ${quoteIdent(c)} AS v FROM ${filesRelation(files)} WHERE ${rowFilter}`).join(' UNION ');
+  const rows = await session.query<{ v: string | null }>(`SELECT DISTINCT v FROM (${union}) WHERE ${valueFilter}`);
+  return rows.flatMap((r) => (r.v === null ? [] : [r.v]));
 }
 
 /** Source files (of sources declaring every key column) that hold the entity. */
@@ -120,8 +128,11 @@ export async function forget(ws: Workspace, entity: Readonly<Record<string, stri
         }
         const counts = await entityRows(session, ws, manifest, where);
         if (counts.size === 0) continue;
+        // The vault tokens in the entity's rows (text columns whose values are tokens).
         const textColumns = manifest.schema.filter((c) => c.type === 'VARCHAR').map((c) => c.name);
-        for (const key of counts.keys()) for (const token of await tokensIn(session, ws.tables.files(manifest, [key]), textColumns, where)) candidateTokens.add(token);
+        for (const token of await textValues(session, ws.tables.files(manifest, [...counts.keys()]), textColumns, where, "regexp_full_match(v, 'tok_[0-9a-f]{32}')")) {
+          if (TOKEN.test(token)) candidateTokens.add(token);
+        }
         const rows = [...counts.values()].reduce((a, b) => a + b, 0);
         if (dryRun || runId === null) {
           assets.push({ asset: name, version: null, partitions: [...counts.keys()], rows });
@@ -134,7 +145,7 @@ export async function forget(ws: Workspace, entity: Readonly<Record<string, stri
           if (entry === undefined) continue;
           const staged = ws.tables.stagingPath(runId, name, key);
           const files = ws.tables.files(manifest, [key]);
-          await session.run(`COPY (SELECT * FROM read_parquet(${quoteList(files)}, hive_partitioning = false, union_by_name = true) WHERE NOT (${where}) ORDER BY ALL) TO ${quoteLiteral(staged)} (FORMAT parquet, COMPRESSION zstd)`);
+          await session.run(`COPY (SELECT * FROM ${filesRelation(files)} WHERE NOT (${where}) ORDER BY ALL) TO ${quoteLiteral(staged)} (FORMAT parquet, COMPRESSION zstd)`);
           parts.push({ key, stagedFile: staged, schema: entry.schema, rows: entry.rows - (counts.get(key) ?? 0), fingerprint: entry.fingerprint, inputs: entry.inputs });
         }
         const committed = await ws.tables.commitPartitions({
@@ -151,14 +162,13 @@ export async function forget(ws: Workspace, entity: Readonly<Record<string, stri
       // A token another entity's rows still hold stays in the vault.
       if (!dryRun && candidateTokens.size > 0) {
         for (const name of await ws.tables.assets()) {
+          // Every candidate may be found still in use before the last table: then there is nothing left to ask.
+          if (candidateTokens.size === 0) break;
           const manifest = rewritten.get(name) ?? await ws.tables.latest(name);
           if (manifest === undefined) continue;
           const text = manifest.schema.filter((c) => c.type === 'VARCHAR' && !(manifest.partitionColumn?.split('/').includes(c.name) ?? false)).map((c) => c.name);
-          const files = ws.tables.files(manifest, Object.keys(manifest.partitions));
-          if (text.length === 0 || files.length === 0) continue;
           const list = [...candidateTokens].map(quoteLiteral).join(', ');
-          const union = text.map((c) => `SELECT ${quoteIdent(c)} AS v FROM read_parquet(${quoteList(files)}, hive_partitioning = false, union_by_name = true) WHERE ${quoteIdent(c)} IN (${list})`).join(' UNION ');
-          for (const row of await session.query<{ v: string }>(`SELECT DISTINCT v FROM (${union})`)) candidateTokens.delete(row.v);
+          for (const token of await textValues(session, ws.tables.files(manifest, Object.keys(manifest.partitions)), text, 'true', `v IN (${list})`)) candidateTokens.delete(token);
         }
       }
       return sourceFilesWith(session, ws, entity, where);
