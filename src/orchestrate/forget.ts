@@ -64,10 +64,13 @@ async function entityRows(session: Session, ws: Workspace, manifest: Manifest, w
   const counts = new Map<string, number>();
   if (keyOf.size === 0) return counts;
   const rows = await session.query<{ file: string; n: bigint }>(`SELECT ${quoteIdent(FILE_COLUMN)} AS file, count(*) AS n FROM ${filesRelation([...keyOf.keys()], true)} WHERE ${where} GROUP BY ALL`);
+  const byKey = new Map<string, number>();
   for (const row of rows) {
     const key = keyOf.get(row.file);
-    if (key !== undefined) counts.set(key, (counts.get(key) ?? 0) + Number(row.n));
+    if (key !== undefined) byKey.set(key, (byKey.get(key) ?? 0) + Number(row.n));
   }
+  // In the table's partition order, as the partitions were listed before.
+  for (const key of Object.keys(manifest.partitions)) if (byKey.has(key)) counts.set(key, byKey.get(key) ?? 0);
   return counts;
 }
 
